@@ -1,0 +1,27 @@
+"""``python -m bench [NAME ...]``: run benchmarks by name (all when none is given)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from bench import inference
+
+BENCHMARKS: dict[str, Callable[[], None]] = {"inference": inference.main}
+
+
+def run(names: list[str]) -> int:
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}",
+            file=sys.stderr,
+        )
+        return 2
+    for name in names or list(BENCHMARKS):
+        print(f"== {name} ==", flush=True)
+        BENCHMARKS[name]()
+    return 0
+
+
+sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,3 @@
+from mlscale.cli import app
+
+app(prog_name="mlscale")

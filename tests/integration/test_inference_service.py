@@ -1,0 +1,220 @@
+"""The real inference service under Uvicorn on 127.0.0.1, weights ``none``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+
+import httpx
+import pytest
+
+from tests.support import IMAGES, ServiceProcess, b64, jpeg_bytes
+
+TEN_MB = 10 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def main(replicas: dict[str, ServiceProcess]) -> str:
+    return replicas["main"].url
+
+
+@pytest.mark.parametrize("name", ["rocket.jpg", "chelsea.png"])
+def test_infer_answers_top_k_predictions(main: str, name: str) -> None:
+    image = b64((IMAGES / name).read_bytes())
+    response = httpx.post(f"{main}/infer", json={"image": image, "top_k": 3}, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"predictions", "model", "replica", "timings_ms"}
+    assert body["model"] == "mobilenet_v2"
+    assert body["replica"] == "test-main"
+    assert len(body["predictions"]) == 3
+    for prediction in body["predictions"]:
+        assert set(prediction) == {"label", "class_id", "score"}
+        assert 0 <= prediction["class_id"] < 1000
+        assert 0.0 <= prediction["score"] <= 1.0
+    scores = [p["score"] for p in body["predictions"]]
+    assert scores == sorted(scores, reverse=True)
+    assert body["timings_ms"]["decode"] > 0
+    assert body["timings_ms"]["infer"] > 0
+    assert response.headers["x-request-id"]
+
+
+def test_top_k_defaults_to_five_and_request_id_is_echoed(main: str) -> None:
+    image = b64(jpeg_bytes(320, 240))
+    response = httpx.post(
+        f"{main}/infer", json={"image": image}, headers={"x-request-id": "abc123"}, timeout=30
+    )
+    assert response.status_code == 200
+    assert len(response.json()["predictions"]) == 5
+    assert response.headers["x-request-id"] == "abc123"
+
+
+def test_health_endpoints(main: str) -> None:
+    assert httpx.get(f"{main}/healthz").json()["status"] == "alive"
+    ready = httpx.get(f"{main}/readyz")
+    assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+
+
+def test_metrics_count_requests_and_expose_latency_cpu_and_model(main: str) -> None:
+    before = httpx.get(f"{main}/metrics").text
+    httpx.post(f"{main}/infer", json={"image": b64(jpeg_bytes(320, 240))}, timeout=30)
+    httpx.post(f"{main}/infer", content=b"not json", timeout=30)
+    text = httpx.get(f"{main}/metrics").text
+
+    def value(metrics: str, line_start: str) -> float:
+        for line in metrics.splitlines():
+            if line.startswith(line_start + " "):
+                return float(line.rsplit(" ", 1)[1])
+        raise AssertionError(f"{line_start} not in /metrics")
+
+    ok = 'mlscale_inference_requests_total{outcome="ok"}'
+    bad = 'mlscale_inference_requests_total{outcome="bad_request"}'
+    assert value(text, ok) == value(before, ok) + 1
+    assert value(text, bad) == value(before, bad) + 1
+    for stage in ("decode", "infer", "total"):
+        assert value(text, f'mlscale_inference_latency_seconds_count{{stage="{stage}"}}') >= 1
+    assert value(text, "mlscale_inference_in_flight") == 0
+    assert value(text, "mlscale_inference_ready") == 1
+    assert value(text, "process_cpu_seconds_total") > 0
+    assert 'mlscale_inference_model_info{model="mobilenet_v2"' in text
+
+
+def _gif() -> str:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "GIF")
+    return b64(out.getvalue())
+
+
+BAD_INPUTS = [
+    ("not json", b"{not json", 400, "invalid_json"),
+    ("array body", b"[1, 2]", 400, "invalid_body"),
+    ("missing image", json.dumps({"top_k": 3}).encode(), 400, "missing_field"),
+    ("image not a string", json.dumps({"image": 42}).encode(), 422, "invalid_field"),
+    ("bad base64", json.dumps({"image": "@@@not base64@@@"}).encode(), 400, "invalid_base64"),
+    ("empty image", json.dumps({"image": ""}).encode(), 400, "invalid_image"),
+    ("text bytes", json.dumps({"image": b64(b"hello, not an image")}).encode(), 400, "invalid_image"),
+    ("gif", json.dumps({"image": _gif()}).encode(), 415, "unsupported_image_format"),
+    ("truncated jpeg", json.dumps({"image": b64(jpeg_bytes()[:3000])}).encode(), 400, "invalid_image"),
+    ("top_k zero", json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": 0}).encode(), 422, "invalid_field"),
+    (
+        "top_k huge",
+        json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": 1001}).encode(),
+        422,
+        "invalid_field",
+    ),
+    (
+        "top_k string",
+        json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": "5"}).encode(),
+        422,
+        "invalid_field",
+    ),
+    (
+        "top_k bool",
+        json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": True}).encode(),
+        422,
+        "invalid_field",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status", "error"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_gets_a_4xx_json_error(main: str, case: str, body: bytes, status: int, error: str) -> None:
+    response = httpx.post(
+        f"{main}/infer", content=body, headers={"content-type": "application/json"}, timeout=30
+    )
+    assert response.status_code == status, response.text
+    payload = response.json()
+    assert payload["error"] == error
+    assert isinstance(payload["detail"], str)
+    assert payload["detail"]
+
+
+def test_image_over_the_size_limit_is_413(main: str) -> None:
+    image = b64(b"\xff\xd8" + bytes(TEN_MB))  # just over 10 MB once decoded
+    response = httpx.post(f"{main}/infer", json={"image": image}, timeout=60)
+    assert response.status_code == 413
+    assert response.json()["error"] in ("image_too_large", "body_too_large")
+
+
+def test_declared_oversize_body_is_refused_before_reading(main: str) -> None:
+    response = httpx.post(f"{main}/infer", content=b"x" * (15 * 1024 * 1024), timeout=60)
+    assert response.status_code == 413
+    assert response.json()["error"] == "body_too_large"
+
+
+def test_unknown_route_and_method_are_json_errors(main: str) -> None:
+    assert httpx.get(f"{main}/nope").json()["error"] == "not_found"
+    response = httpx.get(f"{main}/infer")
+    assert (response.status_code, response.json()["error"]) == (405, "method_not_allowed")
+
+
+def test_the_service_survives_all_bad_input(main: str) -> None:
+    response = httpx.post(f"{main}/infer", json={"image": b64(jpeg_bytes(64, 64))}, timeout=30)
+    assert response.status_code == 200
+    assert "Traceback" not in httpx.get(f"{main}/metrics").text
+
+
+async def _burst(url: str, count: int, image: str) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=count)) as client:
+        return await asyncio.gather(
+            *(client.post(f"{url}/infer", json={"image": image}) for _ in range(count))
+        )
+
+
+def test_overload_answers_503_with_retry_after(replicas: dict[str, ServiceProcess]) -> None:
+    url = replicas["tight"].url  # admits 2 requests at once
+    responses = asyncio.run(_burst(url, 16, b64(jpeg_bytes())))
+    statuses = [r.status_code for r in responses]
+    rejected = [r for r in responses if r.status_code == 503]
+    assert set(statuses) <= {200, 503}
+    assert statuses.count(200) >= 2
+    assert rejected, "16 concurrent requests against max_pending=2 should be refused in part"
+    for response in rejected:
+        assert response.json()["error"] == "overloaded"
+        assert response.headers["retry-after"] == "1"
+    metrics = httpx.get(f"{url}/metrics").text
+    assert f'mlscale_inference_requests_total{{outcome="overloaded"}} {float(len(rejected))}' in metrics
+
+
+def test_sigterm_turns_readyz_false_and_finishes_in_flight_requests(
+    replicas: dict[str, ServiceProcess],
+) -> None:
+    doomed = replicas["doomed"]
+    image = b64(jpeg_bytes())
+    count = 40
+
+    async def scenario() -> tuple[list[httpx.Response], httpx.Response, int]:
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=count + 2)) as client:
+            done = 0
+            first_answer = asyncio.Event()
+
+            async def one() -> httpx.Response:
+                nonlocal done
+                response = await client.post(f"{doomed.url}/infer", json={"image": image})
+                done += 1
+                first_answer.set()
+                return response
+
+            tasks = [asyncio.create_task(one()) for _ in range(count)]
+            await first_answer.wait()  # the replica is busy now: stop it mid-work
+            doomed.signal(signal.SIGTERM)
+            await asyncio.sleep(0.05)
+            readiness = await client.get(f"{doomed.url}/readyz")
+            outstanding = count - done
+            return list(await asyncio.gather(*tasks)), readiness, outstanding
+
+    responses, readiness, outstanding = asyncio.run(scenario())
+    assert outstanding > 0, "the drain must be observed while requests are still in flight"
+    assert readiness.status_code == 503
+    assert readiness.json()["reason"] == "draining"
+    assert [r.status_code for r in responses] == [200] * count
+    deadline = time.monotonic() + 30
+    while doomed.process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert doomed.process.returncode == 0
