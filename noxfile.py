@@ -18,9 +18,9 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 
 ROOT = Path(__file__).parent
 VENV = ROOT / ".nox" / "shared"
-PROJECTS = [ROOT, ROOT / "services" / "inference"]
+PROJECTS = [ROOT, ROOT / "services" / "inference", ROOT / "services" / "dispatcher"]
 INSTALL = ["-e", f"{ROOT}[dev]", *[arg for p in PROJECTS[1:] for arg in ("-e", str(p))]]
-CHECKED = ["src", "services/inference/src"]
+CHECKED = ["src", "services/inference/src", "services/dispatcher/src"]
 
 
 def _fingerprint() -> str:
@@ -28,6 +28,11 @@ def _fingerprint() -> str:
     for project in PROJECTS:
         digest.update((project / "pyproject.toml").read_bytes())
     return digest.hexdigest()
+
+
+def tool(name: str) -> str:
+    """A program inside the shared venv (nox looks programs up on its own PATH, not the session's)."""
+    return str(VENV / "bin" / name)
 
 
 def shared_env(session: nox.Session) -> dict[str, str]:
@@ -54,26 +59,26 @@ def shared_env(session: nox.Session) -> dict[str, str]:
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     env = shared_env(session)
-    session.run("ruff", "check", ".", env=env, external=True)
-    session.run("ruff", "format", "--check", ".", env=env, external=True)
+    session.run(tool("ruff"), "check", ".", env=env, external=True)
+    session.run(tool("ruff"), "format", "--check", ".", env=env, external=True)
 
 
 @nox.session(venv_backend="none")
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the CLI package and the services."""
     env = shared_env(session)
-    session.run("mypy", *CHECKED, "tests", "bench", env=env, external=True)
+    session.run(tool("mypy"), *CHECKED, "tests", "bench", env=env, external=True)
 
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
     """pytest: unit tests, then integration tests that start real services on 127.0.0.1."""
     env = shared_env(session)
-    session.run("pytest", *session.posargs, env=env, external=True)
+    session.run(tool("pytest"), *session.posargs, env=env, external=True)
 
 
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
     """Benchmarks: ``nox -s bench -- inference`` (or dispatcher, loadgen; none = all)."""
     env = shared_env(session)
-    session.run("python", "-m", "bench", *session.posargs, env=env, external=True)
+    session.run(tool("python"), "-m", "bench", *session.posargs, env=env, external=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import inference
+from bench import dispatcher, inference
 
-BENCHMARKS: dict[str, Callable[[], None]] = {"inference": inference.main}
+BENCHMARKS: dict[str, Callable[[], None]] = {"inference": inference.main, "dispatcher": dispatcher.main}
 
 
 def run(names: list[str]) -> int:

@@ -87,3 +87,17 @@ def wait_ready(service: ServiceProcess, timeout: float = 120.0, path: str = "/re
                 pass
             time.sleep(0.2)
     raise AssertionError(f"service not ready after {timeout}s:\n{service.log()}")
+
+
+def start_dispatcher(log_path: Path, *args: str) -> ServiceProcess:
+    """A real dispatcher process on a free port of 127.0.0.1, ready to take work."""
+    service = start_module("mlscale_dispatcher", [*args, "--log-level", "warning"], log_path, free_port())
+    wait_ready(service, timeout=30)
+    return service
+
+
+def wait_exit(service: ServiceProcess, timeout: float) -> int:
+    try:
+        return service.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"service still running after {timeout}s:\n{service.log()}") from None

@@ -1,0 +1,32 @@
+"""A no-op inference upstream for benchmarks: answers /infer at once (aiohttp, one process)."""
+
+from __future__ import annotations
+
+import argparse
+
+from aiohttp import web
+
+BODY = b'{"predictions":[],"model":"noop","replica":"noop","timings_ms":{}}'
+
+
+async def infer(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(body=BODY, content_type="application/json")
+
+
+async def ready(request: web.Request) -> web.Response:
+    return web.Response(body=b'{"status":"ready"}', content_type="application/json")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    app = web.Application()
+    app.add_routes([web.post("/infer", infer), web.post("/enqueue", infer), web.get("/readyz", ready)])
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

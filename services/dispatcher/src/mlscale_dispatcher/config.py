@@ -1,0 +1,86 @@
+"""Settings of the dispatcher, from flags and ``MLSCALE_DISPATCHER_*`` variables (flags win).
+
+Every bad value raises ``ConfigError`` naming the setting; the entry point exits 2 with it.
+The result URL is configuration only: a client can never choose where outcomes are posted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "MLSCALE_DISPATCHER_"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the dispatcher cannot run with."""
+
+
+def check_url(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}: {url!r} is not an http(s) URL")
+    return url.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    upstreams: tuple[str, ...] = ()
+    """Inference base URLs: one Service URL, or replica URLs (replaceable at run time)."""
+    result_url: str | None = None
+    """Where outcomes are POSTed in batches (the load tester's /storeLatency)."""
+    max_queue: int = 10_000
+    concurrency: int = 3
+    """Forwarders pulling from the queue at once (the original design's three workers)."""
+    drain_rate: float | None = None
+    """Items/s cap on forwarding (token bucket); None forwards as fast as upstreams answer."""
+    max_attempts: int = 3
+    """Tries per request over distinct upstreams on 503 or connection errors."""
+    request_timeout: float = 30.0
+    grace_period: float = 10.0
+    """After SIGTERM, how long to keep draining before the rest is recorded as dropped."""
+    report_batch: int = 100
+    report_interval: float = 0.1
+    report_buffer: int = 100_000
+    """Outcomes kept for callbacks while the receiver is slow or down."""
+    results_kept: int = 100_000
+    """Outcomes kept for GET /results."""
+    max_image_bytes: int = 10 * 1024 * 1024
+    top_k: int = 5
+    control_token: str | None = None
+    """Enables PUT /upstreams for callers presenting it (the local backend)."""
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"port: {self.port} is not a TCP port (1-65535)")
+        for url in self.upstreams:
+            check_url("upstream", url)
+        if self.result_url is not None:
+            check_url("result_url", self.result_url)
+        for name in (
+            "max_queue",
+            "concurrency",
+            "max_attempts",
+            "report_batch",
+            "report_buffer",
+            "results_kept",
+            "max_image_bytes",
+            "top_k",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: {getattr(self, name)} must be at least 1")
+        if self.drain_rate is not None and not (math.isfinite(self.drain_rate) and self.drain_rate > 0):
+            raise ConfigError(f"drain_rate: {self.drain_rate} must be a positive number of items/s")
+        for name in ("request_timeout", "report_interval"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name}: {getattr(self, name)} must be positive")
+        if self.grace_period < 0:
+            raise ConfigError(f"grace_period: {self.grace_period} must not be negative")
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.max_image_bytes * 4 // 3 + 64 * 1024

@@ -1,0 +1,229 @@
+"""The drain: ``concurrency`` forwarders move jobs from the queue to the inference tier.
+
+Each job ends in exactly one outcome record: ``ok``; ``error`` (an upstream status other than
+200, or every attempt refused); ``timeout``; or ``dropped`` (still queued or in flight when
+the grace period after SIGTERM ran out). A 503 or a connection error is retried on another
+upstream with backoff, up to ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from mlscale_dispatcher.config import Settings
+from mlscale_dispatcher.ledger import Ledger, Record
+from mlscale_dispatcher.metrics import DispatcherMetrics
+from mlscale_dispatcher.upstreams import Upstream, UpstreamPool
+
+
+@dataclass
+class Job:
+    id: str
+    image: str
+    sent_at: float | None
+    enqueued_at: float = field(default_factory=time.time)
+    enqueued_mono: float = field(default_factory=time.monotonic)
+    finished: bool = False  # set by the one record this job gets
+
+
+class RateLimiter:
+    """Token bucket with a burst of one: at most ``rate`` starts per second, evenly spaced."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+            if start > now:
+                await asyncio.sleep(start - now)
+
+
+class Attempt:
+    """What one call to an upstream came to."""
+
+    def __init__(self, kind: str, status: int | None = None, body: Any = None, error: str | None = None):
+        self.kind = kind  # "ok" | "retry" | "error" | "timeout"
+        self.status = status
+        self.body = body
+        self.error = error
+
+
+class Forwarder:
+    def __init__(
+        self,
+        settings: Settings,
+        queue: asyncio.Queue[Job],
+        pool: UpstreamPool,
+        ledger: Ledger,
+        metrics: DispatcherMetrics,
+        session: aiohttp.ClientSession,
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.pool = pool
+        self.ledger = ledger
+        self.metrics = metrics
+        self.session = session
+        self.limiter = RateLimiter(settings.drain_rate) if settings.drain_rate else None
+        self.in_flight: dict[int, Job] = {}
+        self.report = settings.result_url is not None
+
+    async def run_worker(self) -> None:
+        while True:
+            job = await self.queue.get()
+            self.in_flight[id(job)] = job
+            self.metrics.in_flight.set(len(self.in_flight))
+            try:
+                if self.limiter is not None:
+                    await self.limiter.acquire()
+                await self.forward(job)
+            finally:
+                self.in_flight.pop(id(job), None)
+                self.metrics.in_flight.set(len(self.in_flight))
+                self.queue.task_done()
+                self.metrics.queue_depth.set(self.queue.qsize())
+
+    async def forward(self, job: Job) -> None:
+        dequeued = time.monotonic()
+        queue_ms = (dequeued - job.enqueued_mono) * 1000
+        self.metrics.queue_depth.set(self.queue.qsize())
+        tried: set[str] = set()
+        attempts = 0
+        backoff = 0.05
+        outcome: Attempt = Attempt("error", error="no_upstream")
+        replica: str | None = None
+        infer_ms: float | None = None
+        deadline = dequeued + self.settings.request_timeout
+        while attempts < self.settings.max_attempts and time.monotonic() < deadline:
+            upstream = self.pool.pick(time.monotonic(), frozenset(tried))
+            if upstream is None and tried:  # every upstream tried once: start over after backoff
+                tried.clear()
+                upstream = self.pool.pick(time.monotonic())
+            if upstream is None:  # no upstream configured yet (e.g. mid-scale): wait, do not burn attempts
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            attempts += 1
+            tried.add(upstream.url)
+            started = time.monotonic()
+            outcome = await self.call(upstream, job, deadline - started)
+            infer_ms = (time.monotonic() - started) * 1000
+            if outcome.kind != "retry":
+                break
+            self.pool.failed(upstream, time.monotonic())
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
+        if outcome.kind == "ok" and isinstance(outcome.body, dict):
+            replica = outcome.body.get("replica")
+        kind = "error" if outcome.kind == "retry" else outcome.kind
+        self.record(
+            job,
+            kind,
+            queue_ms=queue_ms,
+            infer_ms=infer_ms,
+            replica=replica,
+            attempts=attempts,
+            status=outcome.status,
+            error=outcome.error,
+        )
+
+    async def call(self, upstream: Upstream, job: Job, time_left: float) -> Attempt:
+        body = (
+            b'{"image":"'
+            + job.image.encode("ascii")
+            + b'","top_k":'
+            + str(self.settings.top_k).encode()
+            + b"}"
+        )
+        upstream.outstanding += 1
+        try:
+            async with self.session.post(
+                upstream.url + "/infer",
+                data=body,
+                headers={"content-type": "application/json", "x-request-id": job.id},
+                timeout=aiohttp.ClientTimeout(total=max(0.001, time_left)),
+            ) as response:
+                payload = await response.read()
+                status = response.status
+        except TimeoutError:
+            return Attempt("timeout", error="TimeoutError")
+        except aiohttp.ClientError as exc:
+            return Attempt("retry", error=type(exc).__name__)
+        finally:
+            upstream.outstanding -= 1
+        if status == 200:
+            upstream.served += 1
+            try:
+                return Attempt("ok", status, orjson.loads(payload))
+            except orjson.JSONDecodeError:
+                return Attempt("error", status, error="invalid_upstream_json")
+        if status == 503:
+            return Attempt("retry", status, error="upstream_503")
+        try:
+            detail = orjson.loads(payload).get("error")
+        except (orjson.JSONDecodeError, AttributeError):
+            detail = None
+        return Attempt("error", status, error=detail or f"upstream_{status}")
+
+    def record(
+        self,
+        job: Job,
+        outcome: str,
+        *,
+        queue_ms: float | None = None,
+        infer_ms: float | None = None,
+        replica: str | None = None,
+        attempts: int = 0,
+        status: int | None = None,
+        error: str | None = None,
+    ) -> Record | None:
+        if job.finished:  # exactly one outcome per job, even if a shutdown races a late answer
+            return None
+        job.finished = True
+        now = time.time()
+        total_ms = (time.monotonic() - job.enqueued_mono) * 1000
+        record: Record = {
+            "id": job.id,
+            "outcome": outcome,
+            "status": status,
+            "error": None if outcome == "ok" else error,
+            "replica": replica,
+            "attempts": attempts,
+            "queue_ms": _round(queue_ms),
+            "infer_ms": _round(infer_ms),
+            "total_ms": _round(total_ms),
+            "sent_at": job.sent_at,
+            "enqueued_at": job.enqueued_at,
+            "finished_at": now,
+        }
+        self.ledger.write(record, self.report)
+        self.metrics.observe(record)
+        return record
+
+    def drop_everything_left(self) -> int:
+        """At the end of the grace period: one ``dropped`` record per queued or in-flight job."""
+        dropped = 0
+        for job in list(self.in_flight.values()):
+            self.record(job, "dropped", error="shutdown")
+            dropped += 1
+        self.in_flight.clear()
+        while not self.queue.empty():
+            job = self.queue.get_nowait()
+            self.record(job, "dropped", error="shutdown")
+            dropped += 1
+        return dropped
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

@@ -1,0 +1,64 @@
+"""Prometheus metrics of the dispatcher, in a registry of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+
+from mlscale_dispatcher.ledger import OUTCOMES
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass
+class DispatcherMetrics:
+    registry: CollectorRegistry
+    queue_depth: Gauge
+    in_flight: Gauge
+    requests: Counter
+    latency: Histogram
+    upstreams: Gauge
+    report_pending: Gauge
+
+    @classmethod
+    def create(cls) -> DispatcherMetrics:
+        registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        queue_depth = Gauge(
+            "mlscale_dispatcher_queue_depth", "Requests waiting in the queue.", registry=registry
+        )
+        in_flight = Gauge("mlscale_dispatcher_in_flight", "Requests being forwarded now.", registry=registry)
+        requests = Counter(
+            "mlscale_dispatcher_requests",
+            "Requests by outcome: accepted and rejected at /enqueue, then ok, error, timeout, dropped.",
+            ["outcome"],
+            registry=registry,
+        )
+        for outcome in ("accepted", "rejected", *OUTCOMES):
+            requests.labels(outcome)
+        latency = Histogram(
+            "mlscale_dispatcher_latency_seconds",
+            "Per request: queue (enqueue to dequeue), infer (the upstream call), total (enqueue to outcome).",
+            ["stage", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        upstreams = Gauge(
+            "mlscale_dispatcher_upstreams", "Configured inference upstreams.", registry=registry
+        )
+        report_pending = Gauge(
+            "mlscale_dispatcher_report_pending",
+            "Outcomes not yet posted to the result URL.",
+            registry=registry,
+        )
+        return cls(registry, queue_depth, in_flight, requests, latency, upstreams, report_pending)
+
+    def observe(self, record: dict[str, Any]) -> None:
+        outcome = record["outcome"]
+        self.requests.labels(outcome).inc()
+        for stage in ("queue", "infer", "total"):
+            value = record.get(f"{stage}_ms")
+            if value is not None:
+                self.latency.labels(stage, outcome).observe(value / 1000)

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mlscale_dispatcher.__main__ import parse_args
+from mlscale_dispatcher.config import ConfigError
+from mlscale_dispatcher.ledger import Ledger
+from mlscale_dispatcher.upstreams import UpstreamPool
+
+
+def test_least_outstanding_upstream_is_picked() -> None:
+    pool = UpstreamPool(["http://a", "http://b", "http://c"])
+    a, b, c = (
+        pool.pick(0.0, frozenset(others))
+        for others in ({"http://b", "http://c"}, {"http://a", "http://c"}, {"http://a", "http://b"})
+    )
+    assert a is not None
+    assert b is not None
+    assert c is not None
+    a.outstanding, b.outstanding, c.outstanding = 3, 1, 2
+    assert pool.pick(0.0) is b
+
+
+def test_a_failed_upstream_cools_down_and_is_used_only_as_a_last_resort() -> None:
+    pool = UpstreamPool(["http://a", "http://b"], cool_down=1.0)
+    a = pool.pick(0.0, frozenset({"http://b"}))
+    assert a is not None
+    pool.failed(a, now=10.0)
+    assert all(pool.pick(10.5) is not a for _ in range(3))
+    assert pool.pick(10.5, frozenset({"http://b"})) is a  # nothing else left
+    assert pool.pick(11.0, frozenset({"http://b"})) is a
+
+
+def test_replacing_upstreams_keeps_counters_of_those_that_stay() -> None:
+    pool = UpstreamPool(["http://a/", "http://b"])
+    a = pool.pick(0.0, frozenset({"http://b"}))
+    assert a is not None
+    assert a.url == "http://a"
+    a.served = 7
+    pool.replace(["http://a", "http://c"])
+    assert len(pool) == 2
+    assert {u["url"]: u["served"] for u in pool.snapshot(0.0)} == {"http://a": 7, "http://c": 0}
+    pool.replace([])
+    assert pool.pick(0.0) is None
+
+
+def make_ledger(keep: int, count: int) -> Ledger:
+    async def build() -> Ledger:  # Ledger owns an asyncio.Event, so build it inside a loop
+        ledger = Ledger(keep=keep, buffer=10)
+        for i in range(count):
+            ledger.write({"id": str(i), "outcome": "ok" if i % 2 else "error"}, report=False)
+        return ledger
+
+    return asyncio.run(build())
+
+
+def test_results_cursor_pages_through_every_record() -> None:
+    ledger = make_ledger(keep=100, count=25)
+    seen: list[str] = []
+    cursor = 0
+    while True:
+        records, cursor, truncated = ledger.since(cursor, 10)
+        assert not truncated
+        if not records:
+            break
+        seen += [r["id"] for r in records]
+    assert seen == [str(i) for i in range(25)]
+    assert ledger.counts == {"ok": 12, "error": 13, "timeout": 0, "dropped": 0}
+
+
+def test_results_say_when_old_records_were_evicted() -> None:
+    ledger = make_ledger(keep=5, count=12)
+    records, cursor, truncated = ledger.since(0, 100)
+    assert truncated
+    assert [r["seq"] for r in records] == [8, 9, 10, 11, 12]
+    assert ledger.since(cursor, 100) == ([], 12, False)
+
+
+def test_report_buffer_overflow_is_counted() -> None:
+    async def scenario() -> Ledger:
+        ledger = Ledger(keep=100, buffer=3)
+        for i in range(5):
+            ledger.write({"id": str(i), "outcome": "ok"}, report=True)
+        return ledger
+
+    ledger = asyncio.run(scenario())
+    assert (ledger.unsent, ledger.report.overflowed) == (3, 2)
+
+
+def test_failed_posts_are_retried_until_every_record_is_delivered() -> None:
+    delivered: list[str] = []
+    calls = {"n": 0}
+
+    async def scenario() -> Ledger:
+        all_delivered = asyncio.Event()
+
+        async def flaky_post(records: list[dict[str, object]]) -> None:
+            calls["n"] += 1
+            if calls["n"] % 2:
+                raise ConnectionError("receiver down")
+            delivered.extend(str(r["id"]) for r in records)
+            if len(delivered) == 7:
+                all_delivered.set()
+
+        ledger = Ledger(keep=100, buffer=100)
+        for i in range(7):
+            ledger.write({"id": str(i), "outcome": "ok"}, report=True)
+        task = asyncio.create_task(ledger.report_forever(flaky_post, batch=3, interval=0.001))
+        await asyncio.wait_for(all_delivered.wait(), 30)
+        task.cancel()
+        return ledger
+
+    ledger = asyncio.run(scenario())
+    assert delivered == [str(i) for i in range(7)]
+    assert ledger.report.failed_posts >= 3
+
+
+def test_settings_come_from_flags_and_environment() -> None:
+    env = {"MLSCALE_DISPATCHER_UPSTREAMS": "http://a:1, http://b:2", "MLSCALE_DISPATCHER_CONCURRENCY": "8"}
+    settings = parse_args(["--drain-rate", "2"], env)
+    assert settings.upstreams == ("http://a:1", "http://b:2")
+    assert (settings.concurrency, settings.drain_rate) == (8, 2.0)
+    assert parse_args(["--upstream", "http://c:3"], env).upstreams == ("http://c:3",)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "named"),
+    [
+        (["--concurrency", "0"], {}, "concurrency"),
+        (["--drain-rate", "-1"], {}, "drain_rate"),
+        (["--upstream", "localhost:8001"], {}, "upstream"),
+        (["--result-url", "file:///etc/passwd"], {}, "result_url"),
+        ([], {"MLSCALE_DISPATCHER_MAX_QUEUE": "lots"}, "MLSCALE_DISPATCHER_MAX_QUEUE"),
+        (["--port", "70000"], {}, "port"),
+    ],
+)
+def test_bad_settings_name_the_value(argv: list[str], env: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        parse_args(argv, env)
