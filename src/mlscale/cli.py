@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from mlscale import __version__
+from mlscale.errors import MlscaleError
 
 app = typer.Typer(
     name="mlscale",
@@ -16,6 +21,12 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+errors = Console(stderr=True)
+
+
+@app.callback()
+def main() -> None:
+    """Run and study autoscaled ML inference."""
 
 
 @app.command()
@@ -24,6 +35,72 @@ def version() -> None:
     console.print(f"mlscale {__version__} (Python {platform.python_version()})")
 
 
-@app.callback()
-def main() -> None:
-    """Run and study autoscaled ML inference."""
+def _listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:3003)")
+    return host or "127.0.0.1", int(port)
+
+
+@app.command()
+def loadtest(
+    workload_file: Annotated[Path, typer.Argument(help="per-second rates, e.g. workloads/ramp.txt")],
+    dispatcher: Annotated[str, typer.Option(help="the dispatcher's base URL")] = "http://127.0.0.1:8000",
+    images: Annotated[Path, typer.Option(help="folder of .jpg/.jpeg/.png to send")] = Path("images"),
+    step_seconds: Annotated[float, typer.Option(min=0.001, help="hold each rate this many seconds")] = 1.0,
+    scale: Annotated[float, typer.Option(min=0.0, help="multiply every rate")] = 1.0,
+    max_images: Annotated[int | None, typer.Option(min=1, help="stop after N requests")] = None,
+    arrival: Annotated[str, typer.Option(help="uniform or poisson spacing within each second")] = "uniform",
+    random_seed: Annotated[int | None, typer.Option(help="seed for poisson arrivals")] = None,
+    listen: Annotated[str, typer.Option(help="HOST:PORT for /storeLatency")] = "127.0.0.1:3003",
+    drain_timeout: Annotated[float, typer.Option(min=0.0, help="seconds to wait for outcomes")] = 30.0,
+    runs_dir: Annotated[Path, typer.Option(help="where run directories go")] = Path("runs"),
+    live: Annotated[bool, typer.Option(help="show the live table")] = True,
+) -> None:
+    """Fire a workload at the dispatcher, open-loop, and record every request's outcome."""
+    from mlscale.images import load_images
+    from mlscale.loadgen.run import LoadTestOptions, run_load_test
+    from mlscale.workload import load_workload, schedule
+
+    if arrival not in ("uniform", "poisson"):
+        raise typer.BadParameter(f"--arrival must be uniform or poisson, not {arrival!r}")
+    host, port = _listen(listen)
+    try:
+        workload = load_workload(workload_file)
+        pool = load_images(images)
+        offsets = schedule(
+            workload,
+            step_seconds=step_seconds,
+            scale=scale,
+            arrival=arrival,  # type: ignore[arg-type]
+            seed=random_seed,
+            max_requests=max_images,
+        )
+        options = LoadTestOptions(
+            dispatcher_url=dispatcher.rstrip("/"),
+            listen_host=host,
+            listen_port=port,
+            drain_timeout=drain_timeout,
+            runs_dir=runs_dir,
+            live=live,
+            meta={
+                "options": {
+                    "step_seconds": step_seconds,
+                    "scale": scale,
+                    "max_images": max_images,
+                    "arrival": arrival,
+                    "random_seed": random_seed,
+                    "images": str(images),
+                }
+            },
+        )
+        result = asyncio.run(run_load_test(workload, offsets, pool, options, console))
+    except MlscaleError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    summary = Table(title=f"run {result.run_dir}")
+    for outcome in result.counts:
+        summary.add_column(outcome, justify="right")
+    summary.add_row(*(str(n) for n in result.counts.values()))
+    console.print(summary)
+    console.print(f"sent {result.sent}, late {result.late}, send lag p99 {result.lag_p99_ms:.1f} ms")

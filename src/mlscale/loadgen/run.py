@@ -1,0 +1,232 @@
+"""One load test: serve /storeLatency, send the schedule open-loop, drain, reconcile, write the run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import platform
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import uvicorn
+from rich.console import Console
+from rich.live import Live
+
+from mlscale import __version__
+from mlscale.errors import MlscaleError
+from mlscale.images import ImagePool
+from mlscale.live import LiveSnapshot, render
+from mlscale.loadgen.merge import MAX_LATENCY_US, final_rows, new_histogram, percentile_ms, timeline_rows
+from mlscale.loadgen.receiver import OutcomeStore, receiver_app
+from mlscale.loadgen.sender import SendStats, SentRequest, send_open_loop
+from mlscale.results import new_run_dir, write_run
+from mlscale.workload import Workload
+
+
+@dataclass
+class LoadTestOptions:
+    dispatcher_url: str
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 3003
+    drain_timeout: float = 30.0
+    late_ms: float = 10.0
+    runs_dir: Path = Path("runs")
+    live: bool = True
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Workload options etc., copied into run.json."""
+
+
+@dataclass
+class LoadTestResult:
+    run_dir: Path
+    counts: dict[str, int]
+    sent: int
+    late: int
+    lag_p99_ms: float
+    duplicates: int
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """Uvicorn inside the CLI's event loop: the CLI, not the receiver, owns Ctrl-C."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve_receiver(store: OutcomeStore, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(receiver_app(store), host=host, port=port, log_level="warning", lifespan="off")
+    server = _EmbeddedServer(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise MlscaleError(f"could not listen on {host}:{port} for /storeLatency; is the port taken?")
+        await asyncio.sleep(0.01)
+    server.task = task  # type: ignore[attr-defined]
+    return server
+
+
+async def _fetch_missing(url: str, store: OutcomeStore) -> bool:
+    """Catch up from the dispatcher's /results. False when the dispatcher did not answer."""
+    cursor = 0
+    timeout = aiohttp.ClientTimeout(total=5)
+    try:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                async with session.get(f"{url}/results", params={"after": cursor, "limit": 1000}) as response:
+                    page = await response.json()
+                if not page["records"]:
+                    return True
+                store.add(page["records"])
+                cursor = page["next"]
+    except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+        return False
+
+
+async def run_load_test(
+    workload: Workload,
+    offsets: list[float],
+    images: ImagePool,
+    options: LoadTestOptions,
+    console: Console | None = None,
+) -> LoadTestResult:
+    console = console or Console()
+    run_id = uuid.uuid4().hex[:8]
+    store = OutcomeStore()
+    store.expected = {f"{run_id}-{i}" for i in range(len(offsets))}
+    server = await _serve_receiver(store, options.listen_host, options.listen_port)
+    start_at = time.time() + 0.5  # a moment to set up, so the first sends are on time
+    run_dir = new_run_dir(options.runs_dir, workload.name, start_at)
+    duration = offsets[-1] if offsets else 0.0
+    samples: dict[int, dict[str, Any]] = {}
+    sent_live: list[SentRequest] = []
+    stop_polling = asyncio.Event()
+
+    async def poll_stats() -> None:
+        timeout = aiohttp.ClientTimeout(total=1)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while not stop_polling.is_set():
+                second = int(time.time() - start_at)
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                    async with session.get(f"{options.dispatcher_url}/stats") as response:
+                        stats = await response.json()
+                    samples.setdefault(second, {})["queue_depth"] = stats["queue_depth"]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_polling.wait(), 1.0)
+
+    def snapshot(send: SendStats) -> LiveSnapshot:
+        now = time.time()
+        second = int(now - start_at) - 1
+        window = new_histogram()
+        last = {"intended": 0, "sent": 0, "accepted": 0, "completed": 0, "failed": 0}
+        for request in sent_live:
+            if int(request.sent_at - start_at) == second:
+                last["sent"] += 1
+                last["accepted"] += request.enqueue_status == 202
+            if int(request.intended_at - start_at) == second:
+                last["intended"] += 1
+        for record in store.by_id.values():
+            done = float(record["finished_at"])
+            if now - done <= 10 and record["outcome"] == "ok" and record.get("sent_at"):
+                window.record_value(min(MAX_LATENCY_US, max(1, int((done - float(record["sent_at"])) * 1e6))))
+            if int(done - start_at) == second:
+                last["completed" if record["outcome"] == "ok" else "failed"] += 1
+        sample = samples.get(second, {}) or samples.get(second - 1, {})
+        return LiveSnapshot(
+            now - start_at,
+            duration,
+            send.sent,
+            len(offsets),
+            send.late,
+            last,
+            percentile_ms(window, 50),
+            percentile_ms(window, 95),
+            percentile_ms(window, 99),
+            sample.get("queue_depth"),
+            None,
+        )
+
+    poller = asyncio.create_task(poll_stats())
+    send_stats = SendStats()
+    live = Live(console=console, refresh_per_second=1, transient=False) if options.live else None
+    try:
+        sender = asyncio.create_task(
+            send_open_loop(
+                options.dispatcher_url,
+                offsets,
+                images,
+                run_id,
+                start_at=start_at,
+                late_ms=options.late_ms,
+                on_sent=sent_live.append,
+            )
+        )
+        if live is not None:
+            live.start()
+        while not sender.done():
+            if live is not None:
+                live.update(render(snapshot(_stats_of(sent_live, start_at, options.late_ms))))
+            await asyncio.wait([sender], timeout=1.0)
+        sent, send_stats = sender.result()
+        accepted = {r.id for r in sent if r.enqueue_status == 202}
+        deadline = time.monotonic() + options.drain_timeout
+        while time.monotonic() < deadline and not accepted <= store.by_id.keys():
+            if live is not None:
+                live.update(render(snapshot(send_stats)))
+            await asyncio.sleep(0.2)
+        if not accepted <= store.by_id.keys():
+            await _fetch_missing(options.dispatcher_url, store)
+    finally:
+        if live is not None:
+            live.stop()
+        stop_polling.set()
+        await poller
+        server.should_exit = True
+        await server.task  # type: ignore[attr-defined]
+    rows = final_rows(sent, store.by_id)
+    timeline = timeline_rows(rows, start_at, samples)
+    counts = {
+        outcome: 0 for outcome in ("ok", "error", "timeout", "dropped", "rejected", "enqueue_error", "lost")
+    }
+    for row in rows:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    lags = sorted(send_stats.lags_ms)
+    lag_p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else math.nan
+    meta = {
+        **options.meta,
+        "workload": {
+            "name": workload.name,
+            "description": workload.description,
+            "rates": list(workload.rates),
+        },
+        "dispatcher_url": options.dispatcher_url,
+        "start_at": start_at,
+        "end_at": time.time(),
+        "requests": len(rows),
+        "counts": counts,
+        "send": {
+            "sent": send_stats.sent,
+            "late": send_stats.late,
+            "late_threshold_ms": options.late_ms,
+            "lag_p50_ms": lags[len(lags) // 2] if lags else None,
+            "lag_p99_ms": lag_p99,
+        },
+        "duplicate_outcomes": store.duplicates,
+        "partial": False,
+        "versions": {"mlscale": __version__, "python": platform.python_version()},
+    }
+    write_run(run_dir, rows, timeline, meta)
+    return LoadTestResult(run_dir, counts, send_stats.sent, send_stats.late, lag_p99, store.duplicates)
+
+
+def _stats_of(sent: list[SentRequest], start_at: float, late_ms: float) -> SendStats:
+    stats = SendStats(sent=len(sent))
+    stats.late = sum(1 for r in sent if (r.sent_at - r.intended_at) * 1000 > late_ms)
+    return stats

@@ -1,0 +1,121 @@
+"""Open-loop sending: each request leaves at its intended time, whatever earlier ones are doing.
+
+Lateness is measured, never hidden: a request sent more than ``late_ms`` after its intended
+time is counted as late (k6 calls these dropped iterations; here they are still sent), and
+latency is also measured from the intended time, so a stalled generator cannot shrink it
+(coordinated omission).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from mlscale.images import ImagePool
+
+
+@dataclass
+class SentRequest:
+    id: str
+    image: str
+    intended_at: float
+    """Epoch seconds the schedule asked for."""
+    sent_at: float = 0.0
+    enqueue_status: int | None = None
+    """HTTP status of /enqueue; None when the request never got an answer."""
+    enqueue_error: str | None = None
+    enqueue_ms: float | None = None
+
+
+@dataclass
+class SendStats:
+    sent: int = 0
+    late: int = 0
+    lags_ms: list[float] = field(default_factory=list)
+
+
+async def send_open_loop(
+    url: str,
+    offsets: list[float],
+    images: ImagePool,
+    run_id: str,
+    *,
+    start_at: float,
+    late_ms: float = 10.0,
+    request_timeout: float = 10.0,
+    on_sent: Callable[[SentRequest], None] | None = None,
+    connections: int = 512,
+) -> tuple[list[SentRequest], SendStats]:
+    """Send one /enqueue per offset (seconds after ``start_at``, an epoch time)."""
+    requests: list[SentRequest] = []
+    stats = SendStats()
+    connector = aiohttp.TCPConnector(limit=connections)
+    client_timeout = aiohttp.ClientTimeout(total=request_timeout)
+    # The loop clock (monotonic) drives the schedule; epoch times are derived once from it.
+    loop = asyncio.get_running_loop()
+    mono_start = loop.time() + (start_at - time.time())
+    async with aiohttp.ClientSession(connector=connector, timeout=client_timeout) as session:
+
+        async def one(request: SentRequest, body: bytes) -> None:
+            started = loop.time()
+            try:
+                # A BytesIO body: aiohttp warns that big raw bytes may block the loop while copied.
+                async with session.post(
+                    url + "/enqueue", data=io.BytesIO(body), headers={"content-type": "application/json"}
+                ) as response:
+                    await response.read()
+                    request.enqueue_status = response.status
+                    if response.status != 202:
+                        request.enqueue_error = f"http_{response.status}"
+            except TimeoutError:
+                request.enqueue_error = "timeout"
+            except aiohttp.ClientError as exc:
+                request.enqueue_error = type(exc).__name__
+            request.enqueue_ms = (loop.time() - started) * 1000
+
+        tasks: list[asyncio.Task[None]] = []
+        for index, offset in enumerate(offsets):
+            due = mono_start + offset
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = loop.time()
+            name, encoded = images.pick(index)
+            request = SentRequest(f"{run_id}-{index}", name, start_at + offset)
+            request.sent_at = start_at + (now - mono_start)
+            lag = (now - due) * 1000
+            stats.lags_ms.append(lag)
+            if lag > late_ms:
+                stats.late += 1
+            body = b'{"image":"%s","id":"%s","sent_at":%r}' % (
+                encoded.encode("ascii"),
+                request.id.encode(),
+                request.sent_at,
+            )
+            tasks.append(asyncio.create_task(one(request, body)))
+            requests.append(request)
+            stats.sent += 1
+            if on_sent is not None:
+                on_sent(request)
+        if tasks:
+            await asyncio.gather(*tasks)
+    return requests, stats
+
+
+def as_row(request: SentRequest) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "image": request.image,
+        "intended_at": request.intended_at,
+        "sent_at": request.sent_at,
+        "send_lag_ms": (request.sent_at - request.intended_at) * 1000,
+        "enqueue_status": request.enqueue_status,
+        "enqueue_error": request.enqueue_error,
+        "enqueue_ms": request.enqueue_ms,
+    }

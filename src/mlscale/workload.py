@@ -1,0 +1,101 @@
+"""Workloads: per-second request rates, as the original design's ``workload.txt`` has them.
+
+A file holds rates separated by commas and/or newlines (``10,15,20`` or one per line); blank
+lines and ``#`` comments are ignored. A workload is data; ``schedule`` turns it into intended
+send times (seconds from the start), spread within each second uniformly or as a Poisson process.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mlscale.errors import WorkloadError
+
+Arrival = Literal["uniform", "poisson"]
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    rates: tuple[float, ...]
+    """Requests per second, one value per step."""
+    description: str = ""
+
+    def tick(self, elapsed: float, step_seconds: float = 1.0, scale: float = 1.0) -> float | None:
+        """The rate at ``elapsed`` seconds, or None once the workload is over (a Locust-style shape)."""
+        step = int(elapsed // step_seconds)
+        return self.rates[step] * scale if 0 <= step < len(self.rates) else None
+
+
+def parse_workload(text: str, path: str = "<workload>") -> Workload:
+    rates: list[float] = []
+    comments: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        content, _, comment = line.partition("#")
+        if comment.strip() and not rates and not content.strip():
+            comments.append(comment.strip())
+        column = 1
+        for field in content.split(","):
+            stripped = field.strip()
+            where = column + (len(field) - len(field.lstrip()))
+            column += len(field) + 1
+            if not stripped:
+                if content.strip() and "," in content:
+                    raise WorkloadError(path, number, where, "empty value between commas")
+                continue
+            if not _NUMBER.fullmatch(stripped):
+                raise WorkloadError(
+                    path, number, where, f"{stripped!r} is not a number of requests per second"
+                )
+            value = float(stripped)
+            if not math.isfinite(value) or value < 0:
+                raise WorkloadError(path, number, where, f"{stripped} is negative; rates must be >= 0")
+            rates.append(value)
+    if not rates:
+        raise WorkloadError(path, 1, 1, "the workload is empty: give rates such as 10,15,20")
+    return Workload(Path(path).stem, tuple(rates), " ".join(comments))
+
+
+def load_workload(path: Path) -> Workload:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkloadError(str(path), 0, 0, "no such workload file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(str(path), 0, 0, f"cannot read the workload: {exc}") from None
+    return parse_workload(text, str(path))
+
+
+def schedule(
+    workload: Workload,
+    *,
+    step_seconds: float = 1.0,
+    scale: float = 1.0,
+    arrival: Arrival = "uniform",
+    seed: int | None = None,
+    max_requests: int | None = None,
+) -> list[float]:
+    """Intended send times in seconds from the start, sorted.
+
+    Each step sends ``round(rate × scale × step_seconds)`` requests (exactly, for uniform
+    arrivals: evenly spaced within the step; for Poisson: the same count at uniformly random
+    instants, which is a Poisson process conditioned on its count, so per-step counts stay exact).
+    """
+    rng = random.Random(seed)
+    times: list[float] = []
+    for step, rate in enumerate(workload.rates):
+        count = round(rate * scale * step_seconds)
+        start = step * step_seconds
+        if arrival == "uniform":
+            times.extend(start + (i + 0.5) * step_seconds / count for i in range(count))
+        else:
+            times.extend(sorted(start + rng.random() * step_seconds for _ in range(count)))
+        if max_requests is not None and len(times) >= max_requests:
+            return times[:max_requests]
+    return times

@@ -1,0 +1,170 @@
+"""``mlscale loadtest`` through the CLI, against the real dispatcher and inference service."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from typer.testing import CliRunner
+
+from mlscale.cli import app
+from mlscale.results import REQUEST_COLUMNS, TIMELINE_COLUMNS
+from tests.fakes import serving
+from tests.support import ServiceProcess, free_port, start_dispatcher
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def system(tmp_path: Path, replicas: dict[str, ServiceProcess]) -> Iterator[tuple[ServiceProcess, int]]:
+    port = free_port()
+    dispatcher = start_dispatcher(
+        tmp_path / "d.log",
+        "--upstream",
+        replicas["main"].url,
+        "--result-url",
+        f"http://127.0.0.1:{port}/storeLatency",
+        "--concurrency",
+        "4",
+    )
+    try:
+        yield dispatcher, port
+    finally:
+        dispatcher.stop()
+
+
+def loadtest(workload: Path, dispatcher: str, port: int, runs: Path, *extra: str) -> Path:
+    result = runner.invoke(
+        app,
+        [
+            "loadtest",
+            str(workload),
+            "--dispatcher",
+            dispatcher,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--runs-dir",
+            str(runs),
+            "--no-live",
+            *extra,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (run_dir,) = runs.iterdir()
+    return run_dir
+
+
+def test_counts_match_the_workload_and_every_request_has_one_record(
+    tmp_path: Path, system: tuple[ServiceProcess, int]
+) -> None:
+    dispatcher, port = system
+    workload = tmp_path / "w.txt"
+    workload.write_text("# test\n3,6,0,4\n")
+    run_dir = loadtest(workload, dispatcher.url, port, tmp_path / "runs")
+    requests = pd.read_parquet(run_dir / "requests.parquet")
+    timeline = pd.read_parquet(run_dir / "timeline.parquet")
+    meta = json.loads((run_dir / "run.json").read_text())
+    # The Parquet files carry the documented schema.
+    assert list(requests.columns) == list(REQUEST_COLUMNS)
+    assert list(timeline.columns) == list(TIMELINE_COLUMNS)
+    assert requests["id"].is_unique
+    assert len(requests) == 13
+    assert list(timeline["intended"][:4]) == [3, 6, 0, 4]
+    start = meta["start_at"]
+    assert Counter((requests["intended_at"] - start).astype(int)) == Counter({0: 3, 1: 6, 3: 4})
+    assert set(requests["outcome"]) == {"ok"}
+    assert (requests["latency_ms"] >= requests["latency_sent_ms"] - 1e-6).all()
+    assert (requests["latency_ms"] > requests["infer_ms"]).all()
+    assert meta["counts"]["ok"] == 13
+    assert meta["send"]["sent"] == 13
+
+
+def test_arrivals_are_spread_within_each_second(tmp_path: Path) -> None:
+    arrivals: list[float] = []
+    lock = threading.Lock()
+
+    async def enqueue(request: Request) -> Response:
+        await request.body()
+        with lock:
+            arrivals.append(time.time())
+        return Response(b'{"id": "x", "queue_depth": 0}', 202)
+
+    async def results(request: Request) -> Response:
+        return Response(b'{"records": [], "next": 0, "truncated": false}')
+
+    stamp_app = Starlette(routes=[Route("/enqueue", enqueue, methods=["POST"]), Route("/results", results)])
+    workload = tmp_path / "w.txt"
+    workload.write_text("20,20")
+    with serving(stamp_app) as stamp:
+        run_dir = loadtest(workload, stamp.url, free_port(), tmp_path / "runs", "--drain-timeout", "0")
+    start = json.loads((run_dir / "run.json").read_text())["start_at"]
+    offsets = sorted(t - start for t in arrivals)
+    assert len(offsets) == 40
+    gaps = [b - a for a, b in itertools.pairwise(offsets)]
+    assert max(gaps) < 0.2  # 50 ms apart by schedule; a burst would leave a ~1 s gap
+    quarters = Counter(int((o % 1) * 4) for o in offsets)
+    assert all(quarters[q] >= 6 for q in range(4)), quarters
+    outcomes = pd.read_parquet(run_dir / "requests.parquet")["outcome"]
+    assert set(outcomes) == {"lost"}  # accepted, never reported: counted, not dropped silently
+
+
+def test_a_dispatcher_killed_mid_run_yields_lost_records_not_a_hang(
+    tmp_path: Path, system: tuple[ServiceProcess, int]
+) -> None:
+    dispatcher, port = system
+    workload = tmp_path / "w.txt"
+    workload.write_text("10,10,10,10")
+    killer = threading.Timer(1.5, dispatcher.stop)
+    killer.start()
+    started = time.monotonic()
+    run_dir = loadtest(workload, dispatcher.url, port, tmp_path / "runs", "--drain-timeout", "2")
+    assert time.monotonic() - started < 30
+    requests = pd.read_parquet(run_dir / "requests.parquet")
+    assert len(requests) == 40
+    assert requests["id"].is_unique
+    outcomes = Counter(requests["outcome"])
+    assert outcomes["enqueue_error"] >= 10  # sends after the kill: connection refused
+    assert outcomes["ok"] >= 5
+    assert sum(outcomes.values()) == 40
+
+
+@pytest.mark.parametrize(("content", "message"), [("5,-1", ":1:3:"), ("", "empty"), ("1\n2,x", ":2:3:")])
+def test_bad_workload_files_exit_2_with_file_line_and_column(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    workload = tmp_path / "bad.txt"
+    workload.write_text(content)
+    result = runner.invoke(app, ["loadtest", str(workload), "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "bad.txt" in result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_image_folders_exit_2(tmp_path: Path) -> None:
+    workload = tmp_path / "w.txt"
+    workload.write_text("1")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "broken.JPEG").write_bytes(b"not really a jpeg")
+    for folder, words in (
+        (tmp_path / "missing", "no such image folder"),
+        (empty, "no .jpg"),
+        (corrupt, "broken.JPEG"),
+    ):
+        result = runner.invoke(app, ["loadtest", str(workload), "--images", str(folder)])
+        assert result.exit_code == 2, result.output
+        assert words in result.output.replace("\n", "")

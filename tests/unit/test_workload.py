@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlscale.errors import WorkloadError
+from mlscale.workload import Workload, load_workload, parse_workload, schedule
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_original_designs_format_parses() -> None:
+    assert parse_workload("10,15,20,25,30,25,20,15,10,5").rates == (10, 15, 20, 25, 30, 25, 20, 15, 10, 5)
+
+
+def test_one_value_per_line_comments_and_blank_lines() -> None:
+    workload = parse_workload("# ramp up\n5\n\n10  # faster\n 15 , 20\n", "w/ramp.txt")
+    assert workload.rates == (5.0, 10.0, 15.0, 20.0)
+    assert (workload.name, workload.description) == ("ramp", "ramp up")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column", "words"),
+    [
+        ("10,-5,3", 1, 4, "negative"),
+        ("10\n20,abc", 2, 4, "not a number"),
+        ("# only a comment\n\n", 1, 1, "empty"),
+        ("10,,20", 1, 4, "empty value"),
+        ("1,2,nan", 1, 5, "not a number"),
+    ],
+)
+def test_bad_workloads_name_line_and_column(text: str, line: int, column: int, words: str) -> None:
+    with pytest.raises(WorkloadError) as caught:
+        parse_workload(text, "bad.txt")
+    assert (caught.value.line, caught.value.column) == (line, column)
+    assert words in caught.value.problem
+    assert str(caught.value).startswith(f"bad.txt:{line}:{column}:")
+
+
+def test_a_missing_file_is_a_workload_error(tmp_path: Path) -> None:
+    with pytest.raises(WorkloadError, match="no such workload file"):
+        load_workload(tmp_path / "missing.txt")
+
+
+@pytest.mark.parametrize("name", ["peak", "ramp", "spike", "sustained", "demo"])
+def test_shipped_workloads_parse_and_say_what_they_are(name: str) -> None:
+    workload = load_workload(ROOT / "workloads" / f"{name}.txt")
+    assert workload.description
+    assert all(rate >= 0 for rate in workload.rates)
+
+
+def test_sustained_is_thirty_per_second_for_ten_minutes() -> None:
+    assert load_workload(ROOT / "workloads" / "sustained.txt").rates == (30.0,) * 600
+
+
+def per_second(times: list[float], step: float = 1.0) -> Counter[int]:
+    return Counter(int(t // step) for t in times)
+
+
+def test_uniform_schedule_sends_each_seconds_count_evenly_spread() -> None:
+    times = schedule(Workload("w", (4, 0, 2)))
+    assert per_second(times) == Counter({0: 4, 2: 2})
+    assert times[:4] == [0.125, 0.375, 0.625, 0.875]
+
+
+def test_step_seconds_scale_and_max_requests() -> None:
+    times = schedule(Workload("w", (2, 4)), step_seconds=10, scale=0.5)
+    assert per_second(times, 10) == Counter({0: 10, 1: 20})
+    assert len(schedule(Workload("w", (100,)), max_requests=7)) == 7
+
+
+def test_poisson_keeps_counts_and_is_repeatable_with_a_seed() -> None:
+    one = schedule(Workload("w", (50, 20)), arrival="poisson", seed=3)
+    assert per_second(one) == Counter({0: 50, 1: 20})
+    assert one == schedule(Workload("w", (50, 20)), arrival="poisson", seed=3)
+    assert one != schedule(Workload("w", (50, 20)), arrival="poisson", seed=4)
+    assert one == sorted(one)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=200), min_size=1, max_size=20))
+def test_uniform_counts_match_the_workload_exactly(rates: list[int]) -> None:
+    counts = per_second(schedule(Workload("w", tuple(float(r) for r in rates))))
+    assert [counts.get(i, 0) for i in range(len(rates))] == rates
+
+
+def test_tick_is_a_shape() -> None:
+    workload = Workload("w", (1, 2))
+    assert [workload.tick(t, step_seconds=5) for t in (0, 4.9, 5, 9.99, 10)] == [1, 1, 2, 2, None]
