@@ -5,9 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import dispatcher, inference
+from bench import dispatcher, inference, loadgen
 
-BENCHMARKS: dict[str, Callable[[], None]] = {"inference": inference.main, "dispatcher": dispatcher.main}
+BENCHMARKS: dict[str, Callable[[], None]] = {
+    "inference": inference.main,
+    "dispatcher": dispatcher.main,
+    "loadgen": loadgen.main,
+}
 
 
 def run(names: list[str]) -> int:

@@ -1,4 +1,8 @@
-"""A no-op inference upstream for benchmarks: answers /infer at once (aiohttp, one process)."""
+"""A no-op server for benchmarks (aiohttp, one process): answers at once.
+
+As an inference upstream: ``/infer``. As a dispatcher for the load generator: ``/enqueue``
+(202, like the real one), an empty ``/results`` and ``/stats``.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,19 @@ async def infer(request: web.Request) -> web.Response:
     return web.Response(body=BODY, content_type="application/json")
 
 
+async def enqueue(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(status=202, body=b'{"queue_depth":0}', content_type="application/json")
+
+
+async def results(request: web.Request) -> web.Response:
+    return web.Response(body=b'{"records":[],"next":0,"truncated":false}', content_type="application/json")
+
+
+async def stats(request: web.Request) -> web.Response:
+    return web.Response(body=b'{"queue_depth":0}', content_type="application/json")
+
+
 async def ready(request: web.Request) -> web.Response:
     return web.Response(body=b'{"status":"ready"}', content_type="application/json")
 
@@ -24,7 +41,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     app = web.Application()
-    app.add_routes([web.post("/infer", infer), web.post("/enqueue", infer), web.get("/readyz", ready)])
+    app.add_routes([web.post("/infer", infer), web.post("/enqueue", enqueue), web.get("/readyz", ready)])
+    app.add_routes([web.get("/results", results), web.get("/stats", stats)])
     web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import platform
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +12,11 @@ from rich.table import Table
 
 from mlscale import __version__
 from mlscale.errors import MlscaleError
+from mlscale.eventloop import run_async
+
+if TYPE_CHECKING:
+    from mlscale.images import ImagePool
+    from mlscale.workload import Workload
 
 app = typer.Typer(
     name="mlscale",
@@ -44,7 +48,9 @@ def _listen(value: str) -> tuple[str, int]:
 
 @app.command()
 def loadtest(
-    workload_file: Annotated[Path, typer.Argument(help="per-second rates, e.g. workloads/ramp.txt")],
+    workload_file: Annotated[
+        Path | None, typer.Argument(help="per-second rates, e.g. workloads/ramp.txt (optional with --serve)")
+    ] = None,
     dispatcher: Annotated[str, typer.Option(help="the dispatcher's base URL")] = "http://127.0.0.1:8000",
     images: Annotated[Path, typer.Option(help="folder of .jpg/.jpeg/.png to send")] = Path("images"),
     step_seconds: Annotated[float, typer.Option(min=0.001, help="hold each rate this many seconds")] = 1.0,
@@ -56,6 +62,9 @@ def loadtest(
     drain_timeout: Annotated[float, typer.Option(min=0.0, help="seconds to wait for outcomes")] = 30.0,
     runs_dir: Annotated[Path, typer.Option(help="where run directories go")] = Path("runs"),
     live: Annotated[bool, typer.Option(help="show the live table")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="serve the original design's API (/runLoadTest, /generateReport) instead")
+    ] = False,
 ) -> None:
     """Fire a workload at the dispatcher, open-loop, and record every request's outcome."""
     from mlscale.images import load_images
@@ -64,10 +73,25 @@ def loadtest(
 
     if arrival not in ("uniform", "poisson"):
         raise typer.BadParameter(f"--arrival must be uniform or poisson, not {arrival!r}")
+    if workload_file is None and not serve:
+        raise typer.BadParameter("give a WORKLOAD file (e.g. workloads/ramp.txt), or --serve")
     host, port = _listen(listen)
     try:
-        workload = load_workload(workload_file)
+        workload = load_workload(workload_file) if workload_file is not None else None
         pool = load_images(images)
+        if serve:
+            _serve_loadtest(
+                workload,
+                pool,
+                host,
+                port,
+                dispatcher,
+                drain_timeout,
+                runs_dir,
+                (max_images, step_seconds, scale, arrival, random_seed),
+            )
+            return
+        assert workload is not None
         offsets = schedule(
             workload,
             step_seconds=step_seconds,
@@ -94,7 +118,7 @@ def loadtest(
                 }
             },
         )
-        result = asyncio.run(run_load_test(workload, offsets, pool, options, console))
+        result = run_async(run_load_test(workload, offsets, pool, options, console))
     except MlscaleError as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from None
@@ -104,3 +128,40 @@ def loadtest(
     summary.add_row(*(str(n) for n in result.counts.values()))
     console.print(summary)
     console.print(f"sent {result.sent}, late {result.late}, send lag p99 {result.lag_p99_ms:.1f} ms")
+
+
+def _serve_loadtest(
+    workload: Workload | None,
+    pool: ImagePool,
+    host: str,
+    port: int,
+    dispatcher: str,
+    drain_timeout: float,
+    runs_dir: Path,
+    run_defaults: tuple[int | None, float, float, str, int | None],
+) -> None:
+    import uvicorn
+
+    from mlscale.loadgen.run import LoadTestOptions
+    from mlscale.loadgen.serve import LoadTestService, RunRequest
+
+    max_images, step_seconds, scale, arrival, seed = run_defaults
+    defaults = (
+        RunRequest(workload, max_images, step_seconds, scale, arrival, seed) if workload is not None else None
+    )
+    options = LoadTestOptions(
+        dispatcher_url=dispatcher.rstrip("/"),
+        listen_host=host,
+        listen_port=port,
+        drain_timeout=drain_timeout,
+        runs_dir=runs_dir,
+        live=False,
+    )
+    service = LoadTestService(pool, options, defaults, console)
+    console.print(
+        f"load tester API on http://{host}:{port} (POST /runLoadTest, /generateReport); Ctrl-C stops"
+    )
+    try:
+        uvicorn.run(service.app(), host=host, port=port, log_level="warning", lifespan="off")
+    except OSError as exc:
+        raise MlscaleError(f"could not listen on {host}:{port}: {exc}") from None

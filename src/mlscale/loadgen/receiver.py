@@ -6,6 +6,7 @@ Records are kept by id; the first one for an id wins, later copies are counted a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -36,7 +37,9 @@ class OutcomeStore:
                 self.by_id[key] = record
 
 
-def receiver_app(store: OutcomeStore) -> Starlette:
+def store_latency_endpoint(current: Callable[[], OutcomeStore]) -> Callable[[Request], Awaitable[Response]]:
+    """The handler, storing into whichever store ``current()`` names at the time of the post."""
+
     async def store_latency(request: Request) -> Response:
         try:
             payload = orjson.loads(await request.body())
@@ -46,7 +49,11 @@ def receiver_app(store: OutcomeStore) -> Starlette:
         except (orjson.JSONDecodeError, KeyError, ValueError) as exc:
             body = {"error": "invalid_body", "detail": f"expected {{'records': [...]}}: {exc}"}
             return Response(orjson.dumps(body), 400, media_type="application/json")
-        store.add(records)
+        current().add(records)
         return Response(orjson.dumps({"stored": len(records)}), media_type="application/json")
 
-    return Starlette(routes=[Route("/storeLatency", store_latency, methods=["POST"])])
+    return store_latency
+
+
+def receiver_app(store: OutcomeStore) -> Starlette:
+    return Starlette(routes=[Route("/storeLatency", store_latency_endpoint(lambda: store), methods=["POST"])])

@@ -96,17 +96,28 @@ async def run_load_test(
     images: ImagePool,
     options: LoadTestOptions,
     console: Console | None = None,
+    *,
+    store: OutcomeStore | None = None,
+    sent_live: list[SentRequest] | None = None,
 ) -> LoadTestResult:
+    """Run one load test and write its run directory.
+
+    With ``store`` given, outcomes arrive through someone else's ``/storeLatency`` (``--serve``
+    mode); otherwise this serves its own on ``options.listen_host:listen_port`` for the run.
+    ``sent_live`` is filled as requests leave, for progress reports.
+    """
     console = console or Console()
     run_id = uuid.uuid4().hex[:8]
-    store = OutcomeStore()
+    server = None
+    if store is None:
+        store = OutcomeStore()
+        server = await _serve_receiver(store, options.listen_host, options.listen_port)
     store.expected = {f"{run_id}-{i}" for i in range(len(offsets))}
-    server = await _serve_receiver(store, options.listen_host, options.listen_port)
     start_at = time.time() + 0.5  # a moment to set up, so the first sends are on time
     run_dir = new_run_dir(options.runs_dir, workload.name, start_at)
     duration = offsets[-1] if offsets else 0.0
     samples: dict[int, dict[str, Any]] = {}
-    sent_live: list[SentRequest] = []
+    sent_live = [] if sent_live is None else sent_live
     stop_polling = asyncio.Event()
 
     async def poll_stats() -> None:
@@ -188,8 +199,9 @@ async def run_load_test(
             live.stop()
         stop_polling.set()
         await poller
-        server.should_exit = True
-        await server.task  # type: ignore[attr-defined]
+        if server is not None:
+            server.should_exit = True
+            await server.task  # type: ignore[attr-defined]
     rows = final_rows(sent, store.by_id)
     timeline = timeline_rows(rows, start_at, samples)
     counts = {

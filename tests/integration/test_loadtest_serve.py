@@ -1,0 +1,137 @@
+"""``mlscale loadtest --serve``: the original design's HTTP API, driving the real dispatcher."""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pandas as pd
+from rich.console import Console
+
+from mlscale.images import load_images
+from mlscale.loadgen.run import LoadTestOptions
+from mlscale.loadgen.serve import LoadTestService
+from tests.fakes import ThreadedServer
+from tests.support import IMAGES, ServiceProcess, free_port, start_dispatcher, wait_exit, wait_ready
+
+
+def test_run_load_test_then_generate_report(tmp_path: Path, replicas: dict[str, ServiceProcess]) -> None:
+    service = LoadTestService(
+        load_images(IMAGES),
+        LoadTestOptions(dispatcher_url="", drain_timeout=20, runs_dir=tmp_path / "runs"),
+        defaults=None,
+        console=Console(file=io.StringIO()),
+    )
+    server = ThreadedServer(service.app())
+    dispatcher = start_dispatcher(
+        tmp_path / "d.log",
+        "--upstream",
+        replicas["main"].url,
+        "--result-url",
+        f"{server.url}/storeLatency",
+        "--concurrency",
+        "4",
+    )
+    service.options.dispatcher_url = dispatcher.url
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            early = client.post("/generateReport", json={"totalRequests": 5})
+            assert early.status_code == 409
+            assert early.json()["error"] == "no_run"
+            assert client.get("/runLoadTest").json() == {"state": "idle"}
+
+            started = client.post("/runLoadTest", json={"maxImages": 7, "workload": "4,4,4"})
+            assert started.status_code == 202, started.text
+            assert started.json()["requests"] == 7
+            busy = client.post("/runLoadTest", json={"workload": [1]})
+            assert busy.status_code == 409
+            assert busy.json()["error"] == "run_in_progress"
+
+            report = client.post("/generateReport", json={"totalRequests": 7})
+            assert report.status_code == 200, report.text
+            stats = report.json()
+            assert stats["requests"] == 7
+            assert stats["counts"]["ok"] == 7
+            assert stats["success_rate"] == 1.0
+            assert 0 < stats["latency_ms"]["p50"] <= stats["latency_ms"]["p99"]
+            assert "warning" not in stats
+            requests = pd.read_parquet(Path(stats["run_dir"]) / "requests.parquet")
+            assert len(requests) == 7
+            assert requests["id"].is_unique
+            status = client.get("/runLoadTest").json()
+            assert status["state"] == "finished"
+            assert status["sent"] == status["outcomes"] == 7
+
+            mismatch = client.post("/generateReport", json={"totalRequests": 1000}).json()
+            assert "totalRequests=1000" in mismatch["warning"]
+    finally:
+        server.stop()
+        dispatcher.stop()
+
+
+def test_bad_requests_get_400_with_a_reason(tmp_path: Path) -> None:
+    service = LoadTestService(
+        load_images(IMAGES),
+        LoadTestOptions(dispatcher_url="http://127.0.0.1:9", runs_dir=tmp_path),
+        defaults=None,
+    )
+    server = ThreadedServer(service.app()).start()
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            for body, words in (
+                ({"workload": "5,-1"}, "negative"),
+                ({"workload": "5", "maxImages": 0}, "maxImages"),
+                ({"workload": "5", "arrival": "burst"}, "arrival"),
+                ({"workload": {"a": 1}}, "workload"),
+                ({"maxImages": 3}, "without one"),
+                ({"workload": "5", "bogus": 1}, "bogus"),
+            ):
+                response = client.post("/runLoadTest", json=body)
+                assert response.status_code == 400, body
+                assert words in response.json()["detail"], response.json()
+            broken = client.post("/runLoadTest", content=b"{not json")
+            assert broken.status_code == 400
+            assert broken.json()["error"] == "invalid_json"
+            bad_total = client.post("/generateReport", json={"totalRequests": "ten"})
+            assert bad_total.status_code == 400
+            assert client.get("/runLoadTest").json() == {"state": "idle"}  # nothing was started
+    finally:
+        server.stop()
+
+
+def test_the_cli_serves_the_api_until_interrupted(tmp_path: Path) -> None:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlscale",
+                "loadtest",
+                "--serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--images",
+                str(IMAGES),
+                "--runs-dir",
+                str(tmp_path),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    service = ServiceProcess(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_ready(service, timeout=60, path="/runLoadTest")
+        assert httpx.get(f"{service.url}/runLoadTest").json() == {"state": "idle"}
+        process.send_signal(signal.SIGINT)
+        assert wait_exit(service, 20) == 0
+        assert "Traceback" not in service.log()
+    finally:
+        service.stop()
