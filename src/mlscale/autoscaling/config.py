@@ -1,0 +1,156 @@
+"""The HPA's configuration, shaped like an ``autoscaling/v2`` HorizontalPodAutoscaler spec.
+
+Its one home is the ``autoscaling:`` section of ``helm/mlscale/values.yaml``: the local backend
+reads it from there and the chart renders the HPA from it, so both backends scale by the same
+numbers. Defaults for fields the file leaves out are Kubernetes' own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from mlscale.errors import InputError
+
+PolicyType = Literal["Pods", "Percent"]
+SelectPolicy = Literal["Max", "Min", "Disabled"]
+VALUES_FILE = Path(__file__).resolve().parents[3] / "helm" / "mlscale" / "values.yaml"
+
+
+class ConfigError(InputError):
+    pass
+
+
+@dataclass(frozen=True)
+class ScalingPolicy:
+    type: PolicyType
+    value: int
+    period_seconds: float
+
+
+@dataclass(frozen=True)
+class ScalingRules:
+    stabilization_window_seconds: float
+    select_policy: SelectPolicy = "Max"
+    policies: tuple[ScalingPolicy, ...] = ()
+
+
+# Kubernetes' defaults (autoscaling/v2 SetDefaults_HorizontalPodAutoscalerBehavior).
+DEFAULT_SCALE_UP = ScalingRules(0, "Max", (ScalingPolicy("Percent", 100, 15), ScalingPolicy("Pods", 4, 15)))
+DEFAULT_SCALE_DOWN = ScalingRules(300, "Max", (ScalingPolicy("Percent", 100, 15),))
+
+
+@dataclass(frozen=True)
+class HPAConfig:
+    min_replicas: int = 1
+    max_replicas: int = 5
+    target_cpu_utilization: int = 70
+    """Percent of each replica's CPU request."""
+    scale_up: ScalingRules = DEFAULT_SCALE_UP
+    scale_down: ScalingRules = DEFAULT_SCALE_DOWN
+    # kube-controller-manager flags, with their defaults
+    tolerance: float = 0.1
+    sync_period_seconds: float = 15.0
+    cpu_initialization_period_seconds: float = 300.0
+    initial_readiness_delay_seconds: float = 30.0
+    # metrics-server's resolution: how often a replica's CPU rate is sampled
+    metric_resolution_seconds: float = 15.0
+    time_scale: float = 1.0
+    """Every period and window above is multiplied by this (e.g. 0.2 for a quick demo)."""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def scaled(self, seconds: float) -> float:
+        return seconds * self.time_scale
+
+
+def _int(section: dict[str, Any], key: str, where: str, default: int, minimum: int) -> int:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{where}.{key} must be a whole number >= {minimum}, not {value!r}")
+    return value
+
+
+def _seconds(section: dict[str, Any], key: str, where: str, default: float) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{where}.{key} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+def _rules(raw: Any, where: str, default: ScalingRules) -> ScalingRules:
+    if raw is None:
+        return default
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    select = raw.get("selectPolicy", "Max")
+    if select not in ("Max", "Min", "Disabled"):
+        raise ConfigError(f"{where}.selectPolicy must be Max, Min or Disabled, not {select!r}")
+    policies = []
+    for index, item in enumerate(raw.get("policies") or []):
+        at = f"{where}.policies[{index}]"
+        if not isinstance(item, dict) or item.get("type") not in ("Pods", "Percent"):
+            raise ConfigError(f"{at}.type must be Pods or Percent")
+        policies.append(
+            ScalingPolicy(
+                item["type"], _int(item, "value", at, 0, 1), _seconds(item, "periodSeconds", at, 15)
+            )
+        )
+        if not 0 < policies[-1].period_seconds <= 1800:
+            raise ConfigError(f"{at}.periodSeconds must be in (0, 1800], not {item.get('periodSeconds')!r}")
+    return ScalingRules(
+        _seconds(raw, "stabilizationWindowSeconds", where, default.stabilization_window_seconds),
+        select,
+        tuple(policies) if policies else default.policies,
+    )
+
+
+def parse_hpa_config(section: Any, where: str = "autoscaling") -> HPAConfig:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    behavior = section.get("behavior") or {}
+    if not isinstance(behavior, dict):
+        raise ConfigError(f"{where}.behavior must be a mapping")
+    config = HPAConfig(
+        min_replicas=_int(section, "minReplicas", where, 1, 1),
+        max_replicas=_int(section, "maxReplicas", where, 5, 1),
+        target_cpu_utilization=_int(section, "targetCPUUtilizationPercentage", where, 70, 1),
+        scale_up=_rules(behavior.get("scaleUp"), f"{where}.behavior.scaleUp", DEFAULT_SCALE_UP),
+        scale_down=_rules(behavior.get("scaleDown"), f"{where}.behavior.scaleDown", DEFAULT_SCALE_DOWN),
+        tolerance=_seconds(section, "tolerance", where, 0.1),
+        sync_period_seconds=_seconds(section, "syncPeriodSeconds", where, 15),
+        metric_resolution_seconds=_seconds(section, "metricResolutionSeconds", where, 15),
+    )
+    return validate(config)
+
+
+def validate(config: HPAConfig) -> HPAConfig:
+    if config.max_replicas < config.min_replicas:
+        raise ConfigError(
+            f"maxReplicas ({config.max_replicas}) must be >= minReplicas ({config.min_replicas})"
+        )
+    if config.sync_period_seconds <= 0 or config.metric_resolution_seconds <= 0:
+        raise ConfigError("syncPeriodSeconds and metricResolutionSeconds must be > 0")
+    if not 0 < config.time_scale <= 1:
+        raise ConfigError(f"--time-scale must be in (0, 1], not {config.time_scale}")
+    return config
+
+
+def load_values(path: Path = VALUES_FILE) -> dict[str, Any]:
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such values file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top")
+    return values
+
+
+def load_hpa_config(path: Path = VALUES_FILE, **overrides: Any) -> HPAConfig:
+    config = parse_hpa_config(load_values(path).get("autoscaling"), f"{path.name}: autoscaling")
+    return validate(replace(config, **{k: v for k, v in overrides.items() if v is not None}))
