@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import platform
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlscale import __version__
+from mlscale import __version__, cli_system
 from mlscale.errors import MlscaleError
 from mlscale.eventloop import run_async
 
@@ -31,6 +33,25 @@ errors = Console(stderr=True)
 @app.callback()
 def main() -> None:
     """Run and study autoscaled ML inference."""
+
+
+def _guarded(command: Callable[..., None]) -> Callable[..., None]:
+    """MlscaleError -> a message and its exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except MlscaleError as exc:
+            errors.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(exc.exit_code) from None
+
+    return run
+
+
+app.command()(_guarded(cli_system.up))
+app.command()(_guarded(cli_system.status))
+app.command()(_guarded(cli_system.down))
 
 
 @app.command()
@@ -100,7 +121,10 @@ def loadtest(
             seed=random_seed,
             max_requests=max_images,
         )
+        sample, decisions = _backend_probes()
         options = LoadTestOptions(
+            backend_sample=sample,
+            backend_decisions=decisions,
             dispatcher_url=dispatcher.rstrip("/"),
             listen_host=host,
             listen_port=port,
@@ -165,3 +189,59 @@ def _serve_loadtest(
         uvicorn.run(service.app(), host=host, port=port, log_level="warning", lifespan="off")
     except OSError as exc:
         raise MlscaleError(f"could not listen on {host}:{port}: {exc}") from None
+
+
+def _backend_probes() -> tuple[
+    Callable[[], dict[str, Any]] | None, Callable[[], list[dict[str, Any]]] | None
+]:
+    """When a system is up, the load test samples its replicas and CPU and keeps its decisions."""
+    from mlscale.backends.base import read_state
+
+    if read_state() is None:
+        return None, None
+    backend = cli_system.backend_for()
+
+    def sample() -> dict[str, Any]:
+        status = backend.status()
+        return {
+            "replicas": status.ready_replicas,
+            "desired_replicas": status.desired_replicas,
+            "cpu_utilization": status.mean_cpu_utilization,
+        }
+
+    return sample, backend.decisions
+
+
+@app.command()
+def demo(
+    workload: Annotated[Path, typer.Option(help="the workload to run")] = Path("workloads/demo.txt"),
+    time_scale: Annotated[float, typer.Option(help="multiply every HPA period and window")] = 1.0,
+    runs_dir: Annotated[Path, typer.Option(help="where the run directory goes")] = Path("runs"),
+    live: Annotated[bool, typer.Option(help="show the live table")] = True,
+) -> None:
+    """The whole life on the local backend: up, load test, summary, down (about five minutes)."""
+    import pandas as pd
+
+    from mlscale.results import read_run
+
+    _guarded(cli_system.up)(backend="local", weights="none", time_scale=time_scale)
+    try:
+        loadtest(workload_file=workload, live=live, runs_dir=runs_dir, dispatcher="http://127.0.0.1:8000")
+    finally:
+        _guarded(cli_system.down)()
+    run_dir = max(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
+    _, timeline, _ = read_run(run_dir)
+    table = Table(title="replica timeline (every 15 s)")
+    for column in ("t (s)", "sent/s", "ok/s", "p50 (ms)", "queue", "replicas", "desired", "CPU % of request"):
+        table.add_column(column, justify="right")
+    for row in timeline.iloc[::15].itertuples():
+        table.add_row(
+            str(row.second), str(row.sent), str(row.completed_ok),
+            "–" if row.latency_p50_ms != row.latency_p50_ms else f"{row.latency_p50_ms:.0f}",
+            "–" if row.queue_depth is pd.NA else str(row.queue_depth),
+            "–" if row.replicas is pd.NA else str(row.replicas),
+            "–" if row.desired_replicas is pd.NA else str(row.desired_replicas),
+            "–" if row.cpu_utilization != row.cpu_utilization else f"{row.cpu_utilization:.0f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"run files: {run_dir}")

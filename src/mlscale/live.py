@@ -46,6 +46,7 @@ def render(snapshot: LiveSnapshot) -> Table:
         "p99",
         "queue",
         "repl",
+        "CPU",
     ):
         table.add_column(column, justify="right")
     last = snapshot.last_second
@@ -64,5 +65,6 @@ def render(snapshot: LiveSnapshot) -> Table:
         _ms(snapshot.p99_ms),
         "–" if snapshot.queue_depth is None else str(snapshot.queue_depth),
         "–" if replicas is None else f"{replicas}/{backend.get('desired_replicas', replicas)}",
+        "–" if backend.get("cpu_utilization") is None else f"{backend['cpu_utilization']:.0f} %",
     )
     return table

@@ -8,7 +8,7 @@ import math
 import platform
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,10 @@ class LoadTestOptions:
     live: bool = True
     meta: dict[str, Any] = field(default_factory=dict)
     """Workload options etc., copied into run.json."""
+    backend_sample: Callable[[], dict[str, Any]] | None = None
+    """Replicas, desired replicas and CPU from the backend, sampled each second (blocking)."""
+    backend_decisions: Callable[[], list[dict[str, Any]]] | None = None
+    """The autoscaler's decisions, fetched once at the end into run.json."""
 
 
 @dataclass
@@ -129,6 +133,9 @@ async def run_load_test(
                     async with session.get(f"{options.dispatcher_url}/stats") as response:
                         stats = await response.json()
                     samples.setdefault(second, {})["queue_depth"] = stats["queue_depth"]
+                if options.backend_sample is not None:
+                    with contextlib.suppress(Exception):  # a backend hiccup must not end the run
+                        samples.setdefault(second, {}).update(await asyncio.to_thread(options.backend_sample))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop_polling.wait(), 1.0)
 
@@ -161,7 +168,8 @@ async def run_load_test(
             percentile_ms(window, 95),
             percentile_ms(window, 99),
             sample.get("queue_depth"),
-            None,
+            {k: sample[k] for k in ("replicas", "desired_replicas", "cpu_utilization") if k in sample}
+            or None,
         )
 
     poller = asyncio.create_task(poll_stats())
@@ -234,6 +242,10 @@ async def run_load_test(
         "partial": False,
         "versions": {"mlscale": __version__, "python": platform.python_version()},
     }
+    if options.backend_decisions is not None:
+        with contextlib.suppress(Exception):
+            decisions = await asyncio.to_thread(options.backend_decisions)
+            meta["autoscaler"] = [d for d in decisions if float(d["at"]) >= start_at - 1]
     write_run(run_dir, rows, timeline, meta)
     return LoadTestResult(run_dir, counts, send_stats.sent, send_stats.late, lag_p99, store.duplicates)
 

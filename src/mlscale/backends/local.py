@@ -1,0 +1,159 @@
+"""The local backend, CLI side: start the supervisor detached, talk to its control API, stop it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from mlscale.backends.base import NotUp, SystemStatus, clear_state, read_state, state_dir
+from mlscale.backends.local_system import LocalOptions
+from mlscale.errors import MlscaleError
+
+# Supervisors this CLI process started, so ``down`` in the same process reaps them (no zombie).
+_SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
+UP_TIMEOUT_S = 300.0  # TensorFlow's import alone takes ~20 s per replica on 2 cores
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, options: LocalOptions | None = None, console: Console | None = None) -> None:
+        self.options = options or LocalOptions(state_dir=str(state_dir()))
+        self.console = console or Console()
+
+    def _state(self) -> dict[str, Any]:
+        state = read_state()
+        if state is None or state.get("backend") != "local":
+            raise NotUp("no local system is up; run `mlscale up` first")
+        if not _alive(int(state["supervisor_pid"])):
+            clear_state()
+            raise NotUp("the local system's supervisor is gone (its state file was stale and is removed)")
+        return state
+
+    def _get(self, path: str) -> Any:
+        try:
+            response = httpx.get(self._state()["control_url"] + path, timeout=5)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise MlscaleError(f"the local system's control API did not answer: {exc}") from None
+        return response.json()
+
+    def up(self) -> SystemStatus:
+        existing = read_state()
+        if existing is not None and _alive(int(existing.get("supervisor_pid", 0)) or 0):
+            raise MlscaleError(
+                f"a {existing.get('backend')} system is already up "
+                f"(dispatcher {existing.get('dispatcher_url')}); run `mlscale down` first"
+            )
+        clear_state()
+        if _port_taken(self.options.dispatcher_port):
+            raise MlscaleError(
+                f"port {self.options.dispatcher_port} on 127.0.0.1 is taken; "
+                "free it or pass --dispatcher-port"
+            )
+        logs = state_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with (logs / "supervisor.log").open("ab") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mlscale.backends.local_system",
+                    "--options",
+                    json.dumps(asdict(self.options)),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives this CLI; `mlscale down` ends it
+            )
+        _SPAWNED[process.pid] = process
+        try:
+            return self._wait_ready(process)
+        except BaseException:
+            self._stop_pid(process.pid)  # Ctrl-C or a failed start: leave nothing behind
+            raise
+
+    def _wait_ready(self, process: subprocess.Popen[bytes]) -> SystemStatus:
+        deadline = time.monotonic() + UP_TIMEOUT_S
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns, console=self.console, transient=True) as progress:
+            task = progress.add_task("starting the supervisor", total=None)
+            while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    log = (state_dir() / "logs" / "supervisor.log").read_text(errors="replace")[-2000:]
+                    raise MlscaleError(f"the local system failed to start:\n{log}")
+                state = read_state()
+                if state and state.get("phase") == "ready":
+                    return self.status()
+                if state:
+                    with contextlib.suppress(MlscaleError, httpx.HTTPError):
+                        status = self.status()
+                        progress.update(
+                            task,
+                            description=f"waiting for replicas: {status.ready_replicas}/"
+                            f"{len(status.replicas)} ready (TensorFlow takes a while to load)",
+                        )
+                time.sleep(0.5)
+        raise MlscaleError(f"the local system was not ready after {UP_TIMEOUT_S:.0f} s; see .mlscale/logs/")
+
+    def status(self) -> SystemStatus:
+        return SystemStatus.from_json(self._get("/status"))
+
+    def decisions(self) -> list[dict[str, Any]]:
+        return list(self._get("/decisions"))
+
+    def down(self) -> None:
+        state = self._state()
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(state["control_url"] + "/shutdown", timeout=5)
+        self._stop_pid(int(state["supervisor_pid"]))
+        clear_state()
+
+    @staticmethod
+    def _stop_pid(pid: int, timeout: float = 60.0) -> None:
+        """Ask the supervisor to stop (it stops its children), then make sure."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        child = _SPAWNED.pop(pid, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout)
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            if child is not None:
+                child.wait()

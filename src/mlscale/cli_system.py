@@ -1,0 +1,112 @@
+"""``mlscale up / status / down / demo``: thin; the backends do the work."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlscale.backends.base import SystemStatus, read_state, state_dir
+from mlscale.backends.local import LocalBackend
+from mlscale.backends.local_system import LocalOptions
+from mlscale.errors import InputError, MlscaleError
+
+console = Console()
+BACKENDS = ("local", "kubernetes")
+
+
+def backend_for(name: str | None = None, options: LocalOptions | None = None) -> LocalBackend:
+    """The named backend, or the one the state file says is up (local by default)."""
+    chosen = name or (read_state() or {}).get("backend", "local")
+    if chosen not in BACKENDS:
+        raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {chosen!r}")
+    if chosen == "kubernetes":
+        raise MlscaleError("the kubernetes backend is not built yet (issue 7); use --backend local")
+    return LocalBackend(options, console)
+
+
+def status_table(status: SystemStatus) -> Table:
+    table = Table(title=f"{status.backend} system · dispatcher {status.dispatcher_url}")
+    for column in ("replica", "url", "ready", "CPU (m)", "CPU % of request"):
+        table.add_column(column, justify="right" if "CPU" in column else "left")
+    for replica in status.replicas:
+        table.add_row(
+            replica.id + (" (terminating)" if replica.terminating else ""),
+            replica.url,
+            "yes" if replica.ready else "no",
+            f"{replica.cpu_milli:.0f}" if replica.cpu_milli is not None else "–",
+            f"{replica.cpu_utilization:.0f} %" if replica.cpu_utilization is not None else "–",
+        )
+    decision = status.last_decision or {}
+    table.caption = (
+        f"replicas {status.ready_replicas} ready of {len(status.replicas)}, "
+        f"desired {status.desired_replicas} (min {status.min_replicas}, max {status.max_replicas}, "
+        f"CPU target {status.target_cpu_utilization} %)"
+        + (f" · time scale {status.time_scale:g}" if status.time_scale != 1 else "")
+        + (f" · last decision: {decision.get('reason')}" if decision else "")
+    )
+    return table
+
+
+def up(
+    backend: Annotated[str, typer.Option(help="local or kubernetes")] = "local",
+    weights: Annotated[
+        str, typer.Option(help="imagenet, none (random, same CPU) or a weights file")
+    ] = "none",
+    cpu_request: Annotated[
+        str | None, typer.Option(help="per replica, e.g. 500m (default: values.yaml)")
+    ] = None,
+    min_replicas: Annotated[int | None, typer.Option(min=1, help="override autoscaling.minReplicas")] = None,
+    max_replicas: Annotated[int | None, typer.Option(min=1, help="override autoscaling.maxReplicas")] = None,
+    target_cpu: Annotated[int | None, typer.Option(min=1, help="override the CPU target, percent")] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="multiply every HPA period and window (0 < x <= 1)")
+    ] = 1.0,
+    dispatcher_port: Annotated[int, typer.Option(help="the dispatcher's port on 127.0.0.1")] = 8000,
+    result_url: Annotated[str, typer.Option(help="where the dispatcher posts outcomes")] = (
+        "http://127.0.0.1:3003/storeLatency"
+    ),
+    values: Annotated[Path | None, typer.Option(help="Helm values file with the autoscaling section")] = None,
+) -> None:
+    """Bring the system up: the dispatcher and inference replicas, scaled by the HPA."""
+    from mlscale.autoscaling.config import VALUES_FILE, load_hpa_config, load_values
+
+    values_file = values or VALUES_FILE
+    load_hpa_config(
+        values_file,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        target_cpu_utilization=target_cpu,
+        time_scale=time_scale,
+    )  # fmt: skip  (validates early)
+    request = cpu_request or str(load_values(values_file).get("inference", {}).get("resources", {})
+                                 .get("requests", {}).get("cpu", "500m"))  # fmt: skip
+    options = LocalOptions(
+        weights=weights, cpu_request=request, dispatcher_port=dispatcher_port, result_url=result_url,
+        time_scale=time_scale, min_replicas=min_replicas, max_replicas=max_replicas, target_cpu=target_cpu,
+        values_file=str(values_file), state_dir=str(state_dir()),
+    )  # fmt: skip
+    status = backend_for(backend, options).up()
+    console.print(status_table(status))
+    console.print(f"up. Next: mlscale loadtest workloads/demo.txt --dispatcher {status.dispatcher_url}")
+
+
+def status(
+    json_output: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """Show the running system: replicas, readiness, CPU, the autoscaler's last decision."""
+    current = backend_for().status()
+    if json_output:
+        typer.echo(json.dumps(current.to_json(), indent=2))
+    else:
+        console.print(status_table(current))
+
+
+def down() -> None:
+    """Tear the running system down; no process is left behind."""
+    backend_for().down()
+    console.print("down.")
