@@ -194,18 +194,22 @@ def _changed_within(period: float, events: tuple[ScaleEvent, ...], now: float) -
     return sum(event.change for event in events if event.at > now - period)
 
 
+def _period_start(current: int, period: float, state: HPAState, now: float) -> int:
+    """The replica count at the start of a policy's period: today's count minus the changes since."""
+    return (
+        current
+        - _changed_within(period, state.scale_up_events, now)
+        + _changed_within(period, state.scale_down_events, now)
+    )
+
+
 def scale_up_limit(current: int, state: HPAState, rules: ScalingRules, now: float, config: HPAConfig) -> int:
     if rules.select_policy == "Disabled":
         return current
     pick = min if rules.select_policy == "Min" else max
     result: int | None = None
     for policy in rules.policies:
-        period = config.scaled(policy.period_seconds)
-        start = (
-            current
-            - _changed_within(period, state.scale_up_events, now)
-            + _changed_within(period, state.scale_down_events, now)
-        )
+        start = _period_start(current, config.scaled(policy.period_seconds), state, now)
         if policy.type == "Pods":
             proposed = start + policy.value
         else:
@@ -223,12 +227,7 @@ def scale_down_limit(
     pick = max if rules.select_policy == "Min" else min
     result: int | None = None
     for policy in rules.policies:
-        period = config.scaled(policy.period_seconds)
-        start = (
-            current
-            - _changed_within(period, state.scale_up_events, now)
-            + _changed_within(period, state.scale_down_events, now)
-        )
+        start = _period_start(current, config.scaled(policy.period_seconds), state, now)
         proposed = start - policy.value if policy.type == "Pods" else int(start * (1 - policy.value / 100))
         result = proposed if result is None else pick(result, proposed)
     return current if result is None else result
