@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlscale import __version__, cli_system
+from mlscale import __version__, cli_report, cli_system
 from mlscale.errors import MlscaleError
 from mlscale.eventloop import run_async
 
@@ -52,6 +52,7 @@ def _guarded(command: Callable[..., None]) -> Callable[..., None]:
 app.command()(_guarded(cli_system.up))
 app.command()(_guarded(cli_system.status))
 app.command()(_guarded(cli_system.down))
+app.command()(_guarded(cli_report.report))
 
 
 @app.command()
@@ -121,7 +122,7 @@ def loadtest(
             seed=random_seed,
             max_requests=max_images,
         )
-        sample, decisions = _backend_probes()
+        sample, decisions, system = _backend_probes()
         options = LoadTestOptions(
             backend_sample=sample,
             backend_decisions=decisions,
@@ -139,7 +140,8 @@ def loadtest(
                     "arrival": arrival,
                     "random_seed": random_seed,
                     "images": str(images),
-                }
+                },
+                **({"system": system} if system else {}),
             },
         )
         result = run_async(run_load_test(workload, offsets, pool, options, console))
@@ -192,13 +194,16 @@ def _serve_loadtest(
 
 
 def _backend_probes() -> tuple[
-    Callable[[], dict[str, Any]] | None, Callable[[], list[dict[str, Any]]] | None
+    Callable[[], dict[str, Any]] | None, Callable[[], list[dict[str, Any]]] | None, dict[str, Any] | None
 ]:
-    """When a system is up, the load test samples its replicas and CPU and keeps its decisions."""
+    """When a system is up, the load test samples its replicas and CPU and keeps its decisions.
+
+    The third value describes the system (backend, HPA numbers, time scale) for run.json.
+    """
     from mlscale.backends.base import read_state
 
     if read_state() is None:
-        return None, None
+        return None, None, None
     backend = cli_system.backend_for()
 
     def sample() -> dict[str, Any]:
@@ -207,9 +212,25 @@ def _backend_probes() -> tuple[
             "replicas": status.ready_replicas,
             "desired_replicas": status.desired_replicas,
             "cpu_utilization": status.mean_cpu_utilization,
+            "replica_samples": [
+                {
+                    "replica": r.id,
+                    "ready": r.ready and not r.terminating,
+                    "cpu_utilization": r.cpu_utilization,
+                }
+                for r in status.replicas
+            ],
         }
 
-    return sample, backend.decisions
+    now = backend.status()
+    system = {
+        "backend": now.backend,
+        "min_replicas": now.min_replicas,
+        "max_replicas": now.max_replicas,
+        "target_cpu_utilization": now.target_cpu_utilization,
+        "time_scale": now.time_scale,
+    }
+    return sample, backend.decisions, system
 
 
 @app.command()

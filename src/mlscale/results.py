@@ -55,6 +55,14 @@ TIMELINE_COLUMNS: dict[str, str] = {
     "cpu_utilization": "float64",
 }
 
+REPLICA_COLUMNS: dict[str, str] = {
+    "second": "int64",
+    "replica": "string",
+    "ready": "boolean",
+    "cpu_utilization": "float64",
+}
+"""One row per replica per second the backend was sampled: per-replica CPU for the report."""
+
 FINAL_OUTCOMES = ("ok", "error", "timeout", "dropped", "rejected", "enqueue_error", "lost")
 
 
@@ -75,10 +83,16 @@ def frame(rows: list[dict[str, Any]], columns: dict[str, str]) -> pd.DataFrame:
 
 
 def write_run(
-    run_dir: Path, requests: list[dict[str, Any]], timeline: list[dict[str, Any]], meta: dict[str, Any]
+    run_dir: Path,
+    requests: list[dict[str, Any]],
+    timeline: list[dict[str, Any]],
+    meta: dict[str, Any],
+    replicas: list[dict[str, Any]] | None = None,
 ) -> None:
     frame(requests, REQUEST_COLUMNS).to_parquet(run_dir / "requests.parquet", index=False)
     frame(timeline, TIMELINE_COLUMNS).to_parquet(run_dir / "timeline.parquet", index=False)
+    frame(replicas or [], REPLICA_COLUMNS).to_parquet(run_dir / "replicas.parquet", index=False)
+    # run.json last: its presence says the Parquet files beside it are complete.
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2, default=_jsonable) + "\n")
 
 
@@ -87,6 +101,12 @@ def read_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]
     timeline = pd.read_parquet(run_dir / "timeline.parquet")
     meta = json.loads((run_dir / "run.json").read_text())
     return requests, timeline, meta
+
+
+def read_replicas(run_dir: Path) -> pd.DataFrame:
+    """Per-replica samples; empty for runs without a backend (or from before they were kept)."""
+    path = run_dir / "replicas.parquet"
+    return pd.read_parquet(path) if path.exists() else frame([], REPLICA_COLUMNS)
 
 
 def _jsonable(value: Any) -> Any:

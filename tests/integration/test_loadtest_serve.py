@@ -55,11 +55,15 @@ def test_run_load_test_then_generate_report(tmp_path: Path, replicas: dict[str, 
             report = client.post("/generateReport", json={"totalRequests": 7})
             assert report.status_code == 200, report.text
             stats = report.json()
-            assert stats["requests"] == 7
+            assert stats["total"] == stats["recorded"] == 7
             assert stats["counts"]["ok"] == 7
             assert stats["success_rate"] == 1.0
-            assert 0 < stats["latency_ms"]["p50"] <= stats["latency_ms"]["p99"]
+            ok = stats["latency_ms"]["ok"]["from_intended"]
+            assert 0 < ok["p50"] <= ok["p99"]
             assert "warning" not in stats
+            written = {Path(f).name for f in stats["files"]}
+            assert {"stats.json", "timeline.png", "latency.png", "report.html"} <= written
+            assert all(Path(f).stat().st_size > 0 for f in stats["files"])
             requests = pd.read_parquet(Path(stats["run_dir"]) / "requests.parquet")
             assert len(requests) == 7
             assert requests["id"].is_unique
@@ -69,6 +73,8 @@ def test_run_load_test_then_generate_report(tmp_path: Path, replicas: dict[str, 
 
             mismatch = client.post("/generateReport", json={"totalRequests": 1000}).json()
             assert "totalRequests=1000" in mismatch["warning"]
+            assert mismatch["counts"]["lost"] == 993  # expected but never recorded
+            assert mismatch["success_rate"] == 7 / 1000
     finally:
         server.stop()
         dispatcher.stop()

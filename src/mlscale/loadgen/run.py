@@ -46,6 +46,16 @@ class LoadTestOptions:
     """The autoscaler's decisions, fetched once at the end into run.json."""
 
 
+class LoadTestInterrupted(MlscaleError):
+    """Ctrl-C during a run: what was recorded is written, marked partial."""
+
+    exit_code = 130
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(f"interrupted; the partial run is in {run_dir} (mlscale report {run_dir})")
+        self.run_dir = run_dir
+
+
 @dataclass
 class LoadTestResult:
     run_dir: Path
@@ -136,8 +146,11 @@ async def run_load_test(
                 if options.backend_sample is not None:
                     with contextlib.suppress(Exception):  # a backend hiccup must not end the run
                         samples.setdefault(second, {}).update(await asyncio.to_thread(options.backend_sample))
+                # Tick on the run's second boundaries (plus a margin), not 1 s after the work:
+                # a fixed pause after a slow poll drifted and left seconds without a sample.
+                next_tick = start_at + max(second + 1, int(time.time() - start_at) + 1) + 0.2
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop_polling.wait(), 1.0)
+                    await asyncio.wait_for(stop_polling.wait(), max(0.05, next_tick - time.time()))
 
     def snapshot(send: SendStats) -> LiveSnapshot:
         now = time.time()
@@ -175,18 +188,19 @@ async def run_load_test(
     poller = asyncio.create_task(poll_stats())
     send_stats = SendStats()
     live = Live(console=console, refresh_per_second=1, transient=False) if options.live else None
-    try:
-        sender = asyncio.create_task(
-            send_open_loop(
-                options.dispatcher_url,
-                offsets,
-                images,
-                run_id,
-                start_at=start_at,
-                late_ms=options.late_ms,
-                on_sent=sent_live.append,
-            )
+    interrupted = False
+    sender = asyncio.create_task(
+        send_open_loop(
+            options.dispatcher_url,
+            offsets,
+            images,
+            run_id,
+            start_at=start_at,
+            late_ms=options.late_ms,
+            on_sent=sent_live.append,
         )
+    )
+    try:
         if live is not None:
             live.start()
         while not sender.done():
@@ -202,6 +216,19 @@ async def run_load_test(
             await asyncio.sleep(0.2)
         if not accepted <= store.by_id.keys():
             await _fetch_missing(options.dispatcher_url, store)
+    except asyncio.CancelledError:
+        # Ctrl-C: keep what was sent and what came back, written as a partial run.
+        interrupted = True
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        sent = list(sent_live)
+        for request in sent:
+            if request.enqueue_status is None and request.enqueue_error is None:
+                request.enqueue_error = "interrupted"
+        send_stats = _stats_of(sent, start_at, options.late_ms)
+        send_stats.lags_ms = [(r.sent_at - r.intended_at) * 1000 for r in sent]
+        await _fetch_missing(options.dispatcher_url, store)
     finally:
         if live is not None:
             live.stop()
@@ -230,6 +257,7 @@ async def run_load_test(
         "start_at": start_at,
         "end_at": time.time(),
         "requests": len(rows),
+        "planned_requests": len(offsets),
         "counts": counts,
         "send": {
             "sent": send_stats.sent,
@@ -239,14 +267,21 @@ async def run_load_test(
             "lag_p99_ms": lag_p99,
         },
         "duplicate_outcomes": store.duplicates,
-        "partial": False,
+        "partial": interrupted,
         "versions": {"mlscale": __version__, "python": platform.python_version()},
     }
     if options.backend_decisions is not None:
         with contextlib.suppress(Exception):
             decisions = await asyncio.to_thread(options.backend_decisions)
             meta["autoscaler"] = [d for d in decisions if float(d["at"]) >= start_at - 1]
-    write_run(run_dir, rows, timeline, meta)
+    replica_rows = [
+        {"second": second, **replica}
+        for second, sample in sorted(samples.items())
+        for replica in sample.get("replica_samples", [])
+    ]
+    write_run(run_dir, rows, timeline, meta, replica_rows)
+    if interrupted:
+        raise LoadTestInterrupted(run_dir)
     return LoadTestResult(run_dir, counts, send_stats.sent, send_stats.late, lag_p99, store.duplicates)
 
 

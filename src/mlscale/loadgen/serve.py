@@ -3,7 +3,8 @@
 POST /runLoadTest     {"maxImages": N, "workload": "10,15,20" | [10, 15, 20], ...} -> 202, starts a run
 GET  /runLoadTest     the current or last run's progress
 POST /storeLatency    outcomes from the dispatcher, for the run in progress
-POST /generateReport  {"totalRequests": N} -> waits for the run to finish, answers its statistics
+POST /generateReport  {"totalRequests": N} -> waits for the run to finish, writes its report
+                      (stats.json, PNG figures, report.html) and answers the statistics
 
 One run at a time (a second /runLoadTest while one runs is 409): two overlapping open-loop
 schedules would make neither's numbers mean anything.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,8 +30,8 @@ from mlscale.images import ImagePool
 from mlscale.loadgen.receiver import OutcomeStore, store_latency_endpoint
 from mlscale.loadgen.run import LoadTestOptions, LoadTestResult, run_load_test
 from mlscale.loadgen.sender import SentRequest
-from mlscale.results import read_run
-from mlscale.summary import summarize
+from mlscale.report.build import Report, ReportOptions, write_report
+from mlscale.report.load import load_run
 from mlscale.workload import Workload, parse_workload, schedule
 
 
@@ -215,12 +217,12 @@ class LoadTestService:
             if self.failure is not None:
                 return _error(500, "run_failed", self.failure)
             run_dir = self.task.result().run_dir
-            stats = summarize(read_run(run_dir)[0])
-            answer = {"run_dir": str(run_dir), **stats}
-            if expected is not None and expected != stats["requests"]:
-                answer["warning"] = (
-                    f"totalRequests={expected} but the run recorded {stats['requests']} requests; "
-                    "the statistics are of the recorded ones"
+            report = await asyncio.to_thread(_write_report, run_dir, expected)
+            answer = {"run_dir": str(run_dir), "files": [str(f) for f in report.files], **report.stats}
+            if expected is not None and expected != report.stats["recorded"]:
+                recorded = report.stats["recorded"]
+                answer["warning"] = f"totalRequests={expected} but the run recorded {recorded} requests" + (
+                    "; the ones never recorded count as lost" if expected > recorded else ""
                 )
             return _json(answer)
 
@@ -231,3 +233,7 @@ class LoadTestService:
                 Route("/generateReport", generate_report, methods=["POST"]),
             ]
         )
+
+
+def _write_report(run_dir: Path, expected: int | None) -> Report:
+    return write_report(load_run(run_dir), ReportOptions(expected_total=expected))

@@ -1,0 +1,100 @@
+"""``mlscale report``: thin; ``mlscale.report`` computes, draws and writes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlscale.errors import InputError
+
+console = Console()
+
+
+def report(
+    run_dirs: Annotated[
+        list[Path] | None, typer.Argument(help="run directories (default: the latest under --runs-dir)")
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="where to find the latest run")] = Path("runs"),
+    total_requests: Annotated[
+        int | None, typer.Option(min=0, help="requests expected; any not recorded count as lost")
+    ] = None,
+    slo_ms: Annotated[float, typer.Option(min=0.001, help="latency SLO per second of arrival, ms")] = 1000.0,
+    slo_percentile: Annotated[float, typer.Option(min=1, max=100, help="the SLO's percentile")] = 95.0,
+    fail_on: Annotated[
+        str | None, typer.Option(help="thresholds, e.g. 'p95<800ms,success>=99.5%'; exit 1 if any fails")
+    ] = None,
+    compare: Annotated[bool, typer.Option(help="overlay several runs and compare them side by side")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="--compare: where to write (default runs/compare-<time>)")
+    ] = None,
+) -> None:
+    """Statistics, figures and one HTML page of a run: what happened, on one timeline."""
+    from mlscale.report import build, html, thresholds
+    from mlscale.report.load import latest_run, load_run
+
+    options = build.ReportOptions(
+        expected_total=total_requests,
+        slo_ms=slo_ms,
+        slo_percentile=slo_percentile,
+        thresholds=thresholds.parse(fail_on) if fail_on is not None else (),
+    )
+    paths = list(run_dirs or [])
+    if compare:
+        if len(paths) < 2:
+            raise InputError(
+                "--compare needs two or more run directories: mlscale report --compare RUN_A RUN_B"
+            )
+        runs = [load_run(p) for p in paths]
+        target = out or runs_dir / time.strftime("compare-%Y%m%dT%H%M%SZ", time.gmtime())
+        with console.status("comparing runs"):
+            all_stats, files = build.write_comparison(runs, options, target)
+        table = Table(title=f"{len(runs)} runs")
+        for column in build.COMPARE_HEADER:
+            table.add_column(column, justify="left" if column in ("run", "workload") else "right")
+        for stats in all_stats:
+            table.add_row(*build.compare_row(stats))
+        console.print(table)
+        _print_files(files)
+        return
+    if len(paths) > 1:
+        raise InputError("give one run directory, or --compare with several")
+    run = load_run(paths[0] if paths else latest_run(runs_dir))
+    with console.status(f"reporting {run.path}") as status:
+        result = build.write_report(run, options, progress=lambda step: status.update(f"{run.path}: {step}"))
+    if run.partial:
+        console.print("[yellow]partial run[/]: " + "; ".join(run.partial_reasons))
+    console.print(_summary_table(result.stats, run.path))
+    events = html.scale_event_rows(result.stats)
+    if events:
+        scale = Table(title="scale events")
+        for column in html.SCALE_EVENT_HEADER:
+            scale.add_column(column, justify="right")
+        for row in events:
+            scale.add_row(*row)
+        console.print(scale)
+    _print_files(result.files)
+    for verdict in result.verdicts:
+        console.print(("[green]" if verdict.passed else "[red]") + verdict.describe())
+    if result.failed:
+        console.print(f"[red]{len(result.failed)} of {len(result.verdicts)} thresholds failed[/]")
+        raise typer.Exit(1)
+
+
+def _summary_table(stats: dict[str, Any], path: Path) -> Table:
+    from mlscale.report.html import summary_rows
+
+    table = Table(title=f"run {path}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in summary_rows(stats):
+        table.add_row(name, value)
+    return table
+
+
+def _print_files(files: list[Path]) -> None:
+    console.print("wrote " + ", ".join(str(f) for f in files))

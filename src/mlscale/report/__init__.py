@@ -1,0 +1,1 @@
+"""``mlscale report``: a run's statistics (pure), its figures, one HTML page, thresholds."""
