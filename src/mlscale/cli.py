@@ -240,7 +240,7 @@ def demo(
     runs_dir: Annotated[Path, typer.Option(help="where the run directory goes")] = Path("runs"),
     live: Annotated[bool, typer.Option(help="show the live table")] = True,
 ) -> None:
-    """The whole life on the local backend: up, load test, summary, down (about five minutes)."""
+    """The whole life on the local backend: up, load test, down, report (about six minutes)."""
     import pandas as pd
 
     from mlscale.results import read_run
@@ -265,4 +265,5 @@ def demo(
             "–" if row.cpu_utilization != row.cpu_utilization else f"{row.cpu_utilization:.0f}",
         )  # fmt: skip
     console.print(table)
-    console.print(f"run files: {run_dir}")
+    _guarded(cli_report.report)(run_dirs=[run_dir])
+    console.print(f"open {run_dir / 'report.html'} in a browser for every figure")

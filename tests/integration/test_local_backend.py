@@ -1,7 +1,8 @@
 """The local backend scaling for real: up, overload, scale out, load stops, scale in, down.
 
 Real dispatcher and inference processes (weights none) on 127.0.0.1, the real HPA on their
-measured CPU, with ``--time-scale 0.2`` (sync 3 s, scale-up window 6 s, scale-down 12 s).
+measured CPU, with ``--time-scale 0.2`` (sync 3 s, scale-up window 6 s, scale-down 12 s); then
+``mlscale report`` of that run, opened in headless Chromium.
 """
 
 from __future__ import annotations
@@ -10,15 +11,22 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from mlscale.backends.base import read_state
 from mlscale.cli import app
+from mlscale.report.build import FIGURES as REPORT_FIGURES
+from tests.browser import drawn_fraction, render
 from tests.support import IMAGES, free_port
+
+FIGURES = [name for name, _, _ in REPORT_FIGURES]
 
 runner = CliRunner()
 
@@ -37,8 +45,25 @@ def status() -> dict[str, object]:
     return json.loads(result.output)  # type: ignore[no-any-return]
 
 
-def test_scales_out_under_load_and_back_in_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
+@dataclass
+class ScaledRun:
+    run_dir: Path
+    scaled_in_status: dict[str, object]
+    pids: set[int]
+    down_output: str
+    down_exit_code: int
+
+
+@pytest.fixture(scope="module")
+def scaled_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledRun]:
+    """up (time scale 0.2) -> 35 req/s for 40 s -> wait for scale-in -> down, once for the module."""
+    tmp_path = tmp_path_factory.mktemp("local-backend")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
+        yield _scale_out_and_in(tmp_path)
+
+
+def _scale_out_and_in(tmp_path: Path) -> ScaledRun:
     dispatcher_port, listen_port = free_port(), free_port()
     up = runner.invoke(app, ["up", "--time-scale", "0.2", "--dispatcher-port", str(dispatcher_port),
                              "--result-url", f"http://127.0.0.1:{listen_port}/storeLatency"])  # fmt: skip
@@ -46,6 +71,7 @@ def test_scales_out_under_load_and_back_in_after_it(tmp_path: Path, monkeypatch:
     state = read_state()
     assert state is not None
     pids = {int(state["supervisor_pid"])}
+    now: dict[str, object] = {}
     try:
         again = runner.invoke(app, ["up", "--dispatcher-port", str(free_port())])
         assert again.exit_code == 1
@@ -62,15 +88,6 @@ def test_scales_out_under_load_and_back_in_after_it(tmp_path: Path, monkeypatch:
         ])  # fmt: skip
         assert result.exit_code == 0, result.output
         (run_dir,) = (tmp_path / "runs").iterdir()
-        requests = pd.read_parquet(run_dir / "requests.parquet")
-        timeline = pd.read_parquet(run_dir / "timeline.parquet")
-        meta = json.loads((run_dir / "run.json").read_text())
-        outcomes = Counter(requests["outcome"])
-        # Nothing lost while replicas came and went: every one of the 1,400 requests answered.
-        assert len(requests) == 1400
-        assert outcomes == Counter({"ok": 1400}), outcomes
-        assert timeline["replicas"].max() >= 3, timeline[["second", "replicas", "desired_replicas"]]
-        assert any(d["desired"] > d["current"] for d in meta["autoscaler"])
 
         # Load over: back to one replica once the (scaled) 12 s scale-down window has passed.
         deadline = time.monotonic() + 120
@@ -81,12 +98,64 @@ def test_scales_out_under_load_and_back_in_after_it(tmp_path: Path, monkeypatch:
             if len(now["replicas"]) == 1:  # type: ignore[arg-type]
                 break
             time.sleep(1)
-        assert len(now["replicas"]) == 1, now  # type: ignore[arg-type]
     finally:
         down = runner.invoke(app, ["down"])
-    assert down.exit_code == 0, down.output
-    assert read_state() is None
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.2)
-    assert not [pid for pid in pids if alive(pid)], "processes left behind by `mlscale down`"
+    return ScaledRun(run_dir, now, pids, down.output, down.exit_code)
+
+
+def test_scales_out_under_load_and_back_in_after_it(scaled_run: ScaledRun) -> None:
+    requests = pd.read_parquet(scaled_run.run_dir / "requests.parquet")
+    timeline = pd.read_parquet(scaled_run.run_dir / "timeline.parquet")
+    meta = json.loads((scaled_run.run_dir / "run.json").read_text())
+    outcomes = Counter(requests["outcome"])
+    # Nothing lost while replicas came and went: every one of the 1,400 requests answered.
+    assert len(requests) == 1400
+    assert outcomes == Counter({"ok": 1400}), outcomes
+    assert timeline["replicas"].max() >= 3, timeline[["second", "replicas", "desired_replicas"]]
+    assert any(d["desired"] > d["current"] for d in meta["autoscaler"])
+    assert meta["system"]["time_scale"] == 0.2
+    per_replica = pd.read_parquet(scaled_run.run_dir / "replicas.parquet")
+    assert per_replica["replica"].nunique() >= 3
+    assert per_replica["cpu_utilization"].max() > 70  # someone was over the target
+    assert len(scaled_run.scaled_in_status["replicas"]) == 1, scaled_run.scaled_in_status  # type: ignore[arg-type]
+
+
+def test_down_leaves_no_process_behind(scaled_run: ScaledRun) -> None:
+    assert scaled_run.down_exit_code == 0, scaled_run.down_output
+    assert read_state() is None
+    assert not [pid for pid in scaled_run.pids if alive(pid)], "processes left behind by `mlscale down`"
+
+
+def test_report_of_the_real_run_draws_every_figure_and_opens_in_chromium(
+    scaled_run: ScaledRun, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["report", str(scaled_run.run_dir), "--fail-on", "success>=100%,lost==0"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads((scaled_run.run_dir / "stats.json").read_text())
+    assert stats["counts"]["ok"] == 1400
+    assert stats["autoscaling"]["replicas_max"] >= 3
+    up_events = [e for e in stats["autoscaling"]["scale_events"] if e["to"] > e["from"]]
+    assert up_events, stats["autoscaling"]
+    assert up_events[0]["load_change_at_s"] == 0  # the load started at second 0
+    assert up_events[0]["decision_after_load_s"] > 0
+    assert stats["autoscaling"]["replica_seconds"] > 40  # at least one replica for the 40 s
+    for name in FIGURES:
+        with Image.open(scaled_run.run_dir / name) as image:
+            assert image.format == "PNG"
+            assert image.size[0] >= 1000, (name, image.size)
+            assert image.size[1] >= 400, (name, image.size)
+
+    page = render(scaled_run.run_dir / "report.html", screenshot=tmp_path / "report.png")
+    assert page.errors == []
+    assert [i["alt"] for i in page.images] == [caption for _, _, caption in REPORT_FIGURES]
+    for element in page.images:
+        assert element["complete"], element
+        assert element["width"] >= 1000, element  # decoded: a broken image has no natural width
+        assert element["shown"] >= 900, element  # laid out at a readable width
+    assert len(page.figures) == len(FIGURES)
+    for shot in page.figures:
+        assert shot.width >= 900
+        assert drawn_fraction(shot) > 0.05  # the browser painted a plot, not an empty box
