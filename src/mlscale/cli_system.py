@@ -10,22 +10,32 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlscale.backends.base import SystemStatus, read_state, state_dir
+from mlscale.backends.base import Backend, SystemStatus, read_state, state_dir
+from mlscale.backends.kubernetes.backend import KubernetesBackend, KubernetesOptions
 from mlscale.backends.local import LocalBackend
 from mlscale.backends.local_system import LocalOptions
-from mlscale.errors import InputError, MlscaleError
+from mlscale.errors import InputError
 
 console = Console()
 BACKENDS = ("local", "kubernetes")
+DEFAULT_RESULT_URL = "http://127.0.0.1:3003/storeLatency"
 
 
-def backend_for(name: str | None = None, options: LocalOptions | None = None) -> LocalBackend:
+def backend_for(
+    name: str | None = None,
+    options: LocalOptions | None = None,
+    kubernetes: KubernetesOptions | None = None,
+) -> Backend:
     """The named backend, or the one the state file says is up (local by default)."""
-    chosen = name or (read_state() or {}).get("backend", "local")
+    state = read_state() or {}
+    chosen = name or state.get("backend", "local")
     if chosen not in BACKENDS:
         raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {chosen!r}")
     if chosen == "kubernetes":
-        raise MlscaleError("the kubernetes backend is not built yet (issue 7); use --backend local")
+        from mlscale.backends.kubernetes.adapters import RealAdapters
+
+        context = kubernetes.context if kubernetes else state.get("context")
+        return KubernetesBackend(kubernetes, RealAdapters(context), console)
     return LocalBackend(options, console)
 
 
@@ -69,8 +79,21 @@ def up(
     dispatcher_port: Annotated[int, typer.Option(help="the dispatcher's port on 127.0.0.1")] = 8000,
     result_url: Annotated[str, typer.Option(help="where the dispatcher posts outcomes")] = (
         "http://127.0.0.1:3003/storeLatency"
-    ),
+    ),  # the kubernetes backend's default is the chart's (the host as Minikube's pods see it)
     values: Annotated[Path | None, typer.Option(help="Helm values file with the autoscaling section")] = None,
+    kube_context: Annotated[str | None, typer.Option(help="kubernetes: the kubeconfig context")] = None,
+    namespace: Annotated[str, typer.Option(help="kubernetes: the namespace")] = "mlscale",
+    minikube: Annotated[bool, typer.Option(help="kubernetes: the cluster is Minikube")] = True,
+    registry: Annotated[
+        str | None, typer.Option(help="kubernetes: push images here instead of loading them into Minikube")
+    ] = None,
+    skip_build: Annotated[bool, typer.Option(help="kubernetes: use images already built")] = False,
+    skip_load: Annotated[bool, typer.Option(help="kubernetes: images are already in the cluster")] = False,
+    monitoring: Annotated[bool, typer.Option(help="kubernetes: install Prometheus, Grafana, Loki")] = True,
+    dispatcher_url: Annotated[
+        str | None,
+        typer.Option(help="kubernetes: reach the dispatcher here (no Minikube URL, no port-forward)"),
+    ] = None,
 ) -> None:
     """Bring the system up: the dispatcher and inference replicas, scaled by the HPA."""
     from mlscale.autoscaling.config import VALUES_FILE, load_hpa_config, load_values
@@ -90,7 +113,23 @@ def up(
         time_scale=time_scale, min_replicas=min_replicas, max_replicas=max_replicas, target_cpu=target_cpu,
         values_file=str(values_file), state_dir=str(state_dir()),
     )  # fmt: skip
-    status = backend_for(backend, options).up()
+    kubernetes = None
+    if backend == "kubernetes":
+        if weights not in ("imagenet", "none"):
+            raise InputError(
+                "--backend kubernetes takes --weights imagenet or none (a file would be in the image)"
+            )
+        overrides = {"minReplicas": min_replicas, "maxReplicas": max_replicas,
+                     "targetCPUUtilizationPercentage": target_cpu}  # fmt: skip
+        kubernetes = KubernetesOptions(
+            namespace=namespace, context=kube_context, minikube=minikube, build=not skip_build,
+            load=not skip_load, registry=registry, weights=weights, monitoring=monitoring,
+            values_files=[values] if values else [], result_url=result_url if result_url != DEFAULT_RESULT_URL
+            else None, dispatcher_url=dispatcher_url, set_values={
+                f"autoscaling.{k}": str(v) for k, v in overrides.items() if v is not None
+            } | ({"inference.resources.requests.cpu": cpu_request} if cpu_request else {}),
+        )  # fmt: skip
+    status = backend_for(backend, options, kubernetes).up()
     console.print(status_table(status))
     console.print(f"up. Next: mlscale loadtest workloads/demo.txt --dispatcher {status.dispatcher_url}")
 
@@ -104,9 +143,20 @@ def status(
         typer.echo(json.dumps(current.to_json(), indent=2))
     else:
         console.print(status_table(current))
+        grafana = current.extra.get("grafana")
+        if grafana:
+            console.print(f"Grafana: user {grafana['user']}, password {grafana['password']} "
+                          f"(kubectl -n {current.extra['namespace']} port-forward svc/"
+                          f"{current.extra['release']}-grafana 3000:80)")  # fmt: skip
 
 
-def down() -> None:
+def down(
+    delete_cluster: Annotated[bool, typer.Option(help="kubernetes: also `minikube delete`")] = False,
+) -> None:
     """Tear the running system down; no process is left behind."""
-    backend_for().down()
+    current = backend_for()
+    if isinstance(current, KubernetesBackend):
+        current.down(delete_cluster=delete_cluster)
+    else:
+        current.down()
     console.print("down.")

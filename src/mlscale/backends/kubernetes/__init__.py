@@ -1,0 +1,1 @@
+"""The kubernetes backend: Minikube or any kubeconfig, the Helm chart in helm/mlscale."""

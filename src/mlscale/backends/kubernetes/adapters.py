@@ -1,0 +1,407 @@
+"""The kubernetes backend's reach into the world: docker, minikube, helm, kubectl, the API server.
+
+``Adapters`` is everything the backend may ask; ``RealAdapters`` answers with the Docker SDK,
+the ``kubernetes`` client and the three command-line tools. Each method is thin: no decisions
+here, so the backend's logic is tested against a fake of this one Protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlscale.errors import MlscaleError
+
+
+class AdapterError(MlscaleError):
+    """A tool or the cluster said no; the message is theirs, with what was asked."""
+
+
+@dataclass
+class PodInfo:
+    name: str
+    ip: str | None
+    ready: bool
+    terminating: bool
+    cpu_request_milli: float | None
+    started_at: str | None
+
+
+class Adapters(Protocol):
+    def which(self, program: str) -> str | None: ...
+
+    def docker_ping(self) -> None: ...
+
+    def docker_build(
+        self, context: Path, tag: str, buildargs: dict[str, str], on_line: Callable[[str], None]
+    ) -> None: ...
+
+    def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None: ...
+
+    def minikube_status(self) -> dict[str, str]: ...
+
+    def minikube_resources(self) -> tuple[int | None, int | None]:
+        """The profile's memory (MB) and CPUs, None where minikube does not say."""
+        ...
+
+    def minikube_addons(self) -> dict[str, bool]: ...
+
+    def minikube_image_load(self, tag: str) -> None: ...
+
+    def minikube_service_url(self, service: str, namespace: str) -> str: ...
+
+    def minikube_delete(self) -> None: ...
+
+    def helm_dependency_build(self, chart: Path) -> None: ...
+
+    def helm_upgrade_install(
+        self,
+        release: str,
+        chart: Path,
+        namespace: str,
+        values_files: list[Path],
+        set_values: dict[str, str],
+        timeout_s: int,
+    ) -> None: ...
+
+    def helm_uninstall(self, release: str, namespace: str) -> None: ...
+
+    def cluster_version(self) -> str: ...
+
+    def metrics_api_ok(self) -> bool: ...
+
+    def deployment_status(self, name: str, namespace: str) -> tuple[int, int]:
+        """(ready replicas, desired replicas)."""
+        ...
+
+    def hpa(self, name: str, namespace: str) -> dict[str, Any]: ...
+
+    def hpa_events(self, name: str, namespace: str) -> list[dict[str, Any]]: ...
+
+    def pods(self, namespace: str, selector: str) -> list[PodInfo]: ...
+
+    def pod_cpu_milli(self, namespace: str, selector: str) -> dict[str, float]: ...
+
+    def secret(self, name: str, namespace: str) -> dict[str, str] | None: ...
+
+    def port_forward(self, service: str, namespace: str, local_port: int, remote_port: int) -> int: ...
+
+    def stop_process(self, pid: int) -> None: ...
+
+
+def cpu_millicores(quantity: str) -> float:
+    """A Kubernetes CPU quantity (``2``, ``500m``, ``250000u``, ``123456789n``) in millicores."""
+    match = re.fullmatch(r"([0-9.]+)([numk]?)", quantity.strip())
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a CPU quantity")
+    number, suffix = float(match.group(1)), match.group(2)
+    return number * {"n": 1e-6, "u": 1e-3, "m": 1.0, "": 1000.0, "k": 1e6}[suffix]
+
+
+def _run(args: list[str], timeout: float = 600) -> str:
+    try:
+        result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise AdapterError(f"{args[0]} is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise AdapterError(f"`{' '.join(args)}` took longer than {timeout:.0f} s") from None
+    if result.returncode != 0:
+        raise AdapterError(f"`{' '.join(args)}` failed: {(result.stderr or result.stdout).strip()}")
+    return result.stdout
+
+
+class RealAdapters:
+    """The real thing. Imports of docker and kubernetes wait until first use."""
+
+    def __init__(self, context: str | None = None) -> None:
+        self.context = context
+        self._api: Any = None
+
+    # --- programs ---
+    def which(self, program: str) -> str | None:
+        return shutil.which(program)
+
+    # --- docker ---
+    def _docker(self) -> Any:
+        import docker
+
+        try:
+            # A fixed API version: "auto" would connect in the constructor, and a failed connect there
+            # leaves its socket open. 1.41 is Docker 20.10, older than any engine that builds these images.
+            return docker.from_env(version="1.41")
+        except docker.errors.DockerException as exc:
+            raise AdapterError(f"docker is not reachable: {exc}") from None
+
+    def docker_ping(self) -> None:
+        import docker
+
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
+            # Said plainly, and before the SDK, whose failed unix connect leaves its socket open.
+            raise AdapterError(
+                f"docker is not reachable: no Docker engine socket at {host.removeprefix('unix://')}"
+            )
+        client = self._docker()
+        try:
+            client.ping()
+        except (docker.errors.DockerException, OSError) as exc:
+            raise AdapterError(f"docker is not reachable: {exc}") from None
+        finally:
+            client.close()
+
+    def docker_build(
+        self, context: Path, tag: str, buildargs: dict[str, str], on_line: Callable[[str], None]
+    ) -> None:
+        client = self._docker()
+        for chunk in client.api.build(path=str(context), tag=tag, buildargs=buildargs, decode=True, rm=True):
+            if "error" in chunk:
+                raise AdapterError(f"building {tag}: {chunk['error'].strip()}")
+            text = (chunk.get("stream") or chunk.get("status") or "").strip()
+            if text:
+                on_line(text)
+
+    def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None:
+        for chunk in self._docker().api.push(tag, stream=True, decode=True):
+            if "error" in chunk:
+                raise AdapterError(f"pushing {tag}: {chunk['error'].strip()}")
+            if chunk.get("status"):
+                on_line(f"{chunk['status']} {chunk.get('progress', '')}".strip())
+
+    # --- minikube ---
+    def minikube_status(self) -> dict[str, str]:
+        try:
+            output = _run(["minikube", "status", "--output", "json"], timeout=60)
+        except AdapterError as exc:  # `minikube status` exits non-zero when stopped, still printing JSON
+            output = str(exc).partition("failed: ")[2]
+        try:
+            data = json.loads(output)
+        except ValueError:
+            return {"Host": "Unknown"}
+        return {k: str(v) for k, v in data.items()} if isinstance(data, dict) else {"Host": "Unknown"}
+
+    def minikube_resources(self) -> tuple[int | None, int | None]:
+        profiles = json.loads(_run(["minikube", "profile", "list", "--output", "json"], timeout=60))
+        for profile in profiles.get("valid", []):
+            config = profile.get("Config", {})
+            if profile.get("Name") == "minikube" or len(profiles.get("valid", [])) == 1:
+                return config.get("Memory"), config.get("CPUs")
+        return None, None
+
+    def minikube_addons(self) -> dict[str, bool]:
+        data = json.loads(_run(["minikube", "addons", "list", "--output", "json"], timeout=60))
+        return {name: info.get("Status") == "enabled" for name, info in data.items()}
+
+    def minikube_image_load(self, tag: str) -> None:
+        _run(["minikube", "image", "load", tag], timeout=1800)
+
+    def minikube_service_url(self, service: str, namespace: str) -> str:
+        return _run(["minikube", "service", service, "-n", namespace, "--url"], timeout=120).split()[0]
+
+    def minikube_delete(self) -> None:
+        _run(["minikube", "delete"], timeout=600)
+
+    # --- helm ---
+    def _kube_args(self) -> list[str]:
+        return ["--kube-context", self.context] if self.context else []
+
+    def helm_dependency_build(self, chart: Path) -> None:
+        _run(["helm", "dependency", "build", str(chart)], timeout=600)
+
+    def helm_upgrade_install(
+        self,
+        release: str,
+        chart: Path,
+        namespace: str,
+        values_files: list[Path],
+        set_values: dict[str, str],
+        timeout_s: int,
+    ) -> None:
+        args = [
+            "helm",
+            "upgrade",
+            "--install",
+            release,
+            str(chart),
+            "--namespace",
+            namespace,
+            "--create-namespace",
+            "--wait",
+            "--timeout",
+            f"{timeout_s}s",
+            *self._kube_args(),
+        ]
+        for path in values_files:
+            args += ["-f", str(path)]
+        for key, value in set_values.items():
+            args += [
+                "--set-string" if key.endswith(("tag", "registry", "weights", "Url")) else "--set",
+                f"{key}={value}",
+            ]
+        _run(args, timeout=timeout_s + 60)
+
+    def helm_uninstall(self, release: str, namespace: str) -> None:
+        _run(
+            ["helm", "uninstall", release, "--namespace", namespace, "--wait", *self._kube_args()],
+            timeout=600,
+        )
+
+    # --- the API server ---
+    def _client(self) -> Any:
+        if self._api is None:
+            from kubernetes import client, config
+
+            try:
+                config.load_kube_config(context=self.context)  # type: ignore[no-untyped-call]
+            except Exception as exc:  # no file, no such context, a malformed file: all say why
+                raise AdapterError(f"no usable kubeconfig: {exc}") from None
+            self._api = client
+        return self._api
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return call()
+        except ApiException as exc:
+            raise AdapterError(f"{what}: {exc.status} {exc.reason}") from None
+        except (HTTPError, OSError) as exc:
+            raise AdapterError(f"{what}: the API server did not answer ({exc})") from None
+
+    def cluster_version(self) -> str:
+        client = self._client()
+        info = self._call("reading the cluster's version", lambda: client.VersionApi().get_code())
+        return str(info.git_version)
+
+    def metrics_api_ok(self) -> bool:
+        client = self._client()
+        try:
+            self._call(
+                "reading pod metrics",
+                lambda: client.CustomObjectsApi().list_namespaced_custom_object(
+                    "metrics.k8s.io", "v1beta1", "kube-system", "pods"
+                ),
+            )
+        except AdapterError:
+            return False
+        return True
+
+    def deployment_status(self, name: str, namespace: str) -> tuple[int, int]:
+        client = self._client()
+        deployment = self._call(
+            f"reading deployment {name}",
+            lambda: client.AppsV1Api().read_namespaced_deployment(name, namespace),
+        )
+        return int(deployment.status.ready_replicas or 0), int(deployment.spec.replicas or 0)
+
+    def hpa(self, name: str, namespace: str) -> dict[str, Any]:
+        client = self._client()
+        api = client.ApiClient()
+        found = self._call(
+            f"reading HPA {name}",
+            lambda: client.AutoscalingV2Api().read_namespaced_horizontal_pod_autoscaler(name, namespace),
+        )
+        return api.sanitize_for_serialization(found)  # type: ignore[no-any-return]
+
+    def hpa_events(self, name: str, namespace: str) -> list[dict[str, Any]]:
+        client = self._client()
+        events = self._call(
+            f"reading events of HPA {name}",
+            lambda: client.CoreV1Api().list_namespaced_event(
+                namespace,
+                field_selector=f"involvedObject.kind=HorizontalPodAutoscaler,involvedObject.name={name}",
+            ),
+        )
+        result = []
+        for event in events.items:
+            when = event.last_timestamp or event.event_time or event.first_timestamp
+            result.append(
+                {"at": when.timestamp() if when else None, "reason": event.reason, "message": event.message}
+            )
+        return result
+
+    def pods(self, namespace: str, selector: str) -> list[PodInfo]:
+        client = self._client()
+        listed = self._call(
+            "listing pods", lambda: client.CoreV1Api().list_namespaced_pod(namespace, label_selector=selector)
+        )
+        pods = []
+        for pod in listed.items:
+            conditions = {c.type: c.status for c in (pod.status.conditions or [])}
+            requests = [
+                (c.resources.requests or {}).get("cpu")
+                for c in pod.spec.containers
+                if c.resources is not None
+            ]
+            request = sum(cpu_millicores(r) for r in requests if r) or None
+            pods.append(
+                PodInfo(
+                    name=pod.metadata.name,
+                    ip=pod.status.pod_ip,
+                    ready=conditions.get("Ready") == "True",
+                    terminating=pod.metadata.deletion_timestamp is not None,
+                    cpu_request_milli=request,
+                    started_at=pod.status.start_time.isoformat() if pod.status.start_time else None,
+                )
+            )
+        return pods
+
+    def pod_cpu_milli(self, namespace: str, selector: str) -> dict[str, float]:
+        client = self._client()
+        listed = self._call(
+            "reading pod metrics",
+            lambda: client.CustomObjectsApi().list_namespaced_custom_object(
+                "metrics.k8s.io", "v1beta1", namespace, "pods", label_selector=selector
+            ),
+        )
+        return {
+            item["metadata"]["name"]: sum(
+                cpu_millicores(c["usage"]["cpu"]) for c in item.get("containers", [])
+            )
+            for item in listed.get("items", [])
+        }
+
+    def secret(self, name: str, namespace: str) -> dict[str, str] | None:
+        import base64
+
+        client = self._client()
+        try:
+            found = self._call(
+                f"reading secret {name}", lambda: client.CoreV1Api().read_namespaced_secret(name, namespace)
+            )
+        except AdapterError:
+            return None
+        return {k: base64.b64decode(v).decode() for k, v in (found.data or {}).items()}
+
+    # --- processes ---
+    def port_forward(self, service: str, namespace: str, local_port: int, remote_port: int) -> int:
+        args = ["kubectl", "port-forward", f"svc/{service}", f"{local_port}:{remote_port}", "-n", namespace]
+        if self.context:
+            args += ["--context", self.context]
+        process = subprocess.Popen(  # detached: it must outlive this CLI until `mlscale down`
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", local_port)) == 0:
+                    return process.pid
+            if process.poll() is not None:
+                raise AdapterError(f"kubectl port-forward svc/{service} exited with {process.returncode}")
+            time.sleep(0.1)
+        process.terminate()
+        raise AdapterError(f"kubectl port-forward svc/{service} did not open port {local_port}")
+
+    def stop_process(self, pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)

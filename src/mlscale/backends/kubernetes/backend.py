@@ -1,0 +1,303 @@
+"""The kubernetes backend: build the images, get them to the cluster, install the chart, watch it.
+
+The same Backend interface as the local one: ``loadtest``, ``status``, ``report`` and ``down``
+work on it unchanged. Every reach outside goes through ``Adapters``.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from mlscale import __version__
+from mlscale.backends.base import NotUp, ReplicaStatus, SystemStatus, clear_state, read_state, write_state
+from mlscale.backends.kubernetes.adapters import AdapterError, Adapters
+from mlscale.backends.kubernetes.preflight import PreflightError, PreflightPlan, preflight
+from mlscale.errors import MlscaleError
+
+ROOT = Path(__file__).resolve().parents[4]
+CHART = ROOT / "helm" / "mlscale"
+SERVICES = ("dispatcher", "inference")
+_NEW_SIZE = re.compile(r"New size: (\d+); reason: (.*)")
+
+
+@dataclass
+class KubernetesOptions:
+    namespace: str = "mlscale"
+    release: str = "mlscale"
+    context: str | None = None
+    minikube: bool = True
+    """The cluster is Minikube: check it, load images into it, reach the dispatcher through it."""
+    build: bool = True
+    load: bool = True
+    """Minikube: `minikube image load`; with a registry: push."""
+    registry: str | None = None
+    tag: str = __version__
+    weights: str = "imagenet"
+    monitoring: bool = True
+    values_files: list[Path] = field(default_factory=list)
+    set_values: dict[str, str] = field(default_factory=dict)
+    """Extra chart values (e.g. autoscaling overrides), as helm --set."""
+    result_url: str | None = None
+    dispatcher_url: str | None = None
+    """Reach the dispatcher here instead of through Minikube or a port-forward."""
+    timeout_s: int = 900
+
+
+def image_tag(options: KubernetesOptions, service: str) -> str:
+    prefix = f"{options.registry.rstrip('/')}/" if options.registry else ""
+    return f"{prefix}mlscale-{service}:{options.tag}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class KubernetesBackend:
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        options: KubernetesOptions | None,
+        adapters: Adapters,
+        console: Console | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.options = options or KubernetesOptions()
+        self.adapters = adapters
+        self.console = console or Console()
+        self.clock, self.sleep = clock, sleep
+
+    def _state(self) -> dict[str, Any]:
+        state = read_state()
+        if state is None or state.get("backend") != "kubernetes":
+            raise NotUp("no kubernetes system is up; run `mlscale up --backend kubernetes` first")
+        return state
+
+    # --- up ---
+    def up(self) -> SystemStatus:
+        existing = read_state()
+        if existing is not None:
+            raise MlscaleError(
+                f"a {existing.get('backend')} system is already up "
+                f"(dispatcher {existing.get('dispatcher_url')}); run `mlscale down` first"
+            )
+        options = self.options
+        plan = PreflightPlan(
+            build=options.build,
+            minikube=options.minikube,
+            port_forward=not options.minikube and options.dispatcher_url is None,
+        )
+        problems = preflight(self.adapters, plan)
+        if problems:
+            raise PreflightError(problems)
+        if options.build:
+            for service in SERVICES:
+                self._build(service)
+        if options.load:
+            for service in SERVICES:
+                self._ship(image_tag(options, service))
+        self._install()
+        dispatcher_url, forward_pid = self._reach_dispatcher()
+        write_state(
+            {
+                "backend": "kubernetes",
+                "namespace": options.namespace,
+                "release": options.release,
+                "context": options.context,
+                "minikube": options.minikube,
+                "dispatcher_url": dispatcher_url,
+                "port_forward_pid": forward_pid,
+            }
+        )
+        return self.status()
+
+    def _build(self, service: str) -> None:
+        tag = image_tag(self.options, service)
+        buildargs = (
+            {"FETCH_WEIGHTS": "1" if self.options.weights == "imagenet" else "0"}
+            if service == "inference"
+            else {}
+        )
+        with self.console.status(f"building {tag}") as status:
+            self.adapters.docker_build(
+                ROOT / "services" / service,
+                tag,
+                buildargs,
+                lambda line: status.update(f"building {tag}: {line[:90]}"),
+            )
+        self.console.print(f"built {tag}")
+
+    def _ship(self, tag: str) -> None:
+        if self.options.registry:
+            with self.console.status(f"pushing {tag}") as status:
+                self.adapters.docker_push(tag, lambda line: status.update(f"pushing {tag}: {line[:90]}"))
+            self.console.print(f"pushed {tag}")
+        elif self.options.minikube:
+            with self.console.status(f"loading {tag} into Minikube"):
+                self.adapters.minikube_image_load(tag)
+            self.console.print(f"loaded {tag} into Minikube")
+
+    def chart_values(self) -> dict[str, str]:
+        options = self.options
+        values = {
+            "image.tag": options.tag,
+            "inference.weights": options.weights,
+            "kube-prometheus-stack.enabled": str(options.monitoring).lower(),
+            "loki.enabled": str(options.monitoring).lower(),
+            "promtail.enabled": str(options.monitoring).lower(),
+        }
+        if options.registry:
+            values["image.registry"] = options.registry
+            values["image.pullPolicy"] = "Always"
+        if options.result_url:
+            values["dispatcher.resultUrl"] = options.result_url
+        if not options.minikube:
+            values["dispatcher.service.type"] = "ClusterIP"
+        return {**values, **options.set_values}
+
+    def _install(self) -> None:
+        options = self.options
+        if options.monitoring:
+            with self.console.status("fetching the monitoring subcharts (helm dependency build)"):
+                try:
+                    self.adapters.helm_dependency_build(CHART)
+                except AdapterError as exc:
+                    raise MlscaleError(f"{exc}\nno network for the subcharts? pass --no-monitoring") from None
+        with self.console.status(f"helm upgrade --install {options.release} (waiting for the rollout)"):
+            self.adapters.helm_upgrade_install(
+                options.release,
+                CHART,
+                options.namespace,
+                options.values_files,
+                self.chart_values(),
+                options.timeout_s,
+            )
+        deadline = self.clock() + options.timeout_s
+        with self.console.status("waiting for the deployments") as status:
+            for component in SERVICES:
+                while True:
+                    ready, desired = self.adapters.deployment_status(
+                        f"{options.release}-{component}", options.namespace
+                    )
+                    status.update(f"{component}: {ready}/{desired} ready")
+                    if desired and ready >= desired:
+                        break
+                    if self.clock() > deadline:
+                        raise MlscaleError(
+                            f"{component} was not ready after {options.timeout_s} s ({ready}/{desired})"
+                        )
+                    self.sleep(2)
+        self.console.print(f"installed release {options.release} in namespace {options.namespace}")
+
+    def _reach_dispatcher(self) -> tuple[str, int | None]:
+        options = self.options
+        service = f"{options.release}-dispatcher"
+        if options.dispatcher_url:
+            return options.dispatcher_url.rstrip("/"), None
+        if options.minikube:
+            return self.adapters.minikube_service_url(service, options.namespace).strip().rstrip("/"), None
+        port = _free_port()
+        pid = self.adapters.port_forward(service, options.namespace, port, 8000)
+        return f"http://127.0.0.1:{port}", pid
+
+    # --- watching ---
+    def status(self) -> SystemStatus:
+        state = self._state()
+        namespace, release = state["namespace"], state["release"]
+        hpa = self.adapters.hpa(f"{release}-inference", namespace)
+        spec, hpa_status = hpa.get("spec", {}), hpa.get("status", {})
+        cpu = self.adapters.pod_cpu_milli(namespace, self._selector_for(release, "inference"))
+        replicas = []
+        for pod in self.adapters.pods(namespace, self._selector_for(release, "inference")):
+            used = cpu.get(pod.name)
+            replicas.append(
+                ReplicaStatus(
+                    id=pod.name,
+                    url=f"http://{pod.ip}:8001" if pod.ip else "",
+                    ready=pod.ready,
+                    terminating=pod.terminating,
+                    cpu_milli=used,
+                    cpu_utilization=used * 100 / pod.cpu_request_milli
+                    if used is not None and pod.cpu_request_milli
+                    else None,
+                )
+            )
+        target = next(
+            (
+                m["resource"]["target"].get("averageUtilization")
+                for m in spec.get("metrics", [])
+                if m.get("type") == "Resource"
+            ),
+            None,
+        )
+        extra: dict[str, Any] = {
+            "namespace": namespace,
+            "release": release,
+            "conditions": {c["type"]: c["status"] for c in hpa_status.get("conditions", [])},
+        }
+        grafana = self.adapters.secret("mlscale-grafana-admin", namespace)
+        if grafana:
+            extra["grafana"] = {"user": grafana.get("admin-user"), "password": grafana.get("admin-password")}
+        decisions = self.decisions()
+        return SystemStatus(
+            backend="kubernetes",
+            dispatcher_url=state["dispatcher_url"],
+            replicas=replicas,
+            desired_replicas=int(hpa_status.get("desiredReplicas", len(replicas))),
+            min_replicas=int(spec.get("minReplicas", 1)),
+            max_replicas=int(spec.get("maxReplicas", 1)),
+            target_cpu_utilization=int(target or 0),
+            last_decision=decisions[-1] if decisions else None,
+            extra=extra,
+        )
+
+    @staticmethod
+    def _selector_for(release: str, component: str) -> str:
+        return f"app.kubernetes.io/instance={release},app.kubernetes.io/component={component}"
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """The HPA controller's own record: its SuccessfulRescale events ("New size: N; reason: …")."""
+        state = self._state()
+        hpa = self.adapters.hpa(f"{state['release']}-inference", state["namespace"])
+        current = int(hpa.get("spec", {}).get("minReplicas", 1))
+        events = self.adapters.hpa_events(f"{state['release']}-inference", state["namespace"])
+        decisions = []
+        for event in sorted((e for e in events if e.get("at") is not None), key=lambda e: float(e["at"])):
+            match = _NEW_SIZE.match(event.get("message") or "")
+            if event.get("reason") != "SuccessfulRescale" or match is None:
+                continue
+            desired = int(match.group(1))
+            decisions.append(
+                {
+                    "at": float(event["at"]),
+                    "current": current,
+                    "desired": desired,
+                    "utilization": None,
+                    "reason": match.group(2),
+                }
+            )
+            current = desired
+        return decisions
+
+    # --- down ---
+    def down(self, delete_cluster: bool = False) -> None:
+        state = self._state()
+        with self.console.status(f"helm uninstall {state['release']}"):
+            self.adapters.helm_uninstall(state["release"], state["namespace"])
+        if state.get("port_forward_pid"):
+            self.adapters.stop_process(int(state["port_forward_pid"]))
+        clear_state()
+        if delete_cluster and state.get("minikube"):
+            with self.console.status("minikube delete"):
+                self.adapters.minikube_delete()
