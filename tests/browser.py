@@ -1,6 +1,6 @@
 """report.html in a real browser: Debian's headless Chromium, driven by playwright (no download).
 
-CI installs Chromium and sets MLSCALE_REQUIRE_BROWSER=1, so a missing browser fails there; on a
+CI installs Chromium and sets MLSCALE_REQUIRE_TOOLS=1, so a missing browser fails there; on a
 developer's machine without it, the browser tests skip and say why.
 """
 
@@ -21,7 +21,7 @@ def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
         message = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("MLSCALE_REQUIRE_BROWSER"):
+        if os.environ.get("MLSCALE_REQUIRE_TOOLS"):
             pytest.fail(message)
         pytest.skip(message)
     return path

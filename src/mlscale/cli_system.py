@@ -65,8 +65,11 @@ def status_table(status: SystemStatus) -> Table:
 def up(
     backend: Annotated[str, typer.Option(help="local or kubernetes")] = "local",
     weights: Annotated[
-        str, typer.Option(help="imagenet, none (random, same CPU) or a weights file")
-    ] = "none",
+        str | None,
+        typer.Option(
+            help="imagenet, none (random, same CPU) or a weights file [local: none; kubernetes: imagenet]"
+        ),
+    ] = None,
     cpu_request: Annotated[
         str | None, typer.Option(help="per replica, e.g. 500m (default: values.yaml)")
     ] = None,
@@ -109,29 +112,37 @@ def up(
     request = cpu_request or str(load_values(values_file).get("inference", {}).get("resources", {})
                                  .get("requests", {}).get("cpu", "500m"))  # fmt: skip
     options = LocalOptions(
-        weights=weights, cpu_request=request, dispatcher_port=dispatcher_port, result_url=result_url,
-        time_scale=time_scale, min_replicas=min_replicas, max_replicas=max_replicas, target_cpu=target_cpu,
-        values_file=str(values_file), state_dir=str(state_dir()),
+        weights=weights or "none", cpu_request=request, dispatcher_port=dispatcher_port,
+        result_url=result_url, time_scale=time_scale, min_replicas=min_replicas, max_replicas=max_replicas,
+        target_cpu=target_cpu, values_file=str(values_file), state_dir=str(state_dir()),
     )  # fmt: skip
     kubernetes = None
     if backend == "kubernetes":
-        if weights not in ("imagenet", "none"):
-            raise InputError(
-                "--backend kubernetes takes --weights imagenet or none (a file would be in the image)"
-            )
-        overrides = {"minReplicas": min_replicas, "maxReplicas": max_replicas,
-                     "targetCPUUtilizationPercentage": target_cpu}  # fmt: skip
+        chart_values = {
+            "autoscaling.minReplicas": min_replicas,
+            "autoscaling.maxReplicas": max_replicas,
+            "autoscaling.targetCPUUtilizationPercentage": target_cpu,
+            "inference.resources.requests.cpu": cpu_request,
+        }
         kubernetes = KubernetesOptions(
             namespace=namespace, context=kube_context, minikube=minikube, build=not skip_build,
-            load=not skip_load, registry=registry, weights=weights, monitoring=monitoring,
-            values_files=[values] if values else [], result_url=result_url if result_url != DEFAULT_RESULT_URL
-            else None, dispatcher_url=dispatcher_url, set_values={
-                f"autoscaling.{k}": str(v) for k, v in overrides.items() if v is not None
-            } | ({"inference.resources.requests.cpu": cpu_request} if cpu_request else {}),
+            load=not skip_load, registry=registry, weights=_image_weights(weights), monitoring=monitoring,
+            values_files=[values] if values else [], dispatcher_url=dispatcher_url,
+            result_url=None if result_url == DEFAULT_RESULT_URL else result_url,  # the chart's default
+            set_values={k: str(v) for k, v in chart_values.items() if v is not None},
         )  # fmt: skip
     status = backend_for(backend, options, kubernetes).up()
     console.print(status_table(status))
     console.print(f"up. Next: mlscale loadtest workloads/demo.txt --dispatcher {status.dispatcher_url}")
+
+
+def _image_weights(weights: str | None) -> str:
+    """The kubernetes backend bakes weights into the image: imagenet (the default) or none."""
+    if weights not in (None, "imagenet", "none"):
+        raise InputError(
+            "--backend kubernetes takes --weights imagenet or none (a file would be in the image)"
+        )
+    return weights or "imagenet"
 
 
 def status(

@@ -2,7 +2,8 @@
 
 Real dispatcher and inference processes (weights none) on 127.0.0.1, the real HPA on their
 measured CPU, with ``--time-scale 0.2`` (sync 3 s, scale-up window 6 s, scale-down 12 s); then
-``mlscale report`` of that run, opened in headless Chromium.
+``mlscale report`` of that run, opened in headless Chromium; and a real Prometheus scraping it
+all through the supervisor's service discovery, answering every Grafana dashboard query.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -24,6 +26,7 @@ from mlscale.backends.base import read_state
 from mlscale.cli import app
 from mlscale.report.build import FIGURES as REPORT_FIGURES
 from tests.browser import drawn_fraction, render
+from tests.prometheus import DASHBOARD, Prometheus, prometheus_binary
 from tests.support import IMAGES, free_port
 
 FIGURES = [name for name, _, _ in REPORT_FIGURES]
@@ -52,6 +55,9 @@ class ScaledRun:
     pids: set[int]
     down_output: str
     down_exit_code: int
+    dashboard_answers: dict[str, list[dict[str, Any]]] | None
+    """Each dashboard query's result from Prometheus at the end of the load (None: no Prometheus)."""
+    scraped_jobs: dict[str, int] | None
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +78,9 @@ def _scale_out_and_in(tmp_path: Path) -> ScaledRun:
     assert state is not None
     pids = {int(state["supervisor_pid"])}
     now: dict[str, object] = {}
+    binary = prometheus_binary()
+    prometheus = Prometheus(binary, f"{state['control_url']}/sd", tmp_path) if binary else None
+    answers, jobs = None, None
     try:
         again = runner.invoke(app, ["up", "--dispatcher-port", str(free_port())])
         assert again.exit_code == 1
@@ -88,6 +97,9 @@ def _scale_out_and_in(tmp_path: Path) -> ScaledRun:
         ])  # fmt: skip
         assert result.exit_code == 0, result.output
         (run_dir,) = (tmp_path / "runs").iterdir()
+        if prometheus is not None:  # the load just ended: every 1-minute window holds it
+            jobs = prometheus.targets_up()
+            answers = {expr: prometheus.query(expr) for expr in dashboard_queries()}
 
         # Load over: back to one replica once the (scaled) 12 s scale-down window has passed.
         deadline = time.monotonic() + 120
@@ -99,11 +111,18 @@ def _scale_out_and_in(tmp_path: Path) -> ScaledRun:
                 break
             time.sleep(1)
     finally:
+        if prometheus is not None:
+            prometheus.stop()
         down = runner.invoke(app, ["down"])
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and any(alive(pid) for pid in pids):
         time.sleep(0.2)
-    return ScaledRun(run_dir, now, pids, down.output, down.exit_code)
+    return ScaledRun(run_dir, now, pids, down.output, down.exit_code, answers, jobs)
+
+
+def dashboard_queries() -> list[str]:
+    dashboard = json.loads(DASHBOARD.read_text())
+    return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
 
 
 def test_scales_out_under_load_and_back_in_after_it(scaled_run: ScaledRun) -> None:
@@ -159,3 +178,24 @@ def test_report_of_the_real_run_draws_every_figure_and_opens_in_chromium(
     for shot in page.figures:
         assert shot.width >= 900
         assert drawn_fraction(shot) > 0.05  # the browser painted a plot, not an empty box
+
+
+def test_every_dashboard_query_returns_data_from_a_real_prometheus(scaled_run: ScaledRun) -> None:
+    if scaled_run.dashboard_answers is None:
+        pytest.skip("Debian's prometheus is not installed (apt-get install prometheus)")
+    assert scaled_run.scraped_jobs is not None
+    assert scaled_run.scraped_jobs["mlscale-dispatcher"] == 1
+    assert scaled_run.scraped_jobs["mlscale-autoscaler"] == 1
+    assert scaled_run.scraped_jobs["mlscale-inference"] >= 1
+    empty = [expr for expr, result in scaled_run.dashboard_answers.items() if not result]
+    assert empty == [], f"dashboard queries with no data: {empty}"
+    assert len(scaled_run.dashboard_answers) == len(dashboard_queries()) >= 10
+    values = {expr: float(result[0]["value"][1]) for expr, result in scaled_run.dashboard_answers.items()}
+    success = next(
+        v
+        for e, v in values.items()
+        if e.startswith('sum(rate(mlscale_dispatcher_requests_total{outcome="ok"}')
+    )
+    assert success == pytest.approx(1.0)  # every request of the run succeeded
+    target = next(v for e, v in values.items() if "target_cpu_utilization_percent" in e)
+    assert target == 70

@@ -2,7 +2,8 @@
 
 It starts the dispatcher and the inference replicas as Uvicorn processes on 127.0.0.1, samples
 their CPU like metrics-server, runs the HPA controller, keeps the dispatcher's upstream list equal
-to the ready replicas, and serves a small control API (``/status``, ``/decisions``,
+to the ready replicas, and serves a small control API (``/status``, ``/decisions``, ``/metrics``
+for Prometheus, ``/sd`` for Prometheus' HTTP service discovery,
 ``/shutdown``) to the CLI. Every child is its own process group and gets SIGTERM if the
 supervisor dies (PR_SET_PDEATHSIG), so nothing outlives it.
 
@@ -26,13 +27,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psutil
 import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mlscale.autoscaling.config import VALUES_FILE, HPAConfig, load_hpa_config
@@ -277,6 +280,37 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+def autoscaler_metrics(status: SystemStatus) -> bytes:
+    """What kube-state-metrics says of an HPA, for the local controller (Prometheus text format)."""
+    registry = CollectorRegistry()
+    gauges = {
+        "mlscale_autoscaler_replicas": ("Ready inference replicas.", status.ready_replicas),
+        "mlscale_autoscaler_desired_replicas": ("Replicas the HPA wants.", status.desired_replicas),
+        "mlscale_autoscaler_min_replicas": ("The HPA's minimum.", status.min_replicas),
+        "mlscale_autoscaler_max_replicas": ("The HPA's maximum.", status.max_replicas),
+        "mlscale_autoscaler_target_cpu_utilization_percent": (
+            "The HPA's CPU target, percent of the request.", status.target_cpu_utilization,
+        ),
+    }  # fmt: skip
+    for name, (help_text, value) in gauges.items():
+        Gauge(name, help_text, registry=registry).set(value)
+    mean = status.mean_cpu_utilization
+    if mean is not None:
+        Gauge("mlscale_autoscaler_cpu_utilization_percent", "Mean CPU utilization the HPA sees.",
+              registry=registry).set(mean)  # fmt: skip
+    return generate_latest(registry)
+
+
+def scrape_targets(status: SystemStatus, control: str) -> list[dict[str, Any]]:
+    """Prometheus HTTP service discovery: the dispatcher, each live replica, this supervisor."""
+    replicas = [r.url.removeprefix("http://") for r in status.replicas if not r.terminating]
+    return [
+        {"targets": [status.dispatcher_url.removeprefix("http://")], "labels": {"job": "mlscale-dispatcher"}},
+        {"targets": replicas, "labels": {"job": "mlscale-inference"}},
+        {"targets": [control], "labels": {"job": "mlscale-autoscaler"}},
+    ]
+
+
 async def supervise(options: LocalOptions) -> None:
     overrides = {
         "min_replicas": options.min_replicas,
@@ -303,12 +337,20 @@ async def supervise(options: LocalOptions) -> None:
         stop.set()
         return JSONResponse({"status": "stopping"})
 
+    async def metrics(request: Request) -> Response:
+        return Response(autoscaler_metrics(system.status(controller)), media_type=CONTENT_TYPE_LATEST)
+
+    async def service_discovery(request: Request) -> JSONResponse:
+        return JSONResponse(scrape_targets(system.status(controller), f"127.0.0.1:{control_port}"))
+
     control_port = free_port()
     app = Starlette(
         routes=[
             Route("/status", status),
             Route("/decisions", decisions),
             Route("/shutdown", shutdown, methods=["POST"]),
+            Route("/metrics", metrics),
+            Route("/sd", service_discovery),
         ]
     )
     server = _QuietServer(

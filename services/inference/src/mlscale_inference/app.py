@@ -85,6 +85,7 @@ def create_app(
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
     labels = imagenet_labels()
     metrics = state.metrics
+    metrics.cpu_request.set(settings.cpu)
     metrics.model.info(
         {
             "model": MODEL_NAME,

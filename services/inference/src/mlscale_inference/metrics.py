@@ -18,6 +18,7 @@ class InferenceMetrics:
     in_flight: Gauge
     ready: Gauge
     model: Info
+    cpu_request: Gauge
 
     @classmethod
     def create(cls) -> InferenceMetrics:
@@ -47,4 +48,10 @@ class InferenceMetrics:
         )
         ready = Gauge("mlscale_inference_ready", "1 when the model is loaded and warm.", registry=registry)
         model = Info("mlscale_inference_model", "The model this replica serves.", registry=registry)
-        return cls(registry, requests, latency, in_flight, ready, model)
+        # The dashboard's CPU utilization: rate(process_cpu_seconds_total) / this, as the HPA computes it.
+        cpu_request = Gauge(
+            "mlscale_inference_cpu_request_cores",
+            "The replica's CPU budget (its pod's CPU request), in cores.",
+            registry=registry,
+        )
+        return cls(registry, requests, latency, in_flight, ready, model, cpu_request)
