@@ -7,24 +7,17 @@ developer's machine without it, the browser tests skip and say why.
 from __future__ import annotations
 
 import io
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
+
+from tests.tools import required_tool
 
 
 def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        if os.environ.get("MLSCALE_REQUIRE_TOOLS"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return required_tool("chromium", "chromium-browser", how="apt-get install chromium")
 
 
 @dataclass

@@ -3,26 +3,21 @@ through the supervisor's /sd, for checking the Grafana dashboard's queries."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.support import free_port
+from tests.tools import optional_tool
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "helm" / "mlscale" / "dashboards" / "mlscale.json"
 
 
 def prometheus_binary() -> str | None:
-    found = shutil.which("prometheus")
-    if found is None and os.environ.get("MLSCALE_REQUIRE_TOOLS"):
-        pytest.fail("Debian's prometheus is not installed (apt-get install prometheus)")
-    return found
+    return optional_tool("prometheus", how="apt-get install prometheus")
 
 
 class Prometheus:

@@ -7,7 +7,6 @@ community charts cannot be downloaded here; the copy is otherwise byte-for-byte 
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import subprocess
 import tempfile
@@ -15,8 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from tests.tools import required_tool
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "mlscale"
 SUBCHARTS_OFF = ["-f", str(Path(__file__).with_name("subcharts-off.yaml"))]
@@ -24,13 +24,7 @@ SUBCHARTS_OFF = ["-f", str(Path(__file__).with_name("subcharts-off.yaml"))]
 
 
 def helm_binary() -> str:
-    found = shutil.which("helm")
-    if found is None:
-        message = "helm is not on PATH (`nox -s tests` extracts it into .nox/tools/bin)"
-        if os.environ.get("MLSCALE_REQUIRE_TOOLS"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return required_tool("helm", how="`nox -s tests` extracts it into .nox/tools/bin")
 
 
 @functools.cache
