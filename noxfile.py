@@ -1,4 +1,4 @@
-"""Sessions: lint, typecheck, tests, bench.
+"""Sessions: lint, typecheck, tests, k8s, bench.
 
 All sessions share one virtual environment, ``.nox/shared``: tensorflow alone is 1.6 GB, and
 nox would otherwise build it once per session. It is rebuilt when a ``pyproject.toml`` changes.
@@ -107,7 +107,16 @@ def tests(session: nox.Session) -> None:
     """pytest: unit tests, chart tests (helm), integration tests with real services on 127.0.0.1."""
     env = shared_env(session)
     ensure_helm(session)
-    session.run(tool("pytest"), *session.posargs, env=env, external=True)
+    session.run(tool("pytest"), "--ignore=tests/k8s", *session.posargs, env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def k8s(session: nox.Session) -> None:
+    """A real kube-apiserver and kube-controller-manager (built once per machine from Debian's source)."""
+    env = shared_env(session)
+    ensure_helm(session)
+    session.run("bash", str(ROOT / "tests" / "k8s" / "prepare.sh"), external=True)
+    session.run(tool("pytest"), "tests/k8s", "-s", *session.posargs, env=env, external=True)
 
 
 @nox.session(venv_backend="none")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from mlscale.backends.base import read_state, write_state
 from mlscale.backends.kubernetes.adapters import AdapterError, PodInfo, cpu_millicores
@@ -179,8 +180,12 @@ def test_skip_build_and_skip_load_touch_no_docker_and_no_image_load() -> None:
         "minikube_image_load",
         "helm_dependency_build",
     }
-    ((*_, values, _),) = adapters.called("helm_upgrade_install")
+    ((_, chart, _, _, values, _),) = adapters.called("helm_upgrade_install")
     assert values["kube-prometheus-stack.enabled"] == values["loki.enabled"] == "false"
+    manifest = yaml.safe_load((chart / "Chart.yaml").read_text())
+    assert chart != CHART  # a copy that declares no subcharts: helm would refuse the missing ones
+    assert "dependencies" not in manifest
+    assert (chart / "templates" / "hpa.yaml").read_text() == (CHART / "templates" / "hpa.yaml").read_text()
 
 
 def test_another_cluster_pushes_to_the_registry_and_port_forwards() -> None:

@@ -306,13 +306,21 @@ class RealAdapters:
         return int(deployment.status.ready_replicas or 0), int(deployment.spec.replicas or 0)
 
     def hpa(self, name: str, namespace: str) -> dict[str, Any]:
+        from kubernetes.client.exceptions import ApiException
+
         client = self._client()
-        api = client.ApiClient()
-        found = self._call(
-            f"reading HPA {name}",
-            lambda: client.AutoscalingV2Api().read_namespaced_horizontal_pod_autoscaler(name, namespace),
-        )
-        return api.sanitize_for_serialization(found)  # type: ignore[no-any-return]
+        try:  # autoscaling/v2 from Kubernetes 1.23; v2beta2 (the same fields) before it
+            found = client.AutoscalingV2Api().read_namespaced_horizontal_pod_autoscaler(name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise AdapterError(f"reading HPA {name}: {exc.status} {exc.reason}") from None
+            return self._call(  # type: ignore[no-any-return]
+                f"reading HPA {name}",
+                lambda: client.CustomObjectsApi().get_namespaced_custom_object(
+                    "autoscaling", "v2beta2", namespace, "horizontalpodautoscalers", name
+                ),
+            )
+        return client.ApiClient().sanitize_for_serialization(found)  # type: ignore[no-any-return]
 
     def hpa_events(self, name: str, namespace: str) -> list[dict[str, Any]]:
         client = self._client()

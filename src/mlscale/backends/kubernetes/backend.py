@@ -7,13 +7,16 @@ work on it unchanged. Every reach outside goes through ``Adapters``.
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from mlscale import __version__
@@ -166,6 +169,21 @@ class KubernetesBackend:
             values["dispatcher.service.type"] = "ClusterIP"
         return {**values, **options.set_values}
 
+    def _chart(self) -> Path:
+        """The chart; without monitoring, a copy that declares no subcharts.
+
+        helm refuses a chart whose declared dependencies are missing from charts/, even disabled
+        ones, and fetching them needs the network: without monitoring they are not needed.
+        """
+        if self.options.monitoring:
+            return CHART
+        copy = Path(tempfile.mkdtemp(prefix="mlscale-chart-")) / CHART.name
+        shutil.copytree(CHART, copy, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+        manifest = yaml.safe_load((copy / "Chart.yaml").read_text())
+        manifest.pop("dependencies", None)
+        (copy / "Chart.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+        return copy
+
     def _install(self) -> None:
         options = self.options
         if options.monitoring:
@@ -177,7 +195,7 @@ class KubernetesBackend:
         with self.console.status(f"helm upgrade --install {options.release} (waiting for the rollout)"):
             self.adapters.helm_upgrade_install(
                 options.release,
-                CHART,
+                self._chart(),
                 options.namespace,
                 options.values_files,
                 self.chart_values(),

@@ -1,0 +1,221 @@
+"""For tests only: ``metrics.k8s.io/v1beta1`` as metrics-server serves it, with CPU from a scenario.
+
+Served over HTTPS on the metrics Service's cluster IP (127.0.100.10:8443) and registered with an
+APIService, as metrics-server is (``insecureSkipTLSVerify``, as metrics-server's own manifest).
+Every pod-metrics request is logged with what it was answered: for the HPA controller, one
+request is one sync, so the log is the controller's exact input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mlscale.backends.kubernetes.adapters import cpu_millicores
+from tests.k8s.testbed import METRICS_IP
+
+PORT = 8443
+GROUP_VERSION = "metrics.k8s.io/v1beta1"
+Scenario = Callable[[Any, float], float | None]
+"""(pod, seconds since the scenario began) -> CPU millicores, or None for no metrics."""
+
+
+def _seconds(moment: datetime.datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+@dataclass
+class Served:
+    at: float
+    namespace: str
+    selector: str
+    pods: list[dict[str, Any]]
+    """name, cpu_milli (None: left out), ready, ready_since, started_at, deleting, request_milli."""
+
+
+@dataclass
+class FakeMetricsServer:
+    api: client.ApiClient
+    pki: Path
+    window_seconds: int = 5
+    scenario: Scenario = lambda pod, t: 100.0
+    began: float = field(default_factory=time.time)
+    log: list[Served] = field(default_factory=list)
+
+    def set_scenario(self, scenario: Scenario) -> None:
+        self.began = time.time()
+        self.log.clear()
+        self.scenario = scenario
+
+    # --- the API ---
+    def _pod_metrics(self, namespace: str | None, selector: str) -> list[dict[str, Any]]:
+        core = client.CoreV1Api(self.api)
+        pods = (
+            core.list_namespaced_pod(namespace, label_selector=selector)
+            if namespace
+            else core.list_pod_for_all_namespaces(label_selector=selector)
+        ).items
+        now = time.time()
+        stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat().replace("+00:00", "Z")
+        items, record = [], []
+        for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp):
+            usage = self.scenario(pod, now - self.began) if pod.status.phase == "Running" else None
+            conditions = {c.type: c for c in (pod.status.conditions or [])}
+            ready = conditions.get("Ready")
+            requests = [(c.resources.requests or {}).get("cpu") for c in pod.spec.containers if c.resources]
+            record.append(
+                {
+                    "name": pod.metadata.name,
+                    "cpu_milli": usage,
+                    "ready": None if ready is None else ready.status == "True",
+                    "ready_since": _seconds(ready.last_transition_time) if ready else None,
+                    "started_at": pod.status.start_time.timestamp() if pod.status.start_time else None,
+                    "deleting": pod.metadata.deletion_timestamp is not None,
+                    "phase": pod.status.phase,
+                    "request_milli": round(sum(cpu_millicores(r) for r in requests if r)),
+                }
+            )
+            if usage is None:
+                continue
+            items.append(
+                {
+                    "metadata": {
+                        "name": pod.metadata.name,
+                        "namespace": pod.metadata.namespace,
+                        "labels": pod.metadata.labels or {},
+                        "creationTimestamp": pod.metadata.creation_timestamp.isoformat(),
+                    },
+                    "timestamp": stamp,
+                    "window": f"{self.window_seconds}s",
+                    "containers": [
+                        {"name": c.name, "usage": {"cpu": f"{round(usage)}m", "memory": "64Mi"}}
+                        for c in pod.spec.containers[:1]
+                    ],
+                }
+            )
+        self.log.append(Served(now, namespace or "", selector, record))
+        return items
+
+    def app(self) -> Starlette:
+        def discovery(request: Request) -> JSONResponse:
+            return JSONResponse(
+                {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": GROUP_VERSION,
+                    "resources": [
+                        {
+                            "name": "pods",
+                            "singularName": "",
+                            "namespaced": True,
+                            "kind": "PodMetrics",
+                            "verbs": ["get", "list"],
+                        },
+                        {
+                            "name": "nodes",
+                            "singularName": "",
+                            "namespaced": False,
+                            "kind": "NodeMetrics",
+                            "verbs": ["get", "list"],
+                        },
+                    ],
+                }
+            )
+
+        def pods(request: Request) -> JSONResponse:
+            namespace = request.path_params.get("namespace")
+            items = self._pod_metrics(namespace, request.query_params.get("labelSelector", ""))
+            return JSONResponse(
+                {"kind": "PodMetricsList", "apiVersion": GROUP_VERSION, "metadata": {}, "items": items}
+            )
+
+        def nodes(request: Request) -> JSONResponse:
+            return JSONResponse(
+                {"kind": "NodeMetricsList", "apiVersion": GROUP_VERSION, "metadata": {}, "items": []}
+            )
+
+        return Starlette(
+            routes=[
+                Route("/apis/metrics.k8s.io/v1beta1", discovery),
+                Route("/apis/metrics.k8s.io/v1beta1/pods", pods),
+                Route("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods", pods),
+                Route("/apis/metrics.k8s.io/v1beta1/nodes", nodes),
+                Route("/healthz", lambda r: JSONResponse({"ok": True})),
+            ]
+        )
+
+    # --- serving and registering ---
+    def start(self) -> FakeMetricsServer:
+        config = uvicorn.Config(
+            self.app(),
+            host=METRICS_IP,
+            port=PORT,
+            log_level="warning",
+            lifespan="off",
+            ssl_certfile=str(self.pki / "metrics.crt"),
+            ssl_keyfile=str(self.pki / "metrics.key"),
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="fake-metrics", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the fake metrics server did not start")
+            time.sleep(0.05)
+        self._register()
+        return self
+
+    def _register(self) -> None:
+        core = client.CoreV1Api(self.api)
+        core.create_namespaced_service(
+            "kube-system",
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name="metrics-server"),
+                spec=client.V1ServiceSpec(
+                    cluster_ip=METRICS_IP, ports=[client.V1ServicePort(port=PORT, name="https")]
+                ),
+            ),
+        )
+        client.ApiregistrationV1Api(self.api).create_api_service(
+            client.V1APIService(
+                metadata=client.V1ObjectMeta(name="v1beta1.metrics.k8s.io"),
+                spec=client.V1APIServiceSpec(
+                    group="metrics.k8s.io",
+                    version="v1beta1",
+                    insecure_skip_tls_verify=True,
+                    group_priority_minimum=100,
+                    version_priority=100,
+                    service=client.ApiregistrationV1ServiceReference(
+                        namespace="kube-system", name="metrics-server", port=PORT
+                    ),
+                ),
+            )
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ApiException):
+                client.CustomObjectsApi(self.api).list_namespaced_custom_object(
+                    "metrics.k8s.io", "v1beta1", "kube-system", "pods"
+                )
+                return
+            time.sleep(0.5)
+        raise RuntimeError("metrics.k8s.io did not become available through the aggregator in 60 s")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)

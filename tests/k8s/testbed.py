@@ -1,0 +1,190 @@
+"""A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver and kube-controller-manager.
+
+No kubelet and no scheduler run: ``kubelet.FakeKubelet`` binds pods and marks them ready, and
+``metrics.FakeMetricsServer`` serves ``metrics.k8s.io``. Every process is stopped by PID.
+
+The service network is on loopback (127.0.100.0/24), so the aggregator reaches the metrics
+server at a Service's cluster IP without kube-proxy, and no traffic leaves 127.0.0.0/8.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.k8s.certs import make_pki
+
+CACHE = Path(os.environ.get("MLSCALE_K8S_CACHE", "/var/cache/mlscale-k8s"))
+BIN = CACHE / "bin"
+SERVICE_CIDR = "127.0.100.0/24"
+SERVICE_IP = "127.0.100.1"  # the `kubernetes` Service: the first address of the range
+METRICS_IP = "127.0.100.10"
+ADMIN_TOKEN = "mlscale-testbed-admin"
+CONTROLLER_TOKEN = "mlscale-testbed-controller-manager"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def binaries_present() -> bool:
+    return (
+        (BIN / "kube-apiserver").exists()
+        and (BIN / "kube-controller-manager").exists()
+        and bool(shutil.which("etcd"))
+    )
+
+
+@dataclass
+class Testbed:
+    workdir: Path
+    hpa_sync_seconds: int = 2
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    api_port: int = 0
+    started_in: float = 0.0
+
+    @property
+    def api_url(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "admin.kubeconfig"
+
+    def _kubeconfig(self, path: Path, user: str, token: str) -> None:
+        path.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters:\n- name: testbed\n  cluster:\n    server: {self.api_url}\n"
+            f"    certificate-authority: {self.workdir / 'pki' / 'ca.crt'}\n"
+            f"users:\n- name: {user}\n  user:\n    token: {token}\n"
+            f"contexts:\n- name: testbed\n  context:\n    cluster: testbed\n    user: {user}\n"
+            "current-context: testbed\n"
+        )
+
+    def _start(self, name: str, args: list[str]) -> None:
+        log = (self.workdir / f"{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start(self) -> Testbed:
+        began = time.monotonic()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        pki = self.workdir / "pki"
+        make_pki(pki, SERVICE_IP, METRICS_IP)
+        (self.workdir / "tokens.csv").write_text(
+            f'{ADMIN_TOKEN},admin,admin,"system:masters"\n'
+            f'{CONTROLLER_TOKEN},system:kube-controller-manager,controller-manager,"system:masters"\n'
+        )
+        etcd_port, peer_port, self.api_port = free_port(), free_port(), free_port()
+        self._start(
+            "etcd",
+            [
+                "etcd",
+                "--name",
+                "testbed",
+                "--data-dir",
+                str(self.workdir / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-cluster",
+                f"testbed=http://127.0.0.1:{peer_port}",
+            ],
+        )
+        self._wait(f"http://127.0.0.1:{etcd_port}/health", "etcd", verify=False)
+        self._start(
+            "kube-apiserver",
+            [
+                str(BIN / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={self.api_port}",
+                "--advertise-address=127.0.0.1",
+                "--insecure-port=0",
+                "--endpoint-reconciler-type=none",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--token-auth-file={self.workdir / 'tokens.csv'}",
+                "--authorization-mode=RBAC",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--requestheader-client-ca-file={pki / 'ca.crt'}",
+                "--requestheader-allowed-names=front-proxy",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                f"--proxy-client-cert-file={pki / 'front-proxy.crt'}",
+                f"--proxy-client-key-file={pki / 'front-proxy.key'}",
+                "--allow-privileged=true",
+            ],
+        )
+        self._kubeconfig(self.kubeconfig, "admin", ADMIN_TOKEN)
+        self._wait(f"{self.api_url}/readyz", "kube-apiserver")
+        controller_config = self.workdir / "controller-manager.kubeconfig"
+        self._kubeconfig(controller_config, "controller-manager", CONTROLLER_TOKEN)
+        self._start(
+            "kube-controller-manager",
+            [
+                str(BIN / "kube-controller-manager"),
+                f"--kubeconfig={controller_config}",
+                "--bind-address=127.0.0.1",
+                "--secure-port=0",
+                "--port=0",
+                "--controllers=*",
+                "--leader-elect=false",
+                "--use-service-account-credentials=false",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                f"--horizontal-pod-autoscaler-sync-period={self.hpa_sync_seconds}s",
+            ],
+        )
+        self.started_in = time.monotonic() - began
+        return self
+
+    def _wait(self, url: str, name: str, verify: bool = True, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ca = str(self.workdir / "pki" / "ca.crt") if verify else False
+        while time.monotonic() < deadline:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {process.returncode}: see {self.workdir / (name + '.log')}"
+                )
+            try:
+                if httpx.get(url, headers=headers, verify=ca, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"{name} was not ready in {timeout:.0f} s: see {self.workdir / (name + '.log')}")
+
+    def stop(self) -> None:
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
