@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,14 +31,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             pytest.fail(message)
         pytest.skip(message)
     testbed = Testbed(tmp_path_factory.mktemp("testbed"), hpa_sync_seconds=2)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(testbed.stop)
         testbed.start()
         api = config.new_client_from_config(str(testbed.kubeconfig))
         kubelet = FakeKubelet(api).start()
+        stack.callback(kubelet.stop)
         metrics = FakeMetricsServer(api, testbed.workdir / "pki").start()
-        print(f"testbed started in {testbed.started_in:.1f} s")
+        stack.callback(metrics.stop)
+        print(f"testbed: etcd, kube-apiserver, kube-controller-manager up in {testbed.started_in:.1f} s")
         yield Cluster(testbed, api, kubelet, metrics)
-        metrics.stop()
-        kubelet.stop()
-    finally:
-        testbed.stop()

@@ -12,6 +12,7 @@ import datetime
 import threading
 from typing import Any
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -73,7 +74,8 @@ class FakeKubelet:
         beats = 0
         while not self._stop.wait(self.period):
             beats += 1
-            with contextlib.suppress(ApiException):
+            # Never die on one bad round: the API server may be restarting or shutting down.
+            with contextlib.suppress(ApiException, OSError, urllib3.exceptions.HTTPError):
                 if beats % 20 == 0:
                     self._heartbeat()
                 for pod in self.core.list_pod_for_all_namespaces().items:

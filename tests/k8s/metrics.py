@@ -1,7 +1,9 @@
 """For tests only: ``metrics.k8s.io/v1beta1`` as metrics-server serves it, with CPU from a scenario.
 
-Served over HTTPS on the metrics Service's cluster IP (127.0.100.10:8443) and registered with an
-APIService, as metrics-server is (``insecureSkipTLSVerify``, as metrics-server's own manifest).
+Served over HTTPS on 127.0.0.1 and registered with an APIService, as metrics-server is
+(``insecureSkipTLSVerify``, as in metrics-server's own manifest). The APIService's Service is an
+ExternalName for 127.0.0.1: Endpoints may not hold loopback addresses, and the aggregator
+resolves an ExternalName Service to its name and the APIService's port without them.
 Every pod-metrics request is logged with what it was answered: for the HPA controller, one
 request is one sync, so the log is the controller's exact input.
 """
@@ -26,9 +28,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mlscale.backends.kubernetes.adapters import cpu_millicores
-from tests.k8s.testbed import METRICS_IP
+from tests.k8s.testbed import free_port
 
-PORT = 8443
 GROUP_VERSION = "metrics.k8s.io/v1beta1"
 Scenario = Callable[[Any, float], float | None]
 """(pod, seconds since the scenario began) -> CPU millicores, or None for no metrics."""
@@ -55,6 +56,7 @@ class FakeMetricsServer:
     scenario: Scenario = lambda pod, t: 100.0
     began: float = field(default_factory=time.time)
     log: list[Served] = field(default_factory=list)
+    port: int = field(default_factory=free_port)
 
     def set_scenario(self, scenario: Scenario) -> None:
         self.began = time.time()
@@ -162,8 +164,8 @@ class FakeMetricsServer:
     def start(self) -> FakeMetricsServer:
         config = uvicorn.Config(
             self.app(),
-            host=METRICS_IP,
-            port=PORT,
+            host="127.0.0.1",
+            port=self.port,
             log_level="warning",
             lifespan="off",
             ssl_certfile=str(self.pki / "metrics.crt"),
@@ -186,9 +188,7 @@ class FakeMetricsServer:
             "kube-system",
             client.V1Service(
                 metadata=client.V1ObjectMeta(name="metrics-server"),
-                spec=client.V1ServiceSpec(
-                    cluster_ip=METRICS_IP, ports=[client.V1ServicePort(port=PORT, name="https")]
-                ),
+                spec=client.V1ServiceSpec(type="ExternalName", external_name="127.0.0.1"),
             ),
         )
         client.ApiregistrationV1Api(self.api).create_api_service(
@@ -201,7 +201,7 @@ class FakeMetricsServer:
                     group_priority_minimum=100,
                     version_priority=100,
                     service=client.ApiregistrationV1ServiceReference(
-                        namespace="kube-system", name="metrics-server", port=PORT
+                        namespace="kube-system", name="metrics-server", port=self.port
                     ),
                 ),
             )

@@ -13,10 +13,12 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -50,6 +52,7 @@ class Testbed:
     workdir: Path
     hpa_sync_seconds: int = 2
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: list[BinaryIO] = field(default_factory=list)
     api_port: int = 0
     started_in: float = 0.0
 
@@ -73,6 +76,7 @@ class Testbed:
 
     def _start(self, name: str, args: list[str]) -> None:
         log = (self.workdir / f"{name}.log").open("wb")
+        self.logs.append(log)
         self.processes[name] = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -163,7 +167,9 @@ class Testbed:
     def _wait(self, url: str, name: str, verify: bool = True, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        ca = str(self.workdir / "pki" / "ca.crt") if verify else False
+        ca: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(self.workdir / "pki" / "ca.crt")) if verify else False
+        )
         while time.monotonic() < deadline:
             process = self.processes[name]
             if process.poll() is not None:
@@ -188,3 +194,5 @@ class Testbed:
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
+        for log in self.logs:
+            log.close()

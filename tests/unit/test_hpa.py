@@ -26,6 +26,7 @@ from mlscale.autoscaling.hpa import (
     normalize,
     record_scale,
     replicas_for_cpu,
+    stabilize,
 )
 
 NOW = 10_000.0
@@ -377,3 +378,29 @@ def test_a_stable_metric_never_flaps(start: int, level: int, syncs: int) -> None
         seen.append(current)
     steps = [b - a for a, b in itertools.pairwise(seen) if b != a]
     assert all(s > 0 for s in steps) or all(s < 0 for s in steps)
+
+
+def test_kubernetes_1_20s_one_window_stabilization_can_scale_against_the_recommendation() -> None:
+    """Found by the real 1.20 controller (tests/k8s): desired == current uses the scale-up window."""
+    config = HPAConfig(
+        scale_up=ScalingRules(3, "Max", (ScalingPolicy("Pods", 2, 5),)),
+        scale_down=ScalingRules(9, "Max", (ScalingPolicy("Percent", 50, 5),)),
+    )
+    state = HPAState(recommendations=((98.0, 1),))  # 2 s ago the recommendation was 1 replica
+    legacy, reason, _ = stabilize(2, 2, 100.0, state, replace(config, one_window_stabilization=True))
+    assert (legacy, reason) == (1, "ScaleUpStabilized")  # the lowest in the 3 s scale-up window
+    today, _, _ = stabilize(2, 2, 100.0, state, config)
+    assert today == 2  # bounded by both windows: 1 <= 2 <= 2 keeps the current count
+
+
+def test_the_first_sync_remembers_the_current_count_before_any_metric() -> None:
+    """recordInitialRecommendation: a brand-new HPA's history starts with the current count."""
+    config = HPAConfig(scale_up=ScalingRules(3, "Max", (ScalingPolicy("Pods", 4, 15),)))
+    hot = [Pod("a", 500, usage_milli=900, metric_at=NOW, ready_since=NOW - 60, started_at=NOW - 600)]
+    first, state = decide(2, [], NOW, HPAState(), config)  # no metrics yet: no decision either
+    assert first.desired == 2
+    assert state.recommendations == ((NOW, 2),)
+    held, state = decide(2, hot, NOW + 2, state, config)
+    assert (held.recommended, held.desired) == (3, 2)  # 2 s ago the count was 2: within the 3 s window
+    moved, _ = decide(2, hot, NOW + 4, state, config)
+    assert moved.desired == 3

@@ -61,6 +61,9 @@ class HPAConfig:
     metric_resolution_seconds: float = 15.0
     time_scale: float = 1.0
     """Every period and window above is multiplied by this (e.g. 0.2 for a quick demo)."""
+    one_window_stabilization: bool = False
+    """Kubernetes 1.20's stabilization: one window, chosen by desired >= current (see hpa.stabilize).
+    Off: today's, which bounds the recommendation by both windows."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def scaled(self, seconds: float) -> float:

@@ -165,7 +165,14 @@ class Normalized:
 def stabilize(
     current: int, desired: int, now: float, state: HPAState, config: HPAConfig
 ) -> tuple[int, str, HPAState]:
-    """``stabilizeRecommendationWithBehaviors``: the recommendation bounded by the windows' extremes."""
+    """``stabilizeRecommendationWithBehaviors``: the recommendation bounded by the windows' extremes.
+
+    With ``config.one_window_stabilization``, Kubernetes 1.20's version: one window only, the
+    scale-up one (lowest recent recommendation) when desired >= current, else the scale-down one
+    (highest). It can move against the recommendation: desired == current with a lower
+    recommendation inside the scale-up window scales *down*. The real 1.20 controller does so
+    (tests/k8s/test_hpa.py, "oscillation around the target").
+    """
     up_cutoff = now - config.scaled(config.scale_up.stabilization_window_seconds)
     down_cutoff = now - config.scaled(config.scale_down.stabilization_window_seconds)
     up, down = desired, desired
@@ -177,11 +184,16 @@ def stabilize(
             down = max(recommended, down)
         if at < up_cutoff and at < down_cutoff:
             old_index = index
-    recommendation, reason = current, "ScaleDownStabilized"
-    if recommendation < up:
-        recommendation, reason = up, "ScaleUpStabilized"
-    if recommendation > down:
-        recommendation, reason = down, "ScaleDownStabilized"
+    if config.one_window_stabilization:
+        recommendation, reason = (
+            (up, "ScaleUpStabilized") if desired >= current else (down, "ScaleDownStabilized")
+        )
+    else:
+        recommendation, reason = current, "ScaleDownStabilized"
+        if recommendation < up:
+            recommendation, reason = up, "ScaleUpStabilized"
+        if recommendation > down:
+            recommendation, reason = down, "ScaleDownStabilized"
     log = list(state.recommendations)
     if old_index is not None:
         log[old_index] = (now, desired)  # reuse the oldest slot that no window needs any more
@@ -300,6 +312,11 @@ def decide(
     current: int, pods: list[Pod], now: float, state: HPAState, config: HPAConfig
 ) -> tuple[Decision, HPAState]:
     """One HPA sync: the desired replica count and the controller's next state (pure)."""
+    if not state.recommendations:
+        # ``recordInitialRecommendation``: an HPA's first sync, before any metric, remembers the
+        # current count, so the scale-up window holds the first scale-up back (found by the real
+        # controller in tests/k8s: it kept 2 replicas one sync longer than we did).
+        state = replace(state, recommendations=((now, current),))
     if current > config.max_replicas:
         return Decision(now, current, None, config.max_replicas, config.max_replicas, config.max_replicas,
                         "Current number of replicas above Spec.MaxReplicas"), state  # fmt: skip

@@ -261,8 +261,8 @@ class RealAdapters:
         if self._api is None:
             from kubernetes import client, config
 
-            try:
-                config.load_kube_config(context=self.context)  # type: ignore[no-untyped-call]
+            try:  # KUBECONFIG read now: the client reads it once, when first imported
+                config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), context=self.context)  # type: ignore[no-untyped-call]
             except Exception as exc:  # no file, no such context, a malformed file: all say why
                 raise AdapterError(f"no usable kubeconfig: {exc}") from None
             self._api = client
