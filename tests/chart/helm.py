@@ -7,18 +7,16 @@ community charts cannot be downloaded here; the copy is otherwise byte-for-byte 
 from __future__ import annotations
 
 import functools
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlscale.backends.kubernetes.backend import chart_without_subcharts
 from tests.tools import required_tool
 
-CHART = Path(__file__).resolve().parents[2] / "helm" / "mlscale"
 SUBCHARTS_OFF = ["-f", str(Path(__file__).with_name("subcharts-off.yaml"))]
 """A values file, not --set: helm applies --set after every file, so a scenario could not override it."""
 
@@ -29,12 +27,7 @@ def helm_binary() -> str:
 
 @functools.cache
 def chart_copy() -> Path:
-    target = Path(tempfile.mkdtemp(prefix="mlscale-chart-")) / "mlscale"
-    shutil.copytree(CHART, target)
-    manifest = yaml.safe_load((target / "Chart.yaml").read_text())
-    manifest.pop("dependencies", None)
-    (target / "Chart.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    return target
+    return chart_without_subcharts()  # the very copy the backend installs without monitoring
 
 
 def helm(*args: str) -> str:

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from mlscale.autoscaling.config import VALUES_FILE, load_hpa_config
-from tests.chart.helm import CHART, SUBCHARTS_OFF, helm, render
+from mlscale.backends.kubernetes.backend import CHART
+from tests.chart.helm import SUBCHARTS_OFF, helm, render
 
 KUBERNETES_VERSIONS = ("1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0")
 SCENARIOS = sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))

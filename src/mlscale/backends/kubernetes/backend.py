@@ -54,6 +54,20 @@ class KubernetesOptions:
     timeout_s: int = 900
 
 
+def chart_without_subcharts() -> Path:
+    """A copy of the chart that declares no subcharts, for installs without monitoring.
+
+    helm refuses a chart whose declared dependencies are missing from charts/, even disabled
+    ones, and fetching them needs the network: without monitoring they are not needed.
+    """
+    copy = Path(tempfile.mkdtemp(prefix="mlscale-chart-")) / CHART.name
+    shutil.copytree(CHART, copy, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    manifest = yaml.safe_load((copy / "Chart.yaml").read_text())
+    manifest.pop("dependencies", None)
+    (copy / "Chart.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return copy
+
+
 def image_tag(options: KubernetesOptions, service: str) -> str:
     prefix = f"{options.registry.rstrip('/')}/" if options.registry else ""
     return f"{prefix}mlscale-{service}:{options.tag}"
@@ -170,19 +184,7 @@ class KubernetesBackend:
         return {**values, **options.set_values}
 
     def _chart(self) -> Path:
-        """The chart; without monitoring, a copy that declares no subcharts.
-
-        helm refuses a chart whose declared dependencies are missing from charts/, even disabled
-        ones, and fetching them needs the network: without monitoring they are not needed.
-        """
-        if self.options.monitoring:
-            return CHART
-        copy = Path(tempfile.mkdtemp(prefix="mlscale-chart-")) / CHART.name
-        shutil.copytree(CHART, copy, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
-        manifest = yaml.safe_load((copy / "Chart.yaml").read_text())
-        manifest.pop("dependencies", None)
-        (copy / "Chart.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-        return copy
+        return CHART if self.options.monitoring else chart_without_subcharts()
 
     def _install(self) -> None:
         options = self.options
