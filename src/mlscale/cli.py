@@ -73,14 +73,21 @@ def loadtest(
     workload_file: Annotated[
         Path | None, typer.Argument(help="per-second rates, e.g. workloads/ramp.txt (optional with --serve)")
     ] = None,
-    dispatcher: Annotated[str, typer.Option(help="the dispatcher's base URL")] = "http://127.0.0.1:8000",
+    dispatcher: Annotated[
+        str | None, typer.Option(help="the dispatcher's base URL [default: the running system's, else :8000]")
+    ] = None,
     images: Annotated[Path, typer.Option(help="folder of .jpg/.jpeg/.png to send")] = Path("images"),
     step_seconds: Annotated[float, typer.Option(min=0.001, help="hold each rate this many seconds")] = 1.0,
     scale: Annotated[float, typer.Option(min=0.0, help="multiply every rate")] = 1.0,
     max_images: Annotated[int | None, typer.Option(min=1, help="stop after N requests")] = None,
     arrival: Annotated[str, typer.Option(help="uniform or poisson spacing within each second")] = "uniform",
     random_seed: Annotated[int | None, typer.Option(help="seed for poisson arrivals")] = None,
-    listen: Annotated[str, typer.Option(help="HOST:PORT for /storeLatency")] = "127.0.0.1:3003",
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT for /storeLatency [default: 127.0.0.1:3003; 0.0.0.0:3003 for kubernetes]"
+        ),
+    ] = None,
     drain_timeout: Annotated[float, typer.Option(min=0.0, help="seconds to wait for outcomes")] = 30.0,
     runs_dir: Annotated[Path, typer.Option(help="where run directories go")] = Path("runs"),
     live: Annotated[bool, typer.Option(help="show the live table")] = True,
@@ -97,6 +104,7 @@ def loadtest(
         raise typer.BadParameter(f"--arrival must be uniform or poisson, not {arrival!r}")
     if workload_file is None and not serve:
         raise typer.BadParameter("give a WORKLOAD file (e.g. workloads/ramp.txt), or --serve")
+    dispatcher, listen = _endpoints(dispatcher, listen)
     host, port = _listen(listen)
     try:
         workload = load_workload(workload_file) if workload_file is not None else None
@@ -154,6 +162,19 @@ def loadtest(
     summary.add_row(*(str(n) for n in result.counts.values()))
     console.print(summary)
     console.print(f"sent {result.sent}, late {result.late}, send lag p99 {result.lag_p99_ms:.1f} ms")
+
+
+def _endpoints(dispatcher: str | None, listen: str | None) -> tuple[str, str]:
+    """Unset, they follow the running system: its dispatcher URL, and on kubernetes a listener the
+    cluster's pods reach (they post outcomes to host.minikube.internal:3003)."""
+    from mlscale.backends.base import read_state
+
+    state = read_state() or {}
+    on_cluster = state.get("backend") == "kubernetes"
+    return (
+        dispatcher or str(state.get("dispatcher_url") or "http://127.0.0.1:8000"),
+        listen or ("0.0.0.0:3003" if on_cluster else "127.0.0.1:3003"),
+    )
 
 
 def _serve_loadtest(

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 from mlscale import __version__
@@ -24,3 +27,20 @@ def test_loadtest_without_a_workload_or_serve_is_a_usage_error() -> None:
     result = runner.invoke(app, ["loadtest"])
     assert result.exit_code == 2
     assert "--serve" in result.output
+
+
+def test_loadtest_endpoints_follow_the_running_system(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlscale.backends.base import write_state
+    from mlscale.cli import _endpoints
+
+    monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path))
+    assert _endpoints(None, None) == ("http://127.0.0.1:8000", "127.0.0.1:3003")  # nothing up
+    write_state({"backend": "kubernetes", "dispatcher_url": "http://192.168.49.2:30080"})
+    # Minikube's pods post outcomes to host.minikube.internal: the listener must not be loopback-only.
+    assert _endpoints(None, None) == ("http://192.168.49.2:30080", "0.0.0.0:3003")
+    explicit = ("http://elsewhere:8000", "127.0.0.1:4000")
+    assert _endpoints(*explicit) == explicit
+    write_state({"backend": "local", "dispatcher_url": "http://127.0.0.1:8100"})
+    assert _endpoints(None, None) == ("http://127.0.0.1:8100", "127.0.0.1:3003")
