@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mlscale.backends.kubernetes.adapters import cpu_millicores
+from mlscale.backends.base import cpu_millicores
 from tests.k8s.testbed import free_port
 
 GROUP_VERSION = "metrics.k8s.io/v1beta1"

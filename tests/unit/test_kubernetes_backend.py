@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mlscale.backends.base import read_state, write_state
-from mlscale.backends.kubernetes.adapters import AdapterError, PodInfo, cpu_millicores
+from mlscale.backends.base import cpu_millicores, read_state, write_state
+from mlscale.backends.kubernetes.adapters import AdapterError, PodInfo
 from mlscale.backends.kubernetes.backend import CHART, KubernetesBackend, KubernetesOptions
 from mlscale.backends.kubernetes.preflight import PreflightError, PreflightPlan, preflight
 from tests.kube_fakes import FakeAdapters, UnexpectedCall, healthy_minikube, tools
@@ -263,6 +263,7 @@ def test_status_reads_the_hpa_pods_metrics_and_grafanas_password() -> None:
     assert status.extra["conditions"] == {"AbleToScale": "True"}
     selector = "app.kubernetes.io/instance=mlscale,app.kubernetes.io/component=inference"
     assert adapters.called("pods") == [("exp", selector)]
+    assert len(adapters.called("hpa")) == 1  # read once, for the status and its last decision
 
 
 def test_decisions_are_the_hpas_rescale_events_in_order() -> None:
@@ -289,7 +290,8 @@ def test_down_without_a_system_says_so() -> None:
 
 
 @pytest.mark.parametrize(
-    ("quantity", "milli"), [("2", 2000.0), ("500m", 500.0), ("250000u", 250.0), ("123456789n", 123.456789)]
+    ("quantity", "milli"),
+    [("2", 2000.0), ("0.5", 500.0), ("500m", 500.0), ("250000u", 250.0), ("123456789n", 123.456789)],
 )
 def test_cpu_quantities_in_millicores(quantity: str, milli: float) -> None:
     assert cpu_millicores(quantity) == pytest.approx(milli)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,6 +76,19 @@ class Backend(Protocol):
         ...
 
     def down(self) -> None: ...
+
+
+def cpu_millicores(quantity: str) -> float:
+    """A Kubernetes CPU quantity (``2``, ``0.5``, ``500m``, ``250000u``, ``123456789n``) in millicores.
+
+    Both backends speak it: the local one for its replicas' request, the kubernetes one for
+    pod requests and the metrics API's usage.
+    """
+    match = re.fullmatch(r"([0-9.]+)([numk]?)", quantity.strip())
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a CPU quantity")
+    number, suffix = float(match.group(1)), match.group(2)
+    return number * {"n": 1e-6, "u": 1e-3, "m": 1.0, "": 1000.0, "k": 1e6}[suffix]
 
 
 class NotUp(MlscaleError):

@@ -41,7 +41,7 @@ from starlette.routing import Route
 from mlscale.autoscaling.config import VALUES_FILE, HPAConfig, load_hpa_config
 from mlscale.autoscaling.controller import Controller
 from mlscale.autoscaling.hpa import Pod
-from mlscale.backends.base import ReplicaStatus, SystemStatus, clear_state, write_state
+from mlscale.backends.base import ReplicaStatus, SystemStatus, clear_state, cpu_millicores, write_state
 
 
 def free_port() -> int:
@@ -114,17 +114,13 @@ class LocalOptions:
     state_dir: str = ".mlscale"
 
 
-def cpu_milli(quantity: str) -> int:
-    return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
-
-
 class LocalSystem:
     def __init__(self, options: LocalOptions, config: HPAConfig) -> None:
         self.options = options
         self.config = config
         self.logs = Path(options.state_dir) / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.request_milli = cpu_milli(options.cpu_request)
+        self.request_milli = round(cpu_millicores(options.cpu_request))
         self.replicas: list[Replica] = []
         self.counter = 0
         self.token = secrets.token_urlsafe(24)

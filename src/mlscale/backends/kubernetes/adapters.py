@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlscale.backends.base import cpu_millicores
 from mlscale.errors import MlscaleError
 
 
@@ -98,15 +98,6 @@ class Adapters(Protocol):
     def port_forward(self, service: str, namespace: str, local_port: int, remote_port: int) -> int: ...
 
     def stop_process(self, pid: int) -> None: ...
-
-
-def cpu_millicores(quantity: str) -> float:
-    """A Kubernetes CPU quantity (``2``, ``500m``, ``250000u``, ``123456789n``) in millicores."""
-    match = re.fullmatch(r"([0-9.]+)([numk]?)", quantity.strip())
-    if match is None:
-        raise ValueError(f"{quantity!r} is not a CPU quantity")
-    number, suffix = float(match.group(1)), match.group(2)
-    return number * {"n": 1e-6, "u": 1e-3, "m": 1.0, "": 1000.0, "k": 1e6}[suffix]
 
 
 def _run(args: list[str], timeout: float = 600) -> str:

@@ -237,9 +237,10 @@ class KubernetesBackend:
         namespace, release = state["namespace"], state["release"]
         hpa = self.adapters.hpa(f"{release}-inference", namespace)
         spec, hpa_status = hpa.get("spec", {}), hpa.get("status", {})
-        cpu = self.adapters.pod_cpu_milli(namespace, self._selector_for(release, "inference"))
+        selector = self._selector_for(release, "inference")
+        cpu = self.adapters.pod_cpu_milli(namespace, selector)
         replicas = []
-        for pod in self.adapters.pods(namespace, self._selector_for(release, "inference")):
+        for pod in self.adapters.pods(namespace, selector):
             used = cpu.get(pod.name)
             replicas.append(
                 ReplicaStatus(
@@ -269,7 +270,7 @@ class KubernetesBackend:
         grafana = self.adapters.secret("mlscale-grafana-admin", namespace)
         if grafana:
             extra["grafana"] = {"user": grafana.get("admin-user"), "password": grafana.get("admin-password")}
-        decisions = self.decisions()
+        decisions = self._decisions(state, hpa)
         return SystemStatus(
             backend="kubernetes",
             dispatcher_url=state["dispatcher_url"],
@@ -289,7 +290,9 @@ class KubernetesBackend:
     def decisions(self) -> list[dict[str, Any]]:
         """The HPA controller's own record: its SuccessfulRescale events ("New size: N; reason: …")."""
         state = self._state()
-        hpa = self.adapters.hpa(f"{state['release']}-inference", state["namespace"])
+        return self._decisions(state, self.adapters.hpa(f"{state['release']}-inference", state["namespace"]))
+
+    def _decisions(self, state: dict[str, Any], hpa: dict[str, Any]) -> list[dict[str, Any]]:
         current = int(hpa.get("spec", {}).get("minReplicas", 1))
         events = self.adapters.hpa_events(f"{state['release']}-inference", state["namespace"])
         decisions = []
