@@ -54,7 +54,7 @@ def _signed(directory: Path, name: str, subject: str, alt_names: str | None) -> 
     )
 
 
-def make_pki(directory: Path, service_ip: str, metrics_ip: str) -> None:
+def make_pki(directory: Path, service_ip: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     _openssl(
         "req",
@@ -78,6 +78,6 @@ def make_pki(directory: Path, service_ip: str, metrics_ip: str) -> None:
         f"IP:127.0.0.1,IP:{service_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
     )
     _signed(directory, "front-proxy", "/CN=front-proxy", None)
-    _signed(directory, "metrics", "/CN=metrics-server", f"IP:{metrics_ip},DNS:metrics-server.kube-system.svc")
+    _signed(directory, "metrics", "/CN=metrics-server", "IP:127.0.0.1,DNS:localhost")
     _openssl("genrsa", "-out", str(directory / "sa.key"), "2048")
     _openssl("rsa", "-in", str(directory / "sa.key"), "-pubout", "-out", str(directory / "sa.pub"))

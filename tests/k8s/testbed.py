@@ -3,8 +3,7 @@
 No kubelet and no scheduler run: ``kubelet.FakeKubelet`` binds pods and marks them ready, and
 ``metrics.FakeMetricsServer`` serves ``metrics.k8s.io``. Every process is stopped by PID.
 
-The service network is on loopback (127.0.100.0/24), so the aggregator reaches the metrics
-server at a Service's cluster IP without kube-proxy, and no traffic leaves 127.0.0.0/8.
+The service network is on loopback (127.0.100.0/24): no cluster IP ever leads off 127.0.0.0/8.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ CACHE = Path(os.environ.get("MLSCALE_K8S_CACHE", "/var/cache/mlscale-k8s"))
 BIN = CACHE / "bin"
 SERVICE_CIDR = "127.0.100.0/24"
 SERVICE_IP = "127.0.100.1"  # the `kubernetes` Service: the first address of the range
-METRICS_IP = "127.0.100.10"
 ADMIN_TOKEN = "mlscale-testbed-admin"
 CONTROLLER_TOKEN = "mlscale-testbed-controller-manager"
 
@@ -85,7 +83,7 @@ class Testbed:
         began = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         pki = self.workdir / "pki"
-        make_pki(pki, SERVICE_IP, METRICS_IP)
+        make_pki(pki, SERVICE_IP)
         (self.workdir / "tokens.csv").write_text(
             f'{ADMIN_TOKEN},admin,admin,"system:masters"\n'
             f'{CONTROLLER_TOKEN},system:kube-controller-manager,controller-manager,"system:masters"\n'

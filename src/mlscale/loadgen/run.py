@@ -25,7 +25,7 @@ from mlscale.live import LiveSnapshot, render
 from mlscale.loadgen.merge import MAX_LATENCY_US, final_rows, new_histogram, percentile_ms, timeline_rows
 from mlscale.loadgen.receiver import OutcomeStore, receiver_app
 from mlscale.loadgen.sender import SendStats, SentRequest, send_open_loop
-from mlscale.results import new_run_dir, write_run
+from mlscale.results import FINAL_OUTCOMES, new_run_dir, write_run
 from mlscale.workload import Workload
 
 
@@ -239,9 +239,7 @@ async def run_load_test(
             await server.task  # type: ignore[attr-defined]
     rows = final_rows(sent, store.by_id)
     timeline = timeline_rows(rows, start_at, samples)
-    counts = {
-        outcome: 0 for outcome in ("ok", "error", "timeout", "dropped", "rejected", "enqueue_error", "lost")
-    }
+    counts = {outcome: 0 for outcome in FINAL_OUTCOMES}
     for row in rows:
         counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
     lags = sorted(send_stats.lags_ms)

@@ -20,7 +20,6 @@ import pandas as pd
 from mlscale.results import FINAL_OUTCOMES
 
 PERCENTILES = (50, 90, 95, 99, 99.9)
-FAILURES = tuple(o for o in FINAL_OUTCOMES if o != "ok")
 SIGNIFICANT_LOAD_CHANGE = 0.10
 """A rate change smaller than this fraction (and than 1 request/s) is noise, not a load step."""
 
