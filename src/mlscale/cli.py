@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlscale import __version__, cli_report, cli_system
-from mlscale.errors import MlscaleError
+from mlscale.errors import InputError, MlscaleError
 from mlscale.eventloop import run_async
 
 if TYPE_CHECKING:
@@ -94,6 +94,21 @@ def loadtest(
     serve: Annotated[
         bool, typer.Option(help="serve the original design's API (/runLoadTest, /generateReport) instead")
     ] = False,
+    capacity: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="requests/s one replica serves at the CPU target, for `# unit: replicas` workloads "
+            "[default: the running system's calibration]",
+        ),
+    ] = None,
+    result_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MLSCALE_RESULT_TOKEN",
+            help="token the dispatcher's outcome posts carry [default: .mlscale/result-token, made by up]",
+        ),
+    ] = None,
 ) -> None:
     """Fire a workload at the dispatcher, open-loop, and record every request's outcome."""
     from mlscale.images import load_images
@@ -106,6 +121,7 @@ def loadtest(
         raise typer.BadParameter("give a WORKLOAD file (e.g. workloads/ramp.txt), or --serve")
     dispatcher, listen = _endpoints(dispatcher, listen)
     host, port = _listen(listen)
+    token = _result_token(result_token, host)
     try:
         workload = load_workload(workload_file) if workload_file is not None else None
         pool = load_images(images)
@@ -119,13 +135,15 @@ def loadtest(
                 drain_timeout,
                 runs_dir,
                 (max_images, step_seconds, scale, arrival, random_seed),
+                token,
             )
             return
         assert workload is not None
+        per_unit = _requests_per_unit(workload, capacity)
         offsets = schedule(
             workload,
             step_seconds=step_seconds,
-            scale=scale,
+            scale=scale * per_unit,
             arrival=arrival,  # type: ignore[arg-type]
             seed=random_seed,
             max_requests=max_images,
@@ -140,6 +158,7 @@ def loadtest(
             drain_timeout=drain_timeout,
             runs_dir=runs_dir,
             live=live,
+            result_token=token,
             meta={
                 "options": {
                     "step_seconds": step_seconds,
@@ -148,6 +167,8 @@ def loadtest(
                     "arrival": arrival,
                     "random_seed": random_seed,
                     "images": str(images),
+                    "unit": workload.unit,
+                    "requests_per_unit": per_unit,
                 },
                 **({"system": system} if system else {}),
             },
@@ -177,6 +198,42 @@ def _endpoints(dispatcher: str | None, listen: str | None) -> tuple[str, str]:
     )
 
 
+def _requests_per_unit(workload: Workload, capacity: float | None) -> float:
+    """1 for a workload in requests/s; for one in replicas, what one replica serves at the target."""
+    if workload.unit == "rps":
+        return 1.0
+    if capacity is not None:
+        return capacity
+    from mlscale.backends.base import read_state
+
+    calibration = (read_state() or {}).get("calibration")
+    if not calibration:
+        raise InputError(
+            f"{workload.name} is in replicas (`# unit: replicas`): run `mlscale up` first, which measures "
+            "what one replica serves, or give --capacity REQUESTS_PER_S"
+        )
+    per_unit = float(calibration["capacity_at_target_rps"])
+    console.print(
+        f"{workload.name}: 1 replica = {per_unit:.1f} requests/s (one replica at the "
+        f"{calibration['target_cpu_utilization']} % CPU target, measured by `mlscale up`: "
+        f"{calibration['cpu_ms_per_request']:.1f} ms CPU per request)"
+    )
+    return per_unit
+
+
+def _result_token(given: str | None, host: str) -> str | None:
+    """The token outcome posts must carry; a listener beyond loopback must have one."""
+    from mlscale.tokens import read_token
+
+    token = given or read_token("result")
+    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        raise typer.BadParameter(
+            f"listening on {host} lets anyone who reaches it post outcomes: give --result-token "
+            "(the dispatcher's MLSCALE_DISPATCHER_RESULT_TOKEN) or run `mlscale up`, which makes one"
+        )
+    return token
+
+
 def _serve_loadtest(
     workload: Workload | None,
     pool: ImagePool,
@@ -186,6 +243,7 @@ def _serve_loadtest(
     drain_timeout: float,
     runs_dir: Path,
     run_defaults: tuple[int | None, float, float, str, int | None],
+    result_token: str | None,
 ) -> None:
     import uvicorn
 
@@ -203,10 +261,14 @@ def _serve_loadtest(
         drain_timeout=drain_timeout,
         runs_dir=runs_dir,
         live=False,
+        result_token=result_token,
     )
-    service = LoadTestService(pool, options, defaults, console)
+    from mlscale.tokens import ensure_token, token_path
+
+    service = LoadTestService(pool, options, defaults, console, serve_token=ensure_token("serve"))
     console.print(
-        f"load tester API on http://{host}:{port} (POST /runLoadTest, /generateReport); Ctrl-C stops"
+        f"load tester API on http://{host}:{port} (POST /runLoadTest, /generateReport); Ctrl-C stops\n"
+        f"callers send 'Authorization: Bearer <token>', the token in {token_path('serve')}"
     )
     try:
         uvicorn.run(service.app(), host=host, port=port, log_level="warning", lifespan="off")
@@ -238,6 +300,7 @@ def _backend_probes() -> tuple[
                     "replica": r.id,
                     "ready": r.ready and not r.terminating,
                     "cpu_utilization": r.cpu_utilization,
+                    "restarts": r.restarts,
                 }
                 for r in status.replicas
             ],
@@ -250,6 +313,7 @@ def _backend_probes() -> tuple[
         "max_replicas": now.max_replicas,
         "target_cpu_utilization": now.target_cpu_utilization,
         "time_scale": now.time_scale,
+        **({"calibration": now.calibration} if now.calibration else {}),
     }
     return sample, backend.decisions, system
 

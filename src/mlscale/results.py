@@ -60,6 +60,7 @@ REPLICA_COLUMNS: dict[str, str] = {
     "replica": "string",
     "ready": "boolean",
     "cpu_utilization": "float64",
+    "restarts": "Int64",
 }
 """One row per replica per second the backend was sampled: per-replica CPU for the report."""
 

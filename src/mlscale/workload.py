@@ -3,6 +3,10 @@
 A file holds rates separated by commas and/or newlines (``10,15,20`` or one per line); blank
 lines and ``#`` comments are ignored. A workload is data; ``schedule`` turns it into intended
 send times (seconds from the start), spread within each second uniformly or as a Poisson process.
+
+A comment line ``# unit: replicas`` says the values are not requests/s but multiples of what
+one replica serves at the HPA's CPU target on the machine at hand (``mlscale up`` measures it):
+``2.5`` then asks for the load that holds about three replicas, on a fast machine or a slow one.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Literal
 from mlscale.errors import WorkloadError
 
 Arrival = Literal["uniform", "poisson"]
+Unit = Literal["rps", "replicas"]
+_UNIT = re.compile(r"#\s*unit:\s*(\S+)\s*$")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -26,6 +32,8 @@ class Workload:
     rates: tuple[float, ...]
     """Requests per second, one value per step."""
     description: str = ""
+    unit: Unit = "rps"
+    """``rps``: requests per second; ``replicas``: multiples of one replica's capacity at the CPU target."""
 
     def tick(self, elapsed: float, step_seconds: float = 1.0, scale: float = 1.0) -> float | None:
         """The rate at ``elapsed`` seconds, or None once the workload is over (a Locust-style shape)."""
@@ -35,8 +43,15 @@ class Workload:
 
 def parse_workload(text: str, path: str = "<workload>") -> Workload:
     rates: list[float] = []
+    unit = "rps"
     comments: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
+        unit_line = _UNIT.fullmatch(line.strip())
+        if unit_line:
+            if unit_line.group(1) not in ("rps", "replicas"):
+                raise WorkloadError(path, number, 1, f"unit {unit_line.group(1)!r}: use rps or replicas")
+            unit = unit_line.group(1)
+            continue
         content, _, comment = line.partition("#")
         if comment.strip() and not rates and not content.strip():
             comments.append(comment.strip())
@@ -59,7 +74,7 @@ def parse_workload(text: str, path: str = "<workload>") -> Workload:
             rates.append(value)
     if not rates:
         raise WorkloadError(path, 1, 1, "the workload is empty: give rates such as 10,15,20")
-    return Workload(Path(path).stem, tuple(rates), " ".join(comments))
+    return Workload(Path(path).stem, tuple(rates), " ".join(comments), unit)  # type: ignore[arg-type]
 
 
 def load_workload(path: Path) -> Workload:
@@ -92,10 +107,22 @@ def schedule(
     for step, rate in enumerate(workload.rates):
         count = round(rate * scale * step_seconds)
         start = step * step_seconds
+        # Never build more than asked for: one step of 3e7 requests cost 1.15 GB when only 5 were.
+        keep = count if max_requests is None else min(count, max_requests - len(times))
         if arrival == "uniform":
-            times.extend(start + (i + 0.5) * step_seconds / count for i in range(count))
+            times.extend(start + (i + 0.5) * step_seconds / count for i in range(keep))
         else:
-            times.extend(sorted(start + rng.random() * step_seconds for _ in range(count)))
+            times.extend(start + step_seconds * u for u in _smallest_uniforms(rng, count, keep))
         if max_requests is not None and len(times) >= max_requests:
-            return times[:max_requests]
+            return times
     return times
+
+
+def _smallest_uniforms(rng: random.Random, n: int, k: int) -> list[float]:
+    """The ``k`` smallest of ``n`` uniform draws on [0, 1), sorted, in O(k): each next order
+    statistic is the last plus a Beta(1, remaining) share of what is left above it."""
+    values, last = [], 0.0
+    for remaining in range(n, n - k, -1):
+        last += (1.0 - last) * (1.0 - (1.0 - rng.random()) ** (1.0 / remaining))
+        values.append(last)
+    return values

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -131,11 +132,21 @@ def test_the_cli_serves_the_api_until_interrupted(tmp_path: Path) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, "MLSCALE_STATE_DIR": str(tmp_path / "state")},
         )
     service = ServiceProcess(process, f"http://127.0.0.1:{port}", log)
     try:
-        wait_ready(service, timeout=60, path="/runLoadTest")
-        assert httpx.get(f"{service.url}/runLoadTest").json() == {"state": "idle"}
+        wait_ready(service, timeout=60, path="/healthz")
+        token_file = tmp_path / "state" / "serve-token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        refused = httpx.get(f"{service.url}/runLoadTest")
+        assert refused.status_code == 401
+        assert refused.json()["error"] == "unauthorized"
+        wrong = httpx.get(f"{service.url}/runLoadTest", headers=[(b"authorization", b"Bearer \xe9")])
+        assert wrong.status_code == 401
+        auth = {"authorization": f"Bearer {token_file.read_text()}"}
+        assert httpx.get(f"{service.url}/runLoadTest", headers=auth).json() == {"state": "idle"}
+        assert token_file.read_text() not in service.log()
         process.send_signal(signal.SIGINT)
         assert wait_exit(service, 20) == 0
         assert "Traceback" not in service.log()

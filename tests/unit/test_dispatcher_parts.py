@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+from collections import Counter
 
 import pytest
 
@@ -10,17 +12,30 @@ from mlscale_dispatcher.ledger import Ledger
 from mlscale_dispatcher.upstreams import UpstreamPool
 
 
-def test_least_outstanding_upstream_is_picked() -> None:
-    pool = UpstreamPool(["http://a", "http://b", "http://c"])
-    a, b, c = (
-        pool.pick(0.0, frozenset(others))
-        for others in ({"http://b", "http://c"}, {"http://a", "http://c"}, {"http://a", "http://b"})
-    )
-    assert a is not None
-    assert b is not None
-    assert c is not None
-    a.outstanding, b.outstanding, c.outstanding = 3, 1, 2
-    assert pool.pick(0.0) is b
+def test_of_two_random_choices_the_one_with_fewer_outstanding_requests_is_picked() -> None:
+    pool = UpstreamPool(["http://a", "http://b", "http://c"], rng=random.Random(1))
+    by_url = {
+        u.url: u for u in (pool.pick(0.0, frozenset(pool_urls(pool) - {url})) for url in pool_urls(pool)) if u
+    }
+    by_url["http://a"].outstanding, by_url["http://b"].outstanding, by_url["http://c"].outstanding = 3, 1, 2
+    picks = Counter(u.url for u in (pool.pick(0.0) for _ in range(3000)) if u)
+    # The most loaded one loses every draw it is in; the least loaded wins every draw it is in.
+    assert picks["http://a"] == 0
+    assert picks["http://b"] == pytest.approx(2000, rel=0.1)  # in 2 of the 3 possible pairs
+    assert picks["http://c"] == pytest.approx(1000, rel=0.15)
+
+
+def pool_urls(pool: UpstreamPool) -> set[str]:
+    return {str(u["url"]) for u in pool.snapshot(0.0)}
+
+
+def test_idle_replicas_share_the_load_evenly() -> None:
+    """Issue 13: ties went to the first replica, which served 99.6 % of a 30/s run."""
+    pool = UpstreamPool([f"http://r{i}" for i in range(4)], rng=random.Random(7))
+    picks = Counter(u.url for u in (pool.pick(0.0) for _ in range(8000)) if u)
+    assert len(picks) == 4
+    for count in picks.values():
+        assert count == pytest.approx(2000, rel=0.1)
 
 
 def test_a_failed_upstream_cools_down_and_is_used_only_as_a_last_resort() -> None:
@@ -139,3 +154,12 @@ def test_settings_come_from_flags_and_environment() -> None:
 def test_bad_settings_name_the_value(argv: list[str], env: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         parse_args(argv, env)
+
+
+def test_ids_are_checked_at_the_door_against_a_documented_charset() -> None:
+    from mlscale_dispatcher.app import ID_PATTERN, MAX_ID_LENGTH
+
+    assert ID_PATTERN.fullmatch("run-20261127T1200Z-17")
+    assert ID_PATTERN.fullmatch("a" * MAX_ID_LENGTH)
+    for bad in ("x\r\n1", "", "a" * (MAX_ID_LENGTH + 1), "sp ace", "é", "a\x00b"):
+        assert not ID_PATTERN.fullmatch(bad), bad

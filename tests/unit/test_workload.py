@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlscale.errors import WorkloadError
-from mlscale.workload import Workload, load_workload, parse_workload, schedule
+from mlscale.workload import Arrival, Workload, load_workload, parse_workload, schedule
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,3 +90,31 @@ def test_uniform_counts_match_the_workload_exactly(rates: list[int]) -> None:
 def test_tick_is_a_shape() -> None:
     workload = Workload("w", (1, 2))
     assert [workload.tick(t, step_seconds=5) for t in (0, 4.9, 5, 9.99, 10)] == [1, 1, 2, 2, None]
+
+
+def test_max_requests_bounds_what_is_built_not_just_what_is_kept() -> None:
+    """Issue 13: one step of 3e7 requests took 2.7 s and 1.15 GB when maxImages was 5."""
+    huge = Workload("w", (1.0,))
+    arrivals: tuple[Arrival, ...] = ("uniform", "poisson")
+    for arrival in arrivals:
+        times = schedule(huge, step_seconds=3e7, arrival=arrival, seed=1, max_requests=5)
+        assert len(times) == 5
+        assert times == sorted(times)
+        assert all(0 <= t < 3e7 for t in times)
+
+
+def test_truncated_poisson_steps_are_the_first_arrivals_of_the_whole_step() -> None:
+    # The 10 first of 1,000 uniform arrivals in [0, 1) lie near 10/1001 on average, not spread out.
+    firsts = [
+        schedule(Workload("w", (1000,)), arrival="poisson", seed=s, max_requests=10)[-1] for s in range(200)
+    ]
+    assert sum(firsts) / len(firsts) == pytest.approx(10 / 1001, rel=0.1)
+
+
+def test_a_unit_line_makes_the_values_replicas() -> None:
+    workload = parse_workload("# unit: replicas\n0.5, 2.5\n")
+    assert workload.unit == "replicas"
+    assert workload.rates == (0.5, 2.5)
+    assert parse_workload("1,2").unit == "rps"
+    with pytest.raises(WorkloadError, match="use rps or replicas"):
+        parse_workload("# unit: pods\n1")

@@ -80,3 +80,18 @@ lifecycle:
     exec:
       command: ["sleep", {{ . | quote }}]
 {{- end }}
+
+{{/*
+A probe from values ({path, periodSeconds, timeoutSeconds, failureThreshold, successThreshold}),
+on the container's "http" port. The local backend reads the same values.
+*/}}
+{{- define "mlscale.probe" -}}
+httpGet:
+  path: {{ .path }}
+  port: http
+{{- range $key := list "periodSeconds" "timeoutSeconds" "failureThreshold" "successThreshold" }}
+{{- if hasKey $ $key }}
+{{ $key }}: {{ index $ $key }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -27,6 +27,21 @@ class ReplicaStatus:
     cpu_utilization: float | None = None
     """Percent of the CPU request."""
     pid: int | None = None
+    restarts: int = 0
+    """Times the replica's process was restarted (crashed, or failed its liveness probe)."""
+    alive: bool = True
+
+
+@dataclass
+class ProcessHealth:
+    """A process of the system as its supervisor sees it (the local backend's dispatcher)."""
+
+    pid: int | None
+    alive: bool
+    ready: bool
+    restarts: int = 0
+    last_exit: int | None = None
+    last_restart_reason: str | None = None
 
 
 @dataclass
@@ -40,6 +55,10 @@ class SystemStatus:
     target_cpu_utilization: int
     time_scale: float = 1.0
     last_decision: dict[str, Any] | None = None
+    dispatcher: ProcessHealth | None = None
+    """The dispatcher process, where the backend runs it itself (local)."""
+    calibration: dict[str, Any] | None = None
+    """What one replica serves on this machine, measured at ``up`` (local; see ``calibration``)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -58,8 +77,10 @@ class SystemStatus:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SystemStatus:
+        data = dict(data)
         replicas = [ReplicaStatus(**r) for r in data.pop("replicas")]
-        return cls(replicas=replicas, **data)
+        dispatcher = data.pop("dispatcher", None)
+        return cls(replicas=replicas, dispatcher=ProcessHealth(**dispatcher) if dispatcher else None, **data)
 
 
 class Backend(Protocol):

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from mlscale.backends.base import NotUp, SystemStatus, clear_state, read_state, state_dir
 from mlscale.backends.local_system import LocalOptions
 from mlscale.errors import MlscaleError
+from mlscale.tokens import read_token
 
 # Supervisors this CLI process started, so ``down`` in the same process reaps them (no zombie).
 _SPAWNED: dict[int, subprocess.Popen[bytes]] = {}
@@ -27,7 +29,10 @@ UP_TIMEOUT_S = 300.0  # TensorFlow's import alone takes ~20 s per replica on 2 c
 
 
 def _port_taken(port: int) -> bool:
+    """Would uvicorn fail to bind it? It sets SO_REUSEADDR, so a TIME_WAIT socket left by the last
+    load test does not count (a plain bind said "taken" for up to a minute after `down`)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -61,9 +66,13 @@ class LocalBackend:
             raise NotUp("the local system's supervisor is gone (its state file was stale and is removed)")
         return state
 
+    def _headers(self) -> dict[str, str]:
+        token = read_token("control", Path(self.options.state_dir))
+        return {"authorization": f"Bearer {token}"} if token else {}
+
     def _get(self, path: str) -> Any:
         try:
-            response = httpx.get(self._state()["control_url"] + path, timeout=5)
+            response = httpx.get(self._state()["control_url"] + path, headers=self._headers(), timeout=5)
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise MlscaleError(f"the local system's control API did not answer: {exc}") from None
@@ -134,10 +143,24 @@ class LocalBackend:
         return list(self._get("/decisions"))
 
     def down(self) -> None:
+        """Stop the system; return only when the supervisor and every child it ran have exited."""
         state = self._state()
+        children: set[int] = set()
+        with contextlib.suppress(MlscaleError, httpx.HTTPError):
+            current = self.status()
+            children = {r.pid for r in current.replicas if r.pid} | (
+                {current.dispatcher.pid} if current.dispatcher and current.dispatcher.pid else set()
+            )
         with contextlib.suppress(httpx.HTTPError):
-            httpx.post(state["control_url"] + "/shutdown", timeout=5)
+            httpx.post(state["control_url"] + "/shutdown", headers=self._headers(), timeout=5)
         self._stop_pid(int(state["supervisor_pid"]))
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+            time.sleep(0.1)
+        for pid in children:  # the supervisor died before its children: do its work
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
         clear_state()
 
     @staticmethod

@@ -1,13 +1,17 @@
 """The local backend's supervisor: one detached process that owns the system while it is up.
 
-It starts the dispatcher and the inference replicas as Uvicorn processes on 127.0.0.1, samples
-their CPU like metrics-server, runs the HPA controller, keeps the dispatcher's upstream list equal
-to the ready replicas, and serves a small control API (``/status``, ``/decisions``, ``/metrics``
-for Prometheus, ``/sd`` for Prometheus' HTTP service discovery,
-``/shutdown``) to the CLI. Every child is its own process group and gets SIGTERM if the
-supervisor dies (PR_SET_PDEATHSIG), so nothing outlives it.
+It starts the dispatcher and the inference replicas as Uvicorn processes on 127.0.0.1 and keeps
+them as a kubelet keeps containers (``local_processes.ManagedProcess``: restarts with back-off,
+startup, readiness and liveness probes with the chart's own settings); samples their CPU like
+metrics-server; runs the HPA controller; keeps the dispatcher's upstream list equal to the ready
+replicas (empty when none is ready, so requests wait in the queue instead of failing); measures
+one replica when the system comes up (``calibration``); and serves a control API to the CLI:
+``/status``, ``/decisions`` and ``/shutdown`` need the control token (``.mlscale/control-token``,
+0600); ``/metrics`` and ``/sd`` (Prometheus HTTP service discovery) are read-only and open.
+Every child is its own process group and gets SIGTERM if the supervisor dies
+(PR_SET_PDEATHSIG), so nothing outlives it.
 
-Run as ``python -m mlscale.backends.local_system --config JSON``.
+Run as ``python -m mlscale.backends.local_system --options JSON``.
 """
 
 from __future__ import annotations
@@ -15,14 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
+import logging
 import os
 import secrets
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,7 +43,21 @@ from starlette.routing import Route
 from mlscale.autoscaling.config import VALUES_FILE, HPAConfig, load_hpa_config
 from mlscale.autoscaling.controller import Controller
 from mlscale.autoscaling.hpa import Pod
-from mlscale.backends.base import ReplicaStatus, SystemStatus, clear_state, cpu_millicores, write_state
+from mlscale.backends.base import (
+    ProcessHealth,
+    ReplicaStatus,
+    SystemStatus,
+    clear_state,
+    cpu_millicores,
+    write_state,
+)
+from mlscale.backends.calibration import Calibration, calibrate
+from mlscale.backends.health import load_probes
+from mlscale.backends.local_processes import ManagedProcess
+from mlscale.loadgen.bodies import bearer_ok, forbidden
+from mlscale.tokens import ensure_token
+
+log = logging.getLogger("mlscale.supervisor")
 
 
 def free_port() -> int:
@@ -50,53 +66,41 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    # Linux: the child gets SIGTERM when the supervisor exits, however it exits.
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-
-
-def spawn(
-    module: str, args: list[str], log: Path, env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1", **(env or {})},
-            start_new_session=True,
-            preexec_fn=_die_with_parent,  # one prctl call: safe between fork and exec
-        )
-
-
 @dataclass
 class Replica:
-    id: str
-    port: int
-    process: subprocess.Popen[bytes]
-    started_at: float
-    ready_since: float | None = None
+    managed: ManagedProcess
     terminating: bool = False
     cpu_milli: float | None = None
     metric_at: float = 0.0
-    _last_cpu: tuple[float, float] | None = field(default=None, repr=False)
+    _last_cpu: tuple[int, float, float] | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.managed.name
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.managed.url
+
+    @property
+    def ready(self) -> bool:
+        return self.managed.ready and not self.terminating
 
     def sample_cpu(self, now: float) -> None:
-        """CPU rate since the last sample, in millicores (metrics-server's window)."""
+        """CPU rate since the last sample of the same process, in millicores (metrics-server's window)."""
+        pid = self.managed.pid
+        if pid is None or not self.managed.alive:
+            return
         try:
-            times = psutil.Process(self.process.pid).cpu_times()
+            times = psutil.Process(pid).cpu_times()
         except psutil.Error:
             return
         used = times.user + times.system
-        if self._last_cpu is not None and now > self._last_cpu[0]:
-            self.cpu_milli = (used - self._last_cpu[1]) / (now - self._last_cpu[0]) * 1000
+        last = self._last_cpu
+        if last is not None and last[0] == pid and now > last[1]:
+            self.cpu_milli = (used - last[2]) / (now - last[1]) * 1000
             self.metric_at = now
-        self._last_cpu = (now, used)
+        self._last_cpu = (pid, now, used)
 
 
 @dataclass
@@ -105,29 +109,54 @@ class LocalOptions:
     cpu_request: str = "500m"
     dispatcher_port: int = 8000
     result_url: str = "http://127.0.0.1:3003/storeLatency"
-    concurrency: int = 8
+    concurrency: int | None = None
+    """Dispatcher forwarders, fixed; None: two per ready replica."""
     time_scale: float = 1.0
     min_replicas: int | None = None
     max_replicas: int | None = None
     target_cpu: int | None = None
     values_file: str | None = None
     state_dir: str = ".mlscale"
+    images: str | None = "images"
+    """Images the calibration sends (a synthetic JPEG when the folder is missing)."""
+    calibrate: bool = True
 
 
 class LocalSystem:
-    def __init__(self, options: LocalOptions, config: HPAConfig) -> None:
+    def __init__(self, options: LocalOptions, config: HPAConfig, values: Path = VALUES_FILE) -> None:
         self.options = options
         self.config = config
-        self.logs = Path(options.state_dir) / "logs"
+        self.state_dir = Path(options.state_dir)
+        self.logs = self.state_dir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.request_milli = round(cpu_millicores(options.cpu_request))
+        self.replica_probes = load_probes(values, "inference")
         self.replicas: list[Replica] = []
         self.counter = 0
-        self.token = secrets.token_urlsafe(24)
-        self.dispatcher: subprocess.Popen[bytes] | None = None
+        self.upstreams_token = secrets.token_urlsafe(24)
         self.dispatcher_url = f"http://127.0.0.1:{options.dispatcher_port}"
+        self.dispatcher = self._dispatcher_process(values)
         self.published: list[str] | None = None
         self.session: aiohttp.ClientSession | None = None
+        self.calibration: Calibration | None = None
+
+    def _dispatcher_process(self, values: Path) -> ManagedProcess:
+        args = ["--host", "127.0.0.1", "--port", str(self.options.dispatcher_port),
+                "--result-url", self.options.result_url, "--log-level", "warning"]  # fmt: skip
+        if self.options.concurrency is not None:
+            args += ["--concurrency", str(self.options.concurrency)]
+        return ManagedProcess(
+            "dispatcher",
+            "mlscale_dispatcher",
+            args,
+            self.options.dispatcher_port,
+            self.logs / "dispatcher.log",
+            load_probes(values, "dispatcher"),
+            env={  # secrets by environment: a command line is world-readable in /proc
+                "MLSCALE_DISPATCHER_CONTROL_TOKEN": self.upstreams_token,
+                "MLSCALE_DISPATCHER_RESULT_TOKEN": ensure_token("result", self.state_dir),
+            },
+        )
 
     # ---- the ScaleTarget the controller drives
     def current_replicas(self) -> int:
@@ -140,9 +169,11 @@ class LocalSystem:
                 name=r.id,
                 cpu_request_milli=self.request_milli,
                 phase="Running",
-                ready=r.ready_since is not None,
-                ready_since=r.ready_since if r.ready_since is not None else r.started_at,
-                started_at=r.started_at,
+                ready=r.ready,
+                ready_since=r.managed.ready_since
+                if r.managed.ready_since is not None
+                else r.managed.started_at,
+                started_at=r.managed.started_at,
                 deleted=r.terminating,
                 usage_milli=round(r.cpu_milli) if r.cpu_milli is not None else None,
                 metric_at=r.metric_at,
@@ -155,63 +186,53 @@ class LocalSystem:
         while self.current_replicas() < replicas:
             self.start_replica()
         while self.current_replicas() > replicas:
-            newest = max((r for r in self.replicas if not r.terminating), key=lambda r: r.started_at)
+            newest = max((r for r in self.replicas if not r.terminating), key=lambda r: r.managed.started_at)
             newest.terminating = True
             await self.publish_upstreams()  # no new work goes to it ...
-            newest.process.send_signal(signal.SIGTERM)  # ... and it drains what it has, then exits
+            newest.managed.stop()  # ... and it drains what it has, then exits
 
     # ---- processes
     def start_replica(self) -> Replica:
         self.counter += 1
         replica_id = f"replica-{self.counter}"
         port = free_port()
-        process = spawn(
+        managed = ManagedProcess(
+            replica_id,
             "mlscale_inference",
             ["--host", "127.0.0.1", "--port", str(port), "--replica-id", replica_id,
              "--weights", self.options.weights, "--cpu", self.options.cpu_request, "--log-level", "warning"],
+            port,
             self.logs / f"{replica_id}.log",
+            self.replica_probes,
         )  # fmt: skip
-        replica = Replica(replica_id, port, process, time.time())
+        managed.start()
+        replica = Replica(managed)
         self.replicas.append(replica)
         return replica
 
-    def start_dispatcher(self, first_upstream: str) -> None:
-        self.dispatcher = spawn(
-            "mlscale_dispatcher",
-            ["--host", "127.0.0.1", "--port", str(self.options.dispatcher_port), "--upstream", first_upstream,
-             "--result-url", self.options.result_url, "--concurrency", str(self.options.concurrency),
-             "--log-level", "warning"],
-            self.logs / "dispatcher.log",
-            env={"MLSCALE_DISPATCHER_CONTROL_TOKEN": self.token},
-        )  # fmt: skip
-
-    async def _ready(self, url: str) -> bool:
+    async def watch(self) -> list[str]:
+        """Restarts and probes of every process; the dispatcher's upstreams follow the ready set."""
         assert self.session is not None
-        try:
-            async with self.session.get(url + "/readyz") as response:
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
-
-    async def watch(self) -> None:
-        """Readiness and exits of replicas; the dispatcher's upstreams follow the ready set."""
         for replica in list(self.replicas):
-            if replica.process.poll() is not None:
-                self.replicas.remove(replica)  # drained and gone, or crashed
-                continue
-            if replica.ready_since is None and await self._ready(replica.url):
-                replica.ready_since = time.time()
+            if replica.terminating and not replica.managed.alive:
+                self.replicas.remove(replica)  # drained and gone
+        managed = [self.dispatcher, *(r.managed for r in self.replicas if not r.terminating)]
+        dispatcher_pid = self.dispatcher.pid
+        rounds = await asyncio.gather(*(m.tick(self.session) for m in managed))
+        if self.dispatcher.pid != dispatcher_pid:
+            self.published = None  # a new dispatcher process knows no upstreams yet
         await self.publish_upstreams()
+        return [event for events in rounds for event in events]
 
     async def publish_upstreams(self) -> None:
-        ready = [r.url for r in self.replicas if r.ready_since is not None and not r.terminating]
-        if ready == self.published or not ready or self.session is None:
+        ready = [r.url for r in self.replicas if r.ready]
+        if ready == self.published or self.session is None or not self.dispatcher.alive:
             return
         try:
             async with self.session.put(
                 self.dispatcher_url + "/upstreams",
                 json={"upstreams": ready},
-                headers={"authorization": f"Bearer {self.token}"},
+                headers={"authorization": f"Bearer {self.upstreams_token}"},
             ) as response:
                 if response.status == 200:
                     self.published = ready
@@ -231,13 +252,15 @@ class LocalSystem:
                 ReplicaStatus(
                     id=r.id,
                     url=r.url,
-                    ready=r.ready_since is not None,
+                    ready=r.ready,
                     terminating=r.terminating,
                     cpu_milli=r.cpu_milli,
                     cpu_utilization=r.cpu_milli * 100 / self.request_milli
                     if r.cpu_milli is not None
                     else None,
-                    pid=r.process.pid,
+                    pid=r.managed.pid,
+                    restarts=r.managed.restarts,
+                    alive=r.managed.alive,
                 )
                 for r in self.replicas
             ],
@@ -247,25 +270,32 @@ class LocalSystem:
             target_cpu_utilization=self.config.target_cpu_utilization,
             time_scale=self.config.time_scale,
             last_decision=controller.decisions[-1] if controller and controller.decisions else None,
+            dispatcher=health_of(self.dispatcher),
+            calibration=self.calibration.to_json() if self.calibration else None,
             extra={
-                "dispatcher_pid": self.dispatcher.pid if self.dispatcher else None,
+                "dispatcher_pid": self.dispatcher.pid,
                 "supervisor_pid": os.getpid(),
             },
         )
 
     def stop_all(self) -> None:
-        children = [r.process for r in self.replicas] + ([self.dispatcher] if self.dispatcher else [])
-        for process in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
+        children = [self.dispatcher, *(r.managed for r in self.replicas)]
+        for child in children:
+            child.stop()
         deadline = time.monotonic() + 10
-        for process in children:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        for child in children:
+            child.wait_exit(deadline - time.monotonic())
+
+
+def health_of(process: ManagedProcess) -> ProcessHealth:
+    return ProcessHealth(
+        pid=process.pid,
+        alive=process.alive,
+        ready=process.ready,
+        restarts=process.restarts,
+        last_exit=process.last_exit,
+        last_restart_reason=process.last_restart_reason,
+    )
 
 
 class _QuietServer(uvicorn.Server):
@@ -307,6 +337,26 @@ def scrape_targets(status: SystemStatus, control: str) -> list[dict[str, Any]]:
     ]
 
 
+async def _calibrate(system: LocalSystem) -> None:
+    """Measure the first ready replica; a failure is logged, never fatal (workloads in rps still run)."""
+    from mlscale.errors import MlscaleError
+    from mlscale.images import load_images
+
+    first = system.replicas[0]
+    images = None
+    if system.options.images:
+        with contextlib.suppress(MlscaleError):  # no such folder: a synthetic image will do
+            images = await asyncio.to_thread(load_images, Path(system.options.images))
+    try:
+        assert first.managed.pid is not None
+        system.calibration = await calibrate(
+            first.url, first.managed.pid, images, system.request_milli, system.config.target_cpu_utilization
+        )
+        log.info("calibration: %s", json.dumps(system.calibration.to_json()))
+    except (aiohttp.ClientError, TimeoutError, RuntimeError, psutil.Error) as exc:
+        log.warning("calibration failed: %r", exc)
+
+
 async def supervise(options: LocalOptions) -> None:
     overrides = {
         "min_replicas": options.min_replicas,
@@ -316,12 +366,21 @@ async def supervise(options: LocalOptions) -> None:
     }
     values = Path(options.values_file) if options.values_file else VALUES_FILE
     config = load_hpa_config(values, **overrides)
-    system = LocalSystem(options, config)
+    system = LocalSystem(options, config, values)
+    control_token = ensure_token("control", system.state_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     controller: Controller | None = None
+
+    def guarded(handler: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            if not bearer_ok(request, control_token):
+                return forbidden(f"{request.method} {request.url.path}")
+            return await handler(request)  # type: ignore[no-any-return]
+
+        return endpoint
 
     async def status(request: Request) -> JSONResponse:
         return JSONResponse(system.status(controller).to_json())
@@ -342,9 +401,9 @@ async def supervise(options: LocalOptions) -> None:
     control_port = free_port()
     app = Starlette(
         routes=[
-            Route("/status", status),
-            Route("/decisions", decisions),
-            Route("/shutdown", shutdown, methods=["POST"]),
+            Route("/status", guarded(status)),
+            Route("/decisions", guarded(decisions)),
+            Route("/shutdown", guarded(shutdown), methods=["POST"]),
             Route("/metrics", metrics),
             Route("/sd", service_discovery),
         ]
@@ -353,7 +412,7 @@ async def supervise(options: LocalOptions) -> None:
         uvicorn.Config(app, host="127.0.0.1", port=control_port, log_level="warning", lifespan="off")
     )
     serving = asyncio.create_task(server.serve())
-    state = {
+    state: dict[str, Any] = {
         "backend": "local",
         "supervisor_pid": os.getpid(),
         "control_url": f"http://127.0.0.1:{control_port}",
@@ -368,23 +427,28 @@ async def supervise(options: LocalOptions) -> None:
             system.session = session
             for _ in range(config.min_replicas):
                 system.start_replica()
-            system.start_dispatcher(system.replicas[0].url)
+            system.dispatcher.start()
             controller = Controller(system, config)
             controller.desired = system.current_replicas()
             resolution = config.scaled(config.metric_resolution_seconds)
             next_sample = 0.0
-            started_controller = False
             control = None
             while not stop.is_set():
-                await system.watch()
+                for event in await system.watch():
+                    log.info(event)
                 now = time.monotonic()
                 if now >= next_sample:
                     system.sample()
                     next_sample = now + resolution
-                if not started_controller and system.published:
-                    write_state({**state, "phase": "ready"})
+                if control is None and system.published and system.dispatcher.ready:
+                    if options.calibrate:
+                        await _calibrate(system)
                     control = asyncio.create_task(controller.run(stop))
-                    started_controller = True
+                if control is not None:
+                    phase = "ready" if system.dispatcher.ready else "degraded"
+                    if state["phase"] != phase or state.get("calibration") != system.status(None).calibration:
+                        state = {**state, "phase": phase, "calibration": system.status(None).calibration}
+                        write_state(state)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)
             if control is not None:
@@ -401,6 +465,7 @@ def main() -> None:
     parser.add_argument("--options", required=True, help="LocalOptions as JSON")
     args = parser.parse_args()
     options = LocalOptions(**json.loads(args.options))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     asyncio.run(supervise(options))
 
 

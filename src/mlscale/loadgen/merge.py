@@ -14,11 +14,18 @@ MAX_LATENCY_US = 3_600_000_000  # one hour: anything slower is clamped
 
 
 def final_rows(sent: list[SentRequest], outcomes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per sent request: its dispatcher outcome, ``rejected``, ``enqueue_error`` or ``lost``."""
+    """One row per sent request: its dispatcher outcome, ``rejected``, ``enqueue_error`` or ``lost``.
+
+    An enqueue that got no answer at all (a client timeout, a reset) may still have been queued:
+    if its outcome arrives, that outcome is its row, not an ``enqueue_error`` (an overloaded
+    dispatcher once served 148 such requests that were counted as failures). A definite refusal
+    (429, 4xx) was never queued, so an outcome under its id is ignored.
+    """
     rows = []
     for request in sent:
         row = as_row(request)
-        record = outcomes.get(request.id) if request.enqueue_status == 202 else None
+        unanswered = request.enqueue_status is None
+        record = outcomes.get(request.id) if request.enqueue_status == 202 or unanswered else None
         if record is not None:
             completed = float(record["finished_at"])
             row.update(

@@ -1,7 +1,10 @@
 """The original design's ``POST /storeLatency``: where the dispatcher reports each outcome.
 
 Records are kept by id; the first one for an id wins, later copies are counted as duplicates
-(the dispatcher retries posts, so a post that timed out on its side may arrive twice).
+(the dispatcher retries posts, so a post that timed out on its side may arrive twice). A post
+must carry the shared result token when one is set (the dispatcher sends it), so no other
+process can write outcomes into a run; a malformed batch is refused whole with a 4xx naming
+the first bad record.
 """
 
 from __future__ import annotations
@@ -14,6 +17,28 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from mlscale.loadgen.bodies import MAX_RESULTS_BODY, BodyError, bearer_ok, forbidden, read_json
+
+OUTCOMES = ("ok", "error", "timeout", "dropped")
+
+
+def check_records(payload: Any) -> list[dict[str, Any]]:
+    """``{"records": [...]}``, each an object with a string ``id`` and a known ``outcome``."""
+    records = payload.get("records") if isinstance(payload, dict) else None
+    if not isinstance(records, list):
+        raise BodyError(400, "invalid_body", "expected {'records': [...]}")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+            raise BodyError(422, "invalid_record", f"records[{index}] must be an object with a string 'id'")
+        if record.get("outcome") not in OUTCOMES:
+            raise BodyError(
+                422, "invalid_record", f"records[{index}].outcome must be one of {', '.join(OUTCOMES)}"
+            )
+        finished = record.get("finished_at")
+        if isinstance(finished, bool) or not isinstance(finished, int | float):
+            raise BodyError(422, "invalid_record", f"records[{index}].finished_at must be a number (epoch s)")
+    return records
 
 
 class OutcomeStore:
@@ -37,23 +62,25 @@ class OutcomeStore:
                 self.by_id[key] = record
 
 
-def store_latency_endpoint(current: Callable[[], OutcomeStore]) -> Callable[[Request], Awaitable[Response]]:
+def store_latency_endpoint(
+    current: Callable[[], OutcomeStore], token: str | None = None
+) -> Callable[[Request], Awaitable[Response]]:
     """The handler, storing into whichever store ``current()`` names at the time of the post."""
 
     async def store_latency(request: Request) -> Response:
+        if not bearer_ok(request, token):
+            return forbidden("POST /storeLatency")
         try:
-            payload = orjson.loads(await request.body())
-            records = payload["records"] if isinstance(payload, dict) else None
-            if not isinstance(records, list):
-                raise ValueError("'records' must be a list")
-        except (orjson.JSONDecodeError, KeyError, ValueError) as exc:
-            body = {"error": "invalid_body", "detail": f"expected {{'records': [...]}}: {exc}"}
-            return Response(orjson.dumps(body), 400, media_type="application/json")
+            records = check_records(await read_json(request, MAX_RESULTS_BODY))
+        except BodyError as exc:
+            return exc.response()
         current().add(records)
         return Response(orjson.dumps({"stored": len(records)}), media_type="application/json")
 
     return store_latency
 
 
-def receiver_app(store: OutcomeStore) -> Starlette:
-    return Starlette(routes=[Route("/storeLatency", store_latency_endpoint(lambda: store), methods=["POST"])])
+def receiver_app(store: OutcomeStore, token: str | None = None) -> Starlette:
+    return Starlette(
+        routes=[Route("/storeLatency", store_latency_endpoint(lambda: store, token), methods=["POST"])]
+    )

@@ -44,6 +44,8 @@ class LoadTestOptions:
     """Replicas, desired replicas and CPU from the backend, sampled each second (blocking)."""
     backend_decisions: Callable[[], list[dict[str, Any]]] | None = None
     """The autoscaler's decisions, fetched once at the end into run.json."""
+    result_token: str | None = None
+    """The bearer token the dispatcher's outcome posts must carry (None: posts are not checked)."""
 
 
 class LoadTestInterrupted(MlscaleError):
@@ -74,8 +76,9 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-async def _serve_receiver(store: OutcomeStore, host: str, port: int) -> uvicorn.Server:
-    config = uvicorn.Config(receiver_app(store), host=host, port=port, log_level="warning", lifespan="off")
+async def _serve_receiver(store: OutcomeStore, host: str, port: int, token: str | None) -> uvicorn.Server:
+    app = receiver_app(store, token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
     server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -104,6 +107,24 @@ async def _fetch_missing(url: str, store: OutcomeStore) -> bool:
         return False
 
 
+async def _dispatcher_idle(url: str) -> bool:
+    """Nothing queued, in flight or waiting to be reported: no outcome is still to come."""
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,
+            session.get(f"{url}/stats") as response,
+        ):
+            stats = await response.json()
+        return not (stats["queue_depth"] or stats["in_flight"] or stats["report"]["unsent"])
+    except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError):
+        return False
+
+
+def _uncertain(request: SentRequest) -> bool:
+    """The enqueue got no answer, yet the dispatcher may have accepted it (its outcome may come)."""
+    return request.enqueue_status is None and request.enqueue_error is not None
+
+
 async def run_load_test(
     workload: Workload,
     offsets: list[float],
@@ -125,7 +146,7 @@ async def run_load_test(
     server = None
     if store is None:
         store = OutcomeStore()
-        server = await _serve_receiver(store, options.listen_host, options.listen_port)
+        server = await _serve_receiver(store, options.listen_host, options.listen_port, options.result_token)
     store.expected = {f"{run_id}-{i}" for i in range(len(offsets))}
     start_at = time.time() + 0.5  # a moment to set up, so the first sends are on time
     run_dir = new_run_dir(options.runs_dir, workload.name, start_at)
@@ -209,12 +230,19 @@ async def run_load_test(
             await asyncio.wait([sender], timeout=1.0)
         sent, send_stats = sender.result()
         accepted = {r.id for r in sent if r.enqueue_status == 202}
+        # An enqueue that timed out may still have been queued (an overloaded dispatcher answered
+        # 202 after the client gave up): wait for those too, until the dispatcher is idle.
+        uncertain = {r.id for r in sent if _uncertain(r)}
         deadline = time.monotonic() + options.drain_timeout
-        while time.monotonic() < deadline and not accepted <= store.by_id.keys():
+        while time.monotonic() < deadline:
+            if accepted <= store.by_id.keys() and (
+                uncertain <= store.by_id.keys() or await _dispatcher_idle(options.dispatcher_url)
+            ):
+                break
             if live is not None:
                 live.update(render(snapshot(send_stats)))
             await asyncio.sleep(0.2)
-        if not accepted <= store.by_id.keys():
+        if not (accepted | uncertain) <= store.by_id.keys():
             await _fetch_missing(options.dispatcher_url, store)
     except asyncio.CancelledError:
         # Ctrl-C: keep what was sent and what came back, written as a partial run.

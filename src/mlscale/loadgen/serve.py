@@ -7,7 +7,10 @@ POST /generateReport  {"totalRequests": N} -> waits for the run to finish, write
                       (stats.json, PNG figures, report.html) and answers the statistics
 
 One run at a time (a second /runLoadTest while one runs is 409): two overlapping open-loop
-schedules would make neither's numbers mean anything.
+schedules would make neither's numbers mean anything. /runLoadTest and /generateReport need the
+serve token (``Authorization: Bearer``, from ``.mlscale/serve-token``), /storeLatency the result
+token the dispatcher sends. A run is bounded before it is built (``MAX_PLANNED`` requests, step
+and scale limits), and its schedule is built off the event loop.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from starlette.routing import Route
 
 from mlscale.errors import InputError
 from mlscale.images import ImagePool
+from mlscale.loadgen.bodies import MAX_CONTROL_BODY, BodyError, bearer_ok, forbidden, read_json
 from mlscale.loadgen.receiver import OutcomeStore, store_latency_endpoint
 from mlscale.loadgen.run import LoadTestOptions, LoadTestResult, run_load_test
 from mlscale.loadgen.sender import SentRequest
@@ -47,17 +51,29 @@ class RunRequest:
     random_seed: int | None
 
 
+MAX_PLANNED = 2_000_000
+"""Requests one run may plan (about 40 MB of schedule and records): a bigger one is refused."""
+MAX_STEP_SECONDS = 86_400.0
+MAX_SCALE = 10_000.0
+
+
 class BadRequest(Exception):
     pass
 
 
-def _number(body: dict[str, Any], key: str, default: float, minimum: float) -> float:
+def _number(body: dict[str, Any], key: str, default: float, minimum: float, maximum: float) -> float:
     value = body.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise BadRequest(f"{key!r} must be a number")
-    if value < minimum:
-        raise BadRequest(f"{key!r} must be >= {minimum:g}")
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"{key!r} must be in {minimum:g}..{maximum:g}")
     return float(value)
+
+
+def planned_requests(run: RunRequest) -> int:
+    """How many requests the run's schedule will hold, computed without building it."""
+    total = sum(round(rate * run.scale * run.step_seconds) for rate in run.workload.rates)
+    return total if run.max_images is None else min(total, run.max_images)
 
 
 def parse_run_request(body: Any, defaults: RunRequest | None) -> RunRequest:
@@ -92,14 +108,18 @@ def parse_run_request(body: Any, defaults: RunRequest | None) -> RunRequest:
     seed = body.get("randomSeed", defaults.random_seed if defaults else None)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise BadRequest("'randomSeed' must be an integer")
-    return RunRequest(
+    run = RunRequest(
         workload,
         max_images,
-        _number(body, "stepSeconds", defaults.step_seconds if defaults else 1.0, 0.001),
-        _number(body, "scale", defaults.scale if defaults else 1.0, 0.0),
+        _number(body, "stepSeconds", defaults.step_seconds if defaults else 1.0, 0.001, MAX_STEP_SECONDS),
+        _number(body, "scale", defaults.scale if defaults else 1.0, 0.0, MAX_SCALE),
         arrival,
         seed,
     )
+    planned = planned_requests(run)
+    if planned > MAX_PLANNED:
+        raise BadRequest(f"the run would send {planned} requests; the limit is {MAX_PLANNED} (set maxImages)")
+    return run
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -121,7 +141,10 @@ class LoadTestService:
         options: LoadTestOptions,
         defaults: RunRequest | None,
         console: Console | None = None,
+        *,
+        serve_token: str | None = None,
     ) -> None:
+        self.serve_token = serve_token
         self.images = images
         self.options = replace(options, live=False)
         self.defaults = defaults
@@ -132,8 +155,9 @@ class LoadTestService:
         self.total = 0
         self.failure: str | None = None
 
-    def start(self, run: RunRequest) -> dict[str, Any]:
-        offsets = schedule(
+    async def start(self, run: RunRequest) -> dict[str, Any]:
+        offsets = await asyncio.to_thread(
+            schedule,
             run.workload,
             step_seconds=run.step_seconds,
             scale=run.scale,
@@ -188,27 +212,39 @@ class LoadTestService:
 
     def app(self) -> Starlette:
         async def run_load(request: Request) -> Response:
+            if not bearer_ok(request, self.serve_token):
+                return forbidden(f"{request.method} /runLoadTest")
             if request.method == "GET":
                 return _json(self.status())
             if self.task is not None and not self.task.done():
                 return _error(409, "run_in_progress", "a load test is already running; wait for it to finish")
             try:
-                body = orjson.loads(await request.body() or b"{}")
-                run = parse_run_request(body, self.defaults)
-            except orjson.JSONDecodeError as exc:
-                return _error(400, "invalid_json", str(exc))
+                run = parse_run_request(await read_json(request, MAX_CONTROL_BODY, empty={}), self.defaults)
+            except BodyError as exc:
+                return exc.response()
             except BadRequest as exc:
                 return _error(400, "invalid_body", str(exc))
-            return _json(self.start(run), 202)
+            if self.task is not None and not self.task.done():  # another POST won the race meanwhile
+                return _error(409, "run_in_progress", "a load test is already running; wait for it to finish")
+            return _json(await self.start(run), 202)
+
+        async def healthz(request: Request) -> Response:
+            return _json({"status": "alive"})
 
         async def generate_report(request: Request) -> Response:
+            if not bearer_ok(request, self.serve_token):
+                return forbidden("POST /generateReport")
             try:
-                body = orjson.loads(await request.body() or b"{}")
-                expected = body.get("totalRequests") if isinstance(body, dict) else None
-                if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
-                    raise BadRequest("'totalRequests' must be a whole number")
-            except orjson.JSONDecodeError as exc:
-                return _error(400, "invalid_json", str(exc))
+                body = await read_json(request, MAX_CONTROL_BODY, empty={})
+                if not isinstance(body, dict):
+                    raise BadRequest("the body must be a JSON object")
+                expected = body.get("totalRequests")
+                if expected is not None and (
+                    isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected <= 2**53
+                ):
+                    raise BadRequest("'totalRequests' must be a whole number in 0..2^53")
+            except BodyError as exc:
+                return exc.response()
             except BadRequest as exc:
                 return _error(400, "invalid_body", str(exc))
             if self.task is None:
@@ -229,8 +265,13 @@ class LoadTestService:
         return Starlette(
             routes=[
                 Route("/runLoadTest", run_load, methods=["GET", "POST"]),
-                Route("/storeLatency", store_latency_endpoint(lambda: self.store), methods=["POST"]),
+                Route(
+                    "/storeLatency",
+                    store_latency_endpoint(lambda: self.store, self.options.result_token),
+                    methods=["POST"],
+                ),
                 Route("/generateReport", generate_report, methods=["POST"]),
+                Route("/healthz", healthz, methods=["GET"]),
             ]
         )
 

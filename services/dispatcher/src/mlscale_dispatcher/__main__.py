@@ -17,7 +17,8 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "port": (int, "port (default 8000)"),
     "result_url": (str, "where outcomes are POSTed in batches (the load tester's /storeLatency)"),
     "max_queue": (int, "queue bound; beyond it /enqueue answers 429 (default 10000)"),
-    "concurrency": (int, "forwarders (default 3)"),
+    "concurrency": (int, "forwarders, fixed (the original design: 3; default: --per-upstream per upstream)"),
+    "per_upstream": (int, "forwarders per upstream when --concurrency is not set (default 2)"),
     "drain_rate": (float, "items/s cap on forwarding (default: none)"),
     "max_attempts": (int, "tries per request over distinct upstreams (default 3)"),
     "request_timeout": (float, "seconds per request, all attempts (default 30)"),
@@ -26,6 +27,7 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "report_interval": (float, "seconds between result posts (default 0.1)"),
     "max_image_bytes": (int, "largest image (default 10485760)"),
     "control_token": (str, "token that enables PUT /upstreams"),
+    "result_token": (str, "bearer token sent with outcome posts to --result-url"),
 }
 
 

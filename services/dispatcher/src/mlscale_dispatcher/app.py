@@ -14,6 +14,7 @@ import binascii
 import contextlib
 import hmac
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -37,6 +38,11 @@ from mlscale_dispatcher.upstreams import UpstreamPool
 log = logging.getLogger("mlscale_dispatcher")
 
 MAX_ID_LENGTH = 200
+# Ids travel on as the X-Request-ID header and into logs: a control character once killed a
+# forwarder (aiohttp refuses it in a header). RFC 3986's unreserved characters plus ':'.
+ID_PATTERN = re.compile(rf"[A-Za-z0-9._~:-]{{1,{MAX_ID_LENGTH}}}")
+ID_RULE = f"1 to {MAX_ID_LENGTH} characters from A-Z a-z 0-9 . _ ~ : -"
+MAX_CURSOR = 2**53  # JSON-safe integers: a larger 'after' cannot be a sequence number
 RESULTS_PAGE = 1000
 
 
@@ -80,12 +86,16 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
     state.queue = queue
     metrics.upstreams.set(len(pool))
 
+    report_headers = {"content-type": "application/json"}
+    if settings.result_token:  # the load tester refuses outcome posts without it
+        report_headers["authorization"] = f"Bearer {settings.result_token}"
+
     async def post_results(session: aiohttp.ClientSession, records: list[Record]) -> None:
         assert settings.result_url is not None
         async with session.post(
             settings.result_url,
             data=orjson.dumps({"records": records}),
-            headers={"content-type": "application/json"},
+            headers=report_headers,
             timeout=aiohttp.ClientTimeout(total=10),
         ) as response:
             await response.read()
@@ -98,7 +108,8 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
         report_session = aiohttp.ClientSession()
         forwarder = Forwarder(settings, queue, pool, ledger, metrics, session)
         state.forwarder = forwarder
-        tasks = [asyncio.create_task(forwarder.run_worker()) for _ in range(settings.concurrency)]
+        forwarder.resize()
+        tasks = [asyncio.create_task(forwarder.watch_workers())]
 
         async def post(records: list[Record]) -> None:
             await post_results(report_session, records)
@@ -113,13 +124,14 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
             "dispatcher ready",
             extra={
                 "upstreams": list(settings.upstreams),
-                "concurrency": settings.concurrency,
+                "workers": forwarder.wanted_workers(),
                 "drain_rate": settings.drain_rate,
             },
         )
         yield
         state.draining = True
         dropped = forwarder.drop_everything_left()
+        await forwarder.stop_workers()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -167,32 +179,35 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
         job_id = payload.get("id")
         if job_id is None:
             job_id = uuid.uuid4().hex
-        elif not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_ID_LENGTH:
-            raise BadRequest(
-                422, "invalid_field", f"'id' must be a string of 1 to {MAX_ID_LENGTH} characters"
-            )
+        elif not isinstance(job_id, str) or not ID_PATTERN.fullmatch(job_id):
+            raise BadRequest(422, "invalid_field", f"'id' must be a string of {ID_RULE}")
         sent_at = payload.get("sent_at")
         if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, (int, float))):
             raise BadRequest(422, "invalid_field", "'sent_at' must be a number (epoch seconds)")
         return Job(job_id, image, None if sent_at is None else float(sent_at))
 
+    def reject_full() -> Response:
+        state.rejected += 1
+        metrics.requests.labels("rejected").inc()
+        return error_response(
+            429, "queue_full", f"the queue holds its limit of {settings.max_queue}", {"retry-after": "1"}
+        )
+
     async def enqueue(request: Request) -> Response:
-        try:
-            job = parse_job(await read_json(request))
-        except BadRequest as exc:
-            return error_response(exc.status, exc.error, exc.detail)
         if state.draining:
             return error_response(
                 503, "shutting_down", "the dispatcher is draining; send elsewhere", {"retry-after": "5"}
             )
+        if queue.full():  # a rejection must stay cheap under overload: no JSON or base64 work
+            return reject_full()
+        try:
+            job = parse_job(await read_json(request))
+        except BadRequest as exc:
+            return error_response(exc.status, exc.error, exc.detail)
         try:
             queue.put_nowait(job)
         except asyncio.QueueFull:
-            state.rejected += 1
-            metrics.requests.labels("rejected").inc()
-            return error_response(
-                429, "queue_full", f"the queue holds its limit of {settings.max_queue}", {"retry-after": "1"}
-            )
+            return reject_full()
         state.accepted += 1
         metrics.requests.labels("accepted").inc()
         depth = queue.qsize()
@@ -205,9 +220,9 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
             limit = int(request.query_params.get("limit", str(RESULTS_PAGE)))
         except ValueError:
             return error_response(400, "invalid_query", "'after' and 'limit' must be integers")
-        if after < 0 or not 0 < limit <= RESULTS_PAGE:
+        if not 0 <= after <= MAX_CURSOR or not 0 < limit <= RESULTS_PAGE:
             return error_response(
-                400, "invalid_query", f"'after' must be >= 0 and 'limit' in 1..{RESULTS_PAGE}"
+                400, "invalid_query", f"'after' must be in 0..{MAX_CURSOR} and 'limit' in 1..{RESULTS_PAGE}"
             )
         records, cursor, truncated = ledger.since(after, limit)
         return json_response({"records": records, "next": cursor, "truncated": truncated})
@@ -235,8 +250,10 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
         )
 
     async def put_upstreams(request: Request) -> Response:
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
-        if settings.control_token is None or not hmac.compare_digest(token, settings.control_token):
+        # Header values arrive latin-1 decoded; compare bytes (compare_digest refuses non-ASCII str).
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").encode("latin-1")
+        expected = (settings.control_token or "").encode()
+        if not expected or not hmac.compare_digest(token, expected):
             return error_response(403, "forbidden", "PUT /upstreams needs the dispatcher's control token")
         try:
             payload = await read_json(request)
@@ -250,6 +267,8 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
             return error_response(422, "invalid_field", str(exc))
         pool.replace(checked)
         metrics.upstreams.set(len(pool))
+        if state.forwarder is not None:
+            state.forwarder.resize()
         log.info("upstreams replaced", extra={"upstreams": checked})
         return json_response({"upstreams": pool.snapshot(time.monotonic())})
 

@@ -33,8 +33,12 @@ class Settings:
     result_url: str | None = None
     """Where outcomes are POSTed in batches (the load tester's /storeLatency)."""
     max_queue: int = 10_000
-    concurrency: int = 3
-    """Forwarders pulling from the queue at once (the original design's three workers)."""
+    concurrency: int | None = None
+    """Forwarders pulling from the queue at once, fixed (the original design had three); None:
+    ``per_upstream`` for each configured upstream, so every replica the HPA starts can be busy."""
+    per_upstream: int = 2
+    """Forwarders per upstream when ``concurrency`` is not fixed: one request running on a replica
+    and one waiting there, so it never idles between requests."""
     drain_rate: float | None = None
     """Items/s cap on forwarding (token bucket); None forwards as fast as upstreams answer."""
     max_attempts: int = 3
@@ -50,6 +54,8 @@ class Settings:
     """Outcomes kept for GET /results."""
     max_image_bytes: int = 10 * 1024 * 1024
     top_k: int = 5
+    result_token: str | None = None
+    """Sent as ``Authorization: Bearer`` with every outcome post (the load tester checks it)."""
     control_token: str | None = None
     """Enables PUT /upstreams for callers presenting it (the local backend)."""
     log_level: str = "info"
@@ -63,7 +69,7 @@ class Settings:
             check_url("result_url", self.result_url)
         for name in (
             "max_queue",
-            "concurrency",
+            "per_upstream",
             "max_attempts",
             "report_batch",
             "report_buffer",
@@ -73,6 +79,8 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: {getattr(self, name)} must be at least 1")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise ConfigError(f"concurrency: {self.concurrency} must be at least 1")
         if self.drain_rate is not None and not (math.isfinite(self.drain_rate) and self.drain_rate > 0):
             raise ConfigError(f"drain_rate: {self.drain_rate} must be a positive number of items/s")
         for name in ("request_timeout", "report_interval"):

@@ -3,12 +3,21 @@
 Each job ends in exactly one outcome record: ``ok``; ``error`` (an upstream status other than
 200, or every attempt refused); ``timeout``; or ``dropped`` (still queued or in flight when
 the grace period after SIGTERM ran out). A 503 or a connection error is retried on another
-upstream with backoff, up to ``max_attempts``.
+upstream with backoff, up to ``max_attempts``. While no upstream is configured (the last replica
+died or is not ready yet) a job waits for one, up to ``request_timeout``, without using attempts.
+
+The number of workers follows the upstreams (``per_upstream`` each) unless ``concurrency`` fixes
+it: three fixed workers can keep at most three of five replicas busy. A worker survives any
+exception from a job (the job ends in ``error``, the crash is logged and counted): a header
+value that aiohttp refused once killed workers one by one, and the queue stopped draining
+without a word (issue 13).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +29,8 @@ from mlscale_dispatcher.config import Settings
 from mlscale_dispatcher.ledger import Ledger, Record
 from mlscale_dispatcher.metrics import DispatcherMetrics
 from mlscale_dispatcher.upstreams import Upstream, UpstreamPool
+
+log = logging.getLogger("mlscale_dispatcher.forwarder")
 
 
 @dataclass
@@ -77,10 +88,26 @@ class Forwarder:
         self.session = session
         self.limiter = RateLimiter(settings.drain_rate) if settings.drain_rate else None
         self.in_flight: dict[int, Job] = {}
+        self.workers: dict[int, asyncio.Task[None]] = {}
         self.report = settings.result_url is not None
 
-    async def run_worker(self) -> None:
-        while True:
+    def wanted_workers(self) -> int:
+        """Workers for the current upstreams: fixed, or ``per_upstream`` per replica (at least one's)."""
+        if self.settings.concurrency is not None:
+            return self.settings.concurrency
+        return self.settings.per_upstream * max(1, len(self.pool))
+
+    def resize(self) -> None:
+        """Start workers up to ``wanted_workers``; extra ones leave after their current job."""
+        wanted = self.wanted_workers()
+        for index in range(wanted):
+            task = self.workers.get(index)
+            if task is None or task.done():
+                self.workers[index] = asyncio.create_task(self.run_worker(index), name=f"forwarder-{index}")
+        self.metrics.workers.set(wanted)
+
+    async def run_worker(self, index: int) -> None:
+        while index < self.wanted_workers():
             job = await self.queue.get()
             self.in_flight[id(job)] = job
             self.metrics.in_flight.set(len(self.in_flight))
@@ -88,11 +115,37 @@ class Forwarder:
                 if self.limiter is not None:
                     await self.limiter.acquire()
                 await self.forward(job)
+            except Exception as exc:  # a bug or a library's surprise: the job ends, the worker lives
+                self.metrics.worker_crashes.inc()
+                log.exception("forwarding failed", extra={"request_id": job.id})
+                self.record(job, "error", error=f"internal_{type(exc).__name__}")
             finally:
                 self.in_flight.pop(id(job), None)
                 self.metrics.in_flight.set(len(self.in_flight))
                 self.queue.task_done()
                 self.metrics.queue_depth.set(self.queue.qsize())
+        self.workers.pop(index, None)
+
+    async def watch_workers(self, period: float = 1.0) -> None:
+        """Restart any worker that ended without being asked (counted and logged)."""
+        while True:
+            await asyncio.sleep(period)
+            for index, task in list(self.workers.items()):
+                if task.done() and not task.cancelled() and index < self.wanted_workers():
+                    self.metrics.worker_crashes.inc()
+                    log.error(
+                        "forwarder died; restarting it",
+                        extra={"worker": index, "error": repr(task.exception())},
+                    )
+                    self.workers.pop(index)
+            self.resize()
+
+    async def stop_workers(self) -> None:
+        tasks = list(self.workers.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.workers.clear()
 
     async def forward(self, job: Job) -> None:
         dequeued = time.monotonic()
@@ -110,9 +163,11 @@ class Forwarder:
             if upstream is None and tried:  # every upstream tried once: start over after backoff
                 tried.clear()
                 upstream = self.pool.pick(time.monotonic())
-            if upstream is None:  # no upstream configured yet (e.g. mid-scale): wait, do not burn attempts
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
+            if upstream is None:  # no ready upstream (start-up, the last one died): wait, keep the attempts
+                changed = self.pool.changed
+                outcome = Attempt("timeout", error="no_upstream")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), max(0.0, deadline - time.monotonic()))
                 continue
             attempts += 1
             tried.add(upstream.url)

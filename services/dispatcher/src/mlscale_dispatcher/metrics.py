@@ -21,6 +21,8 @@ class DispatcherMetrics:
     latency: Histogram
     upstreams: Gauge
     report_pending: Gauge
+    workers: Gauge
+    worker_crashes: Counter
 
     @classmethod
     def create(cls) -> DispatcherMetrics:
@@ -53,7 +55,23 @@ class DispatcherMetrics:
             "Outcomes not yet posted to the result URL.",
             registry=registry,
         )
-        return cls(registry, queue_depth, in_flight, requests, latency, upstreams, report_pending)
+        workers = Gauge("mlscale_dispatcher_workers", "Forwarders running.", registry=registry)
+        worker_crashes = Counter(
+            "mlscale_dispatcher_worker_crashes",
+            "Jobs that raised inside a forwarder (each ended in an error outcome; the forwarder lived on).",
+            registry=registry,
+        )
+        return cls(
+            registry,
+            queue_depth,
+            in_flight,
+            requests,
+            latency,
+            upstreams,
+            report_pending,
+            workers,
+            worker_crashes,
+        )
 
     def observe(self, record: dict[str, Any]) -> None:
         outcome = record["outcome"]

@@ -1,4 +1,9 @@
-"""The inference replicas the forwarders spread work over: least outstanding requests first.
+"""The inference replicas the forwarders spread work over: power of two random choices.
+
+Each pick draws two replicas at random and takes the one with fewer outstanding requests (ties:
+the first drawn, so at random), as Envoy's least-request balancer does. Taking the global
+minimum with ties broken by list order sent 99.6 % of a 30 requests/s run to the first of two
+replicas (issue 13): at light load every replica has 0 outstanding, and the first always won.
 
 A replica that answered 503 or refused a connection sits out a short cool-down, so retries go
 elsewhere; if every replica is cooling down, the least recently failed one is still tried.
@@ -6,6 +11,8 @@ elsewhere; if every replica is cooling down, the least recently failed one is st
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,15 +27,20 @@ class Upstream:
 
 
 class UpstreamPool:
-    def __init__(self, urls: Iterable[str], cool_down: float = 1.0) -> None:
+    def __init__(self, urls: Iterable[str], cool_down: float = 1.0, rng: random.Random | None = None) -> None:
         self.cool_down = cool_down
+        self._rng = rng or random.Random()
         self._upstreams: dict[str, Upstream] = {}
+        self.changed = asyncio.Event()
+        """Set on every replace: forwarders waiting for an upstream wake up."""
         self.replace(urls)
 
     def replace(self, urls: Iterable[str]) -> None:
-        """Set the replica list; replicas that stay keep their counters."""
+        """Set the replica list (possibly empty); replicas that stay keep their counters."""
         wanted = list(dict.fromkeys(u.rstrip("/") for u in urls))
         self._upstreams = {url: self._upstreams.get(url) or Upstream(url) for url in wanted}
+        self.changed.set()
+        self.changed = asyncio.Event()
 
     def __len__(self) -> int:
         return len(self._upstreams)
@@ -38,9 +50,12 @@ class UpstreamPool:
         if not candidates:
             return None
         warm = [u for u in candidates if u.cool_until <= now]
-        if warm:
-            return min(warm, key=lambda u: u.outstanding)
-        return min(candidates, key=lambda u: u.cool_until)
+        if not warm:
+            return min(candidates, key=lambda u: u.cool_until)
+        if len(warm) == 1:
+            return warm[0]
+        first, second = self._rng.sample(warm, 2)
+        return second if second.outstanding < first.outstanding else first
 
     def failed(self, upstream: Upstream, now: float) -> None:
         upstream.failures += 1

@@ -9,6 +9,7 @@ Pixels stay uint8: scaling to [-1, 1] is part of the compiled model graph.
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +30,16 @@ class ImageError(ValueError):
 def decode_image(data: bytes, size: int, max_pixels: int) -> npt.NDArray[np.uint8]:
     """Decode and resize to ``size``×``size`` RGB, uint8."""
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():
+            # Pillow warns over MAX_IMAGE_PIXELS and raises over twice it: both are "too large".
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError("image_too_large", f"the image has too many pixels: {exc}") from None
     except UnidentifiedImageError:
         raise ImageError("invalid_image", "the bytes are not a JPEG or PNG image") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a format's plugin choked on its header
+        raise ImageError("invalid_image", f"the bytes are not a decodable image: {exc}") from None
     with image:
         if image.format not in SUPPORTED_FORMATS:
             raise ImageError(

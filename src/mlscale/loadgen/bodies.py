@@ -1,0 +1,71 @@
+"""Reading a JSON request body on the load tester's HTTP faces: bounded, typed, and said plainly.
+
+Every failure is a ``BodyError`` that becomes a 4xx with ``{"error", "detail"}``: a body over the
+limit is 413 (read no further than the limit), a Content-Type other than JSON is 415, a body
+that is not JSON is 400.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+MAX_CONTROL_BODY = 1024 * 1024
+"""/runLoadTest and /generateReport bodies: a workload string of ~100,000 rates fits."""
+MAX_RESULTS_BODY = 64 * 1024 * 1024
+"""/storeLatency: the dispatcher posts up to 100 records (~40 KB) a batch; room for bigger ones."""
+
+
+class BodyError(Exception):
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+    def response(self) -> Response:
+        return json_error(self.status, self.error, self.detail)
+
+
+def json_error(status: int, error: str, detail: str) -> Response:
+    return Response(orjson.dumps({"error": error, "detail": detail}), status, media_type="application/json")
+
+
+async def read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
+    """The body as JSON; ``empty`` when there is none (None: a body is required)."""
+    kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if kind not in ("application/json", ""):
+        raise BodyError(415, "unsupported_media_type", f"send application/json, not {kind!r}")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyError(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyError(413, "body_too_large", f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        if empty is not None:
+            return empty
+        raise BodyError(400, "invalid_json", "the body is empty; send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BodyError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+
+
+def bearer_ok(request: Request, token: str | None) -> bool:
+    """True when no token is required or the request carries it (compared in constant time)."""
+    if token is None:
+        return True
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").encode("latin-1")
+    return hmac.compare_digest(given, token.encode())
+
+
+def forbidden(what: str) -> Response:
+    return json_error(401, "unauthorized", f"{what} needs 'Authorization: Bearer <token>'")

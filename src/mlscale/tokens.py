@@ -1,0 +1,45 @@
+"""Shared secrets, each in its own 0600 file under the state directory; never printed or logged.
+
+``control``  the local supervisor's control API (``mlscale status``/``down`` present it)
+``result``   the dispatcher's outcome posts to the load tester's /storeLatency
+``serve``    ``mlscale loadtest --serve``'s /runLoadTest and /generateReport
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from mlscale.backends.base import state_dir
+
+NAMES = ("control", "result", "serve")
+
+
+def token_path(name: str, directory: Path | None = None) -> Path:
+    if name not in NAMES:
+        raise ValueError(f"unknown token {name!r}")
+    return (directory or state_dir()) / f"{name}-token"
+
+
+def read_token(name: str, directory: Path | None = None) -> str | None:
+    try:
+        return token_path(name, directory).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def ensure_token(name: str, directory: Path | None = None) -> str:
+    """The token, made on first use: created 0600 (O_EXCL), so no other user ever reads it."""
+    existing = read_token(name, directory)
+    if existing is not None:
+        return existing
+    path = token_path(name, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token)
+    temporary.replace(path)
+    return token
