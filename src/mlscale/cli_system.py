@@ -41,13 +41,26 @@ def backend_for(
 
 def status_table(status: SystemStatus) -> Table:
     table = Table(title=f"{status.backend} system · dispatcher {status.dispatcher_url}")
-    for column in ("replica", "url", "ready", "CPU (m)", "CPU % of request"):
-        table.add_column(column, justify="right" if "CPU" in column else "left")
+    for column in ("process", "url", "pid", "ready", "restarts", "CPU (m)", "CPU % of request"):
+        table.add_column(column, justify="left" if column in ("process", "url") else "right")
+    if status.dispatcher is not None:
+        health = status.dispatcher
+        table.add_row(
+            "dispatcher",
+            status.dispatcher_url,
+            str(health.pid) if health.alive else f"{health.pid} (exited {health.last_exit})",
+            "yes" if health.ready else "[red]no[/]",
+            str(health.restarts),
+            "–",
+            "–",
+        )
     for replica in status.replicas:
         table.add_row(
             replica.id + (" (terminating)" if replica.terminating else ""),
             replica.url,
+            str(replica.pid) if replica.alive else f"{replica.pid} (exited)",
             "yes" if replica.ready else "no",
+            str(replica.restarts),
             f"{replica.cpu_milli:.0f}" if replica.cpu_milli is not None else "–",
             f"{replica.cpu_utilization:.0f} %" if replica.cpu_utilization is not None else "–",
         )
@@ -133,6 +146,15 @@ def up(
         )  # fmt: skip
     status = backend_for(backend, options, kubernetes).up()
     console.print(status_table(status))
+    if status.calibration:
+        c = status.calibration
+        console.print(
+            f"calibration: one replica ({c['cpu_request_milli']}m CPU) costs "
+            f"{c['cpu_ms_per_request']:.1f} ms "
+            f"CPU per image: it serves {c['capacity_at_target_rps']:.1f} requests/s at the "
+            f"{c['target_cpu_utilization']} % target, {c['max_rps']:.1f}/s flat out "
+            "(`# unit: replicas` workloads are in multiples of the first)"
+        )
     console.print(f"up. Next: mlscale loadtest workloads/demo.txt --dispatcher {status.dispatcher_url}")
 
 

@@ -248,6 +248,9 @@ BAD = [
     (b'{"image": "not*base64"}', 400, "invalid_base64"),
     (b'{"image": "aGVsbG8=", "id": 7}', 422, "invalid_field"),
     (b'{"image": "aGVsbG8=", "sent_at": "yesterday"}', 422, "invalid_field"),
+    # Issue 13: a control character in an id killed a forwarder once it reached the header.
+    (b'{"image": "aGVsbG8=", "id": "x\\r\\n1"}', 422, "invalid_field"),
+    (b'{"image": "aGVsbG8=", "id": "has space"}', 422, "invalid_field"),
 ]
 
 
@@ -289,6 +292,10 @@ def test_upstreams_change_at_run_time_only_with_the_control_token(
                 f"{dispatcher.url}/upstreams", json=body, headers={"authorization": "Bearer nope"}
             )
             assert wrong.status_code == 403
+            not_ascii = httpx.put(  # issue 13: a hmac TypeError answered 500
+                f"{dispatcher.url}/upstreams", json=body, headers=[(b"authorization", b"Bearer \xe9")]
+            )
+            assert (not_ascii.status_code, not_ascii.json()["error"]) == (403, "forbidden")
             bad = httpx.put(
                 f"{dispatcher.url}/upstreams",
                 json={"upstreams": ["ftp://x"]},
@@ -305,3 +312,13 @@ def test_upstreams_change_at_run_time_only_with_the_control_token(
             dispatcher.stop()
     replicas_by_batch = {(str(r["id"])[:3], r["replica"]) for r in records}
     assert replicas_by_batch == {("one", "first"), ("two", "second")}
+
+
+def test_a_huge_results_cursor_is_a_400_not_a_500(tmp_path: Path) -> None:
+    dispatcher = start_dispatcher(tmp_path / "d.log")
+    try:
+        huge = httpx.get(f"{dispatcher.url}/results", params={"after": "9" * 40})
+        assert (huge.status_code, huge.json()["error"]) == (400, "invalid_query")
+        assert httpx.get(f"{dispatcher.url}/results", params={"after": 2**53}).status_code == 200
+    finally:
+        dispatcher.stop()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import random
 import signal
 import time
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.support import IMAGES, ServiceProcess, b64, jpeg_bytes
 
@@ -91,6 +94,13 @@ def _gif() -> str:
     return b64(out.getvalue())
 
 
+def _bomb() -> bytes:
+    """A 20000x20000 1-bit PNG: 48 KB on the wire, 400 megapixels decoded."""
+    buffer = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 BAD_INPUTS = [
     ("not json", b"{not json", 400, "invalid_json"),
     ("array body", b"[1, 2]", 400, "invalid_body"),
@@ -101,6 +111,14 @@ BAD_INPUTS = [
     ("text bytes", json.dumps({"image": b64(b"hello, not an image")}).encode(), 400, "invalid_image"),
     ("gif", json.dumps({"image": _gif()}).encode(), 415, "unsupported_image_format"),
     ("truncated jpeg", json.dumps({"image": b64(jpeg_bytes()[:3000])}).encode(), 400, "invalid_image"),
+    # Issue 13: both answered 500.
+    ("decompression bomb", json.dumps({"image": b64(_bomb())}).encode(), 413, "image_too_large"),
+    (
+        "bmp header, random bytes",
+        json.dumps({"image": b64(b"BM" + random.Random(1).randbytes(4000))}).encode(),
+        400,
+        "invalid_image",
+    ),
     ("top_k zero", json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": 0}).encode(), 422, "invalid_field"),
     (
         "top_k huge",

@@ -147,7 +147,8 @@ def expected_replicas(run: ScaledRun, meta: dict[str, Any]) -> int:
     system = meta["system"]
     cpu_milli = run.rate * run.calibration["cpu_ms_per_request"]
     ratio = cpu_milli / (run.calibration["cpu_request_milli"] * system["target_cpu_utilization"] / 100)
-    return min(int(system["max_replicas"]), int(math.ceil(ratio / (1 + 0.1))))
+    needed: int = math.ceil(ratio / (1 + 0.1))
+    return min(int(system["max_replicas"]), needed)
 
 
 def test_scales_out_under_load_and_back_in_after_it(scaled_run: ScaledRun) -> None:

@@ -163,3 +163,47 @@ def test_ids_are_checked_at_the_door_against_a_documented_charset() -> None:
     assert ID_PATTERN.fullmatch("a" * MAX_ID_LENGTH)
     for bad in ("x\r\n1", "", "a" * (MAX_ID_LENGTH + 1), "sp ace", "é", "a\x00b"):
         assert not ID_PATTERN.fullmatch(bad), bad
+
+
+class _RaisingSession:
+    """An aiohttp session stand-in whose post raises what aiohttp raises for a header it refuses."""
+
+    def post(self, url: str, **kwargs: object) -> object:
+        raise ValueError("Newline or carriage return character detected in HTTP header")
+
+
+def test_a_job_that_raises_in_a_forwarder_ends_in_error_and_the_forwarders_live_on() -> None:
+    """Issue 13: an exception a forwarder did not expect killed it; after --concurrency of them
+    every request got 202 and none was forwarded, without a word."""
+    from mlscale_dispatcher.config import Settings
+    from mlscale_dispatcher.forwarder import Forwarder, Job
+    from mlscale_dispatcher.metrics import DispatcherMetrics
+
+    async def scenario() -> tuple[list[dict[str, object]], float, int]:
+        settings = Settings(upstreams=("http://127.0.0.1:9",), concurrency=1)
+        queue: asyncio.Queue[Job] = asyncio.Queue()
+        ledger = Ledger(keep=100, buffer=100)
+        metrics = DispatcherMetrics.create()
+        forwarder = Forwarder(
+            settings,
+            queue,
+            UpstreamPool(settings.upstreams),
+            ledger,
+            metrics,
+            _RaisingSession(),  # type: ignore[arg-type]
+        )
+        forwarder.resize()
+        for i in range(5):
+            queue.put_nowait(Job(f"j-{i}", "aGVsbG8=", None))
+        await asyncio.wait_for(queue.join(), 5)
+        alive = sum(not t.done() for t in forwarder.workers.values())
+        await forwarder.stop_workers()
+        crashes = metrics.registry.get_sample_value("mlscale_dispatcher_worker_crashes_total") or 0.0
+        return ledger.since(0, 100)[0], crashes, alive
+
+    records, crashes, alive = asyncio.run(scenario())
+    assert [(r["id"], r["outcome"], r["error"]) for r in records] == [
+        (f"j-{i}", "error", "internal_ValueError") for i in range(5)
+    ]
+    assert crashes == 5
+    assert alive == 1  # the one forwarder took all five, one after another
