@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mlscale_dispatcher import openapi
 from mlscale_dispatcher.config import ConfigError, Settings, check_url
 from mlscale_dispatcher.forwarder import Forwarder, Job
 from mlscale_dispatcher.ledger import Ledger, Record
@@ -234,6 +235,7 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
                 "queue_depth": queue.qsize(),
                 "max_queue": settings.max_queue,
                 "in_flight": len(forwarder.in_flight) if forwarder else 0,
+                "workers": forwarder.wanted_workers() if forwarder else 0,
                 "accepted": state.accepted,
                 "rejected": state.rejected,
                 "outcomes": ledger.counts,
@@ -285,6 +287,11 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
         metrics.report_pending.set(ledger.unsent)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    contract = orjson.dumps(openapi.document(ID_PATTERN.pattern, MAX_CURSOR, RESULTS_PAGE))
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return Response(contract, media_type="application/json")
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
 
@@ -308,6 +315,7 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlscale_inference import __version__
+from mlscale_inference import __version__, openapi
 from mlscale_inference.config import Settings
 from mlscale_inference.imaging import ImageError, decode_image
 from mlscale_inference.labels import imagenet_labels
@@ -252,6 +252,11 @@ def create_app(
     async def metrics_endpoint(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    contract = orjson.dumps(openapi.document(MAX_TOP_K))
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return Response(contract, media_type="application/json")
+
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
 
@@ -270,6 +275,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         ],
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
