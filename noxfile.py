@@ -1,4 +1,4 @@
-"""Sessions: lint, typecheck, tests, k8s, bench.
+"""Sessions: lint, typecheck, tests, fuzz, k8s, bench.
 
 All sessions share one virtual environment, ``.nox/shared``: tensorflow alone is 1.6 GB, and
 nox would otherwise build it once per session. It is rebuilt when a ``pyproject.toml`` changes.
@@ -107,7 +107,17 @@ def tests(session: nox.Session) -> None:
     """pytest: unit tests, chart tests (helm), integration tests with real services on 127.0.0.1."""
     env = shared_env(session)
     ensure_helm(session)
-    session.run(tool("pytest"), "--ignore=tests/k8s", *session.posargs, env=env, external=True)
+    session.run(
+        tool("pytest"), "--ignore=tests/k8s", "--ignore=tests/fuzz", *session.posargs, env=env, external=True
+    )
+
+
+@nox.session(venv_backend="none")
+def fuzz(session: nox.Session) -> None:
+    """schemathesis against every HTTP API's OpenAPI document (MLSCALE_FUZZ_EXAMPLES per operation)."""
+    env = {"MLSCALE_FUZZ_EXAMPLES": "2000", **shared_env(session), **os.environ}
+    env["PATH"] = shared_env(session)["PATH"]
+    session.run(tool("pytest"), "tests/fuzz", *session.posargs, env=env, external=True)
 
 
 @nox.session(venv_backend="none")

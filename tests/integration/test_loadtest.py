@@ -168,3 +168,20 @@ def test_bad_image_folders_exit_2(tmp_path: Path) -> None:
         result = runner.invoke(app, ["loadtest", str(workload), "--images", str(folder)])
         assert result.exit_code == 2, result.output
         assert words in result.output.replace("\n", "")
+
+
+def test_a_run_of_zero_requests_is_written_and_reported(tmp_path: Path) -> None:
+    """Found by the fuzzer: a run that sent nothing wrote NaN into run.json, and its report failed."""
+    workload = tmp_path / "zero.txt"
+    workload.write_text("0,0\n")
+    result = runner.invoke(app, [
+        "loadtest", str(workload), "--dispatcher", f"http://127.0.0.1:{free_port()}",
+        "--listen", f"127.0.0.1:{free_port()}", "--runs-dir", str(tmp_path / "runs"), "--no-live",
+        "--drain-timeout", "0",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["send"]["lag_p99_ms"] is None
+    report = runner.invoke(app, ["report", str(run_dir)])
+    assert report.exit_code == 0, report.output
+    assert json.loads((run_dir / "stats.json").read_text())["total"] == 0

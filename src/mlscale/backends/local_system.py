@@ -54,6 +54,7 @@ from mlscale.backends.base import (
 from mlscale.backends.calibration import Calibration, calibrate
 from mlscale.backends.health import load_probes
 from mlscale.backends.local_processes import ManagedProcess
+from mlscale.contracts.supervisor import supervisor_document
 from mlscale.loadgen.bodies import bearer_ok, forbidden
 from mlscale.tokens import ensure_token
 
@@ -398,6 +399,11 @@ async def supervise(options: LocalOptions) -> None:
     async def service_discovery(request: Request) -> JSONResponse:
         return JSONResponse(scrape_targets(system.status(controller), f"127.0.0.1:{control_port}"))
 
+    contract = json.dumps(supervisor_document()).encode()
+
+    async def openapi(request: Request) -> Response:
+        return Response(contract, media_type="application/json")
+
     control_port = free_port()
     app = Starlette(
         routes=[
@@ -406,6 +412,7 @@ async def supervise(options: LocalOptions) -> None:
             Route("/shutdown", guarded(shutdown), methods=["POST"]),
             Route("/metrics", metrics),
             Route("/sd", service_discovery),
+            Route("/openapi.json", openapi),
         ]
     )
     server = _QuietServer(

@@ -290,7 +290,7 @@ async def run_load_test(
             "late": send_stats.late,
             "late_threshold_ms": options.late_ms,
             "lag_p50_ms": lags[len(lags) // 2] if lags else None,
-            "lag_p99_ms": lag_p99,
+            "lag_p99_ms": lag_p99 if lags else None,  # NaN is not JSON: a run of 0 requests broke its report
         },
         "duplicate_outcomes": store.duplicates,
         "partial": interrupted,

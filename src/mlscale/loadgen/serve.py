@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mlscale.contracts.serve import serve_document
 from mlscale.errors import InputError
 from mlscale.images import ImagePool
 from mlscale.loadgen.bodies import MAX_CONTROL_BODY, BodyError, bearer_ok, forbidden, read_json
@@ -231,6 +232,11 @@ class LoadTestService:
         async def healthz(request: Request) -> Response:
             return _json({"status": "alive"})
 
+        contract = orjson.dumps(serve_document(MAX_STEP_SECONDS, MAX_SCALE))
+
+        async def openapi(request: Request) -> Response:
+            return Response(contract, media_type="application/json")
+
         async def generate_report(request: Request) -> Response:
             if not bearer_ok(request, self.serve_token):
                 return forbidden("POST /generateReport")
@@ -250,8 +256,8 @@ class LoadTestService:
             if self.task is None:
                 return _error(409, "no_run", "no load test has run yet; POST /runLoadTest first")
             await asyncio.wait([self.task])  # bounded: the run ends after its schedule plus the drain time
-            if self.failure is not None:
-                return _error(500, "run_failed", self.failure)
+            if self.failure is not None:  # the run's failure, not this request's: a conflict with its state
+                return _error(409, "run_failed", self.failure)
             run_dir = self.task.result().run_dir
             report = await asyncio.to_thread(_write_report, run_dir, expected)
             answer = {"run_dir": str(run_dir), "files": [str(f) for f in report.files], **report.stats}
@@ -272,6 +278,7 @@ class LoadTestService:
                 ),
                 Route("/generateReport", generate_report, methods=["POST"]),
                 Route("/healthz", healthz, methods=["GET"]),
+                Route("/openapi.json", openapi, methods=["GET"]),
             ]
         )
 

@@ -62,7 +62,12 @@ def document(id_pattern: str, max_cursor: int, page: int) -> dict[str, Any]:
         "type": "object",
         "required": ["image"],
         "properties": {
-            "image": {"type": "string", "description": "base64 JPEG or PNG (checked as base64 only)"},
+            "image": {
+                "type": "string",
+                "format": "byte",
+                "contentEncoding": "base64",
+                "description": "base64 JPEG or PNG (checked as base64 only)",
+            },
             "id": {"type": "string", "pattern": f"^{id_pattern}$"},
             "sent_at": {"type": "number", "description": "epoch seconds the client sent it"},
         },

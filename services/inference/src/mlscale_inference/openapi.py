@@ -53,7 +53,12 @@ def document(max_top_k: int) -> dict[str, Any]:
         "type": "object",
         "required": ["image"],
         "properties": {
-            "image": {"type": "string", "description": "base64 JPEG or PNG (a data: URL is accepted)"},
+            "image": {
+                "type": "string",
+                "format": "byte",
+                "contentEncoding": "base64",
+                "description": "base64 JPEG or PNG (a data: URL is accepted)",
+            },
             "top_k": {"type": "integer", "minimum": 1, "maximum": max_top_k, "default": 5},
         },
     }

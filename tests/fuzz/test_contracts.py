@@ -1,0 +1,136 @@
+"""Every HTTP API fuzzed by schemathesis against the OpenAPI document it serves.
+
+Real processes on 127.0.0.1: an inference replica, a dispatcher in front of it, `mlscale loadtest
+--serve` (its runs aimed at a closed port, so they fail fast and send nothing anywhere), and the
+local supervisor of `mlscale up`. Each run fails on any 5xx, any status the document does not
+list, any body that does not match its schema, and any request that takes over 5 s (a hang).
+
+``MLSCALE_FUZZ_EXAMPLES`` sets the examples per operation (``nox -s fuzz``: 2,000; CI: 150).
+Operations that could act outside the test are fuzzed without their token, where every request
+must be refused: ``PUT /upstreams`` (it would point the dispatcher at generated hosts) and the
+supervisor's ``/shutdown``; ``/generateReport`` gets only invalid bodies (a valid one waits for
+the run to end, which is its documented behaviour, not a hang).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mlscale.backends.base import read_state
+from mlscale.cli import app
+from tests.support import IMAGES, ServiceProcess, free_port, start_dispatcher, start_module, wait_ready
+
+EXAMPLES = int(os.environ.get("MLSCALE_FUZZ_EXAMPLES", "150"))
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+COUNTS = Path(os.environ.get("MLSCALE_FUZZ_COUNTS", "fuzz-counts.json"))
+
+runner = CliRunner()
+
+
+def schemathesis(base: str, report_dir: Path, *extra: str) -> dict[str, Any]:
+    binary = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
+    command = [binary, "run", f"{base}/openapi.json", "-n", str(EXAMPLES), "--checks", CHECKS,
+               "--request-timeout", "5", "--seed", "13", "--no-color", "--report", "json",
+               "--report-dir", str(report_dir), *extra]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+    (report,) = report_dir.glob("*.json")
+    result: dict[str, Any] = json.loads(report.read_text())
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    assert result["failures"] == [], result["failures"]
+    assert result["errors"] == [], result["errors"]
+    assert result["test_cases"]["with_failures"] == 0
+    assert result["test_cases"]["errored"] == 0
+    record_counts(base, result)
+    return result
+
+
+def record_counts(base: str, result: dict[str, Any]) -> None:
+    """Requests per operation (all phases), kept in a JSON file for the record."""
+    counts = json.loads(COUNTS.read_text()) if COUNTS.exists() else {}
+    for operation, phases in result["valid_rates"].items():
+        sent = sum(p["accepted"] + p["rejected"] for p in phases.values())
+        counts[operation] = counts.get(operation, 0) + sent
+    COUNTS.write_text(json.dumps(counts, indent=1, sort_keys=True))
+
+
+@pytest.fixture(scope="module")
+def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    logs = tmp_path_factory.mktemp("fuzz-inference")
+    service = start_module(
+        "mlscale_inference", ["--weights", "none", "--log-level", "warning"], logs / "r.log", free_port()
+    )
+    try:
+        wait_ready(service, timeout=180)
+        yield service
+    finally:
+        service.stop()
+
+
+def test_inference(replica: ServiceProcess, tmp_path: Path) -> None:
+    schemathesis(replica.url, tmp_path)
+
+
+def test_dispatcher(replica: ServiceProcess, tmp_path: Path) -> None:
+    dispatcher = start_dispatcher(tmp_path / "d.log", "--upstream", replica.url, "--control-token", "c0ntrol")
+    try:
+        # Without the control token: PUT /upstreams must refuse everything (403).
+        schemathesis(dispatcher.url, tmp_path / "all")
+    finally:
+        dispatcher.stop()
+    assert "Traceback" not in (tmp_path / "d.log").read_text()
+
+
+def test_loadtest_serve(tmp_path: Path) -> None:
+    port = free_port()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "result-token").write_text("r3sult")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlscale", "loadtest", "--serve", "--listen", f"127.0.0.1:{port}",
+             "--dispatcher", f"http://127.0.0.1:{free_port()}", "--drain-timeout", "0",
+             "--images", str(IMAGES), "--runs-dir", str(tmp_path / "runs")],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "MLSCALE_STATE_DIR": str(state)},
+        )  # fmt: skip
+    service = ServiceProcess(process, f"http://127.0.0.1:{port}", log)
+    try:
+        wait_ready(service, timeout=60, path="/healthz")
+        serve = f"Authorization: Bearer {(state / 'serve-token').read_text()}"
+        schemathesis(service.url, tmp_path / "runs-api", "-H", serve,
+                     "--exclude-path", "/storeLatency", "--exclude-path", "/generateReport")  # fmt: skip
+        schemathesis(service.url, tmp_path / "report", "-H", serve, "--include-path", "/generateReport",
+                     "--mode", "negative")  # fmt: skip
+        schemathesis(service.url, tmp_path / "store", "-H", "Authorization: Bearer r3sult",
+                     "--include-path", "/storeLatency")  # fmt: skip
+    finally:
+        service.stop()
+    assert "Traceback" not in log.read_text()
+
+
+def test_supervisor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
+    up = runner.invoke(app, ["up", "--dispatcher-port", str(free_port()), "--time-scale", "0.2"])
+    assert up.exit_code == 0, up.output
+    try:
+        state = read_state()
+        assert state is not None
+        control = state["control_url"]
+        token = (tmp_path / "state" / "control-token").read_text()
+        schemathesis(control, tmp_path / "control", "-H", f"Authorization: Bearer {token}",
+                     "--exclude-path", "/shutdown")  # fmt: skip
+        schemathesis(control, tmp_path / "shutdown", "--include-path", "/shutdown")  # no token: all 401
+    finally:
+        down = runner.invoke(app, ["down"])
+    assert down.exit_code == 0, down.output
