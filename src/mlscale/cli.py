@@ -222,16 +222,15 @@ def _requests_per_unit(workload: Workload, capacity: float | None) -> float:
 
 
 def _result_token(given: str | None, host: str) -> str | None:
-    """The token outcome posts must carry (None: unchecked, said out loud beyond loopback)."""
+    """The token outcome posts must carry; a listener beyond loopback must have one."""
     from mlscale.tokens import read_token
 
     token = given or read_token("result")
     if token is None and host not in ("127.0.0.1", "localhost", "::1"):
-        # The chart does not yet hand its dispatcher a result token (issue 13, open), so the
-        # kubernetes path cannot require one; it is said, not hidden.
-        errors.print(
-            f"[yellow]warning:[/] listening on {host} without a result token: anyone who reaches it "
-            "can post outcomes. Give --result-token (the dispatcher's MLSCALE_DISPATCHER_RESULT_TOKEN)."
+        raise typer.BadParameter(
+            f"listening on {host} lets anyone who reaches it post outcomes: give --result-token "
+            "(the dispatcher's MLSCALE_DISPATCHER_RESULT_TOKEN), or bring the system up with "
+            "`mlscale up`, which makes one and gives it to the dispatcher (on kubernetes, as a Secret)"
         )
     return token
 

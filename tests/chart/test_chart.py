@@ -8,7 +8,9 @@ when the operator's API is declared present).
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -122,6 +124,12 @@ def test_inference_has_cpu_requests_probes_and_a_drain_that_fits_the_grace_perio
     assert app["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert app["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert app["startupProbe"]["periodSeconds"] * app["startupProbe"]["failureThreshold"] >= 120
+    probes = values["probes"]  # one home for the chart and the local backend
+    for kind in ("startup", "readiness", "liveness"):
+        rendered = app[f"{kind}Probe"]
+        assert rendered["httpGet"]["path"] == probes[kind]["path"]
+        assert rendered["periodSeconds"] == probes[kind]["periodSeconds"]
+        assert rendered["failureThreshold"] == probes[kind]["failureThreshold"]
     env = {e["name"]: e.get("value") for e in app["env"]}
     assert env["MLSCALE_INFERENCE_CPU"] == "500m"
     assert env["MLSCALE_INFERENCE_WEIGHTS"] == "imagenet"
@@ -138,6 +146,20 @@ def test_dispatcher_points_at_the_inference_service_and_reports_to_the_host() ->
     assert env["MLSCALE_DISPATCHER_UPSTREAMS"] == f"http://{service['metadata']['name']}:{port}"
     assert env["MLSCALE_DISPATCHER_RESULT_URL"].startswith("http://host.minikube.internal:")
     assert one(documents, "Service", "dispatcher")["spec"]["type"] == "NodePort"
+    assert "MLSCALE_DISPATCHER_RESULT_TOKEN" not in env
+    assert not [d for d in by_kind(documents, "Secret") if d["metadata"]["name"].endswith("-result-token")]
+
+
+def test_the_result_token_reaches_the_dispatcher_from_a_secret(tmp_path: Path) -> None:
+    secret_values = tmp_path / "secret.yaml"
+    secret_values.write_text("dispatcher:\n  resultToken: s3cret-t0ken\n")
+    documents = render([secret_values])
+    app = container(one(documents, "Deployment", "dispatcher"))
+    (entry,) = [e for e in app["env"] if e["name"] == "MLSCALE_DISPATCHER_RESULT_TOKEN"]
+    reference = entry["valueFrom"]["secretKeyRef"]
+    (secret,) = [d for d in by_kind(documents, "Secret") if d["metadata"]["name"] == reference["name"]]
+    assert base64.b64decode(secret["data"][reference["key"]]) == b"s3cret-t0ken"
+    assert "s3cret-t0ken" not in json.dumps(app)  # only the Secret holds it
 
 
 @pytest.mark.parametrize("scenario", [None, *SCENARIOS])

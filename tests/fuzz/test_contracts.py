@@ -5,7 +5,9 @@ Real processes on 127.0.0.1: an inference replica, a dispatcher in front of it, 
 local supervisor of `mlscale up`. Each run fails on any 5xx, any status the document does not
 list, any body that does not match its schema, and any request that takes over 5 s (a hang).
 
-``MLSCALE_FUZZ_EXAMPLES`` sets the examples per operation (``nox -s fuzz``: 2,000; CI: 150).
+Fuzzing goes on for ``MLSCALE_FUZZ_SECONDS`` per run and every operation that takes input must
+have received ``MLSCALE_FUZZ_MIN_REQUESTS`` requests, counted from schemathesis' HTTP archive
+(``nox -s fuzz``: 60 s and 2,000; CI: 10 s and 100). The counts go to ``MLSCALE_FUZZ_COUNTS``.
 Operations that could act outside the test are fuzzed without their token, where every request
 must be refused: ``PUT /upstreams`` (it would point the dispatcher at generated hosts) and the
 supervisor's ``/shutdown``; ``/generateReport`` gets only invalid bodies (a valid one waits for
@@ -19,9 +21,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from typer.testing import CliRunner
@@ -30,37 +33,45 @@ from mlscale.backends.base import read_state
 from mlscale.cli import app
 from tests.support import IMAGES, ServiceProcess, free_port, start_dispatcher, start_module, wait_ready
 
-EXAMPLES = int(os.environ.get("MLSCALE_FUZZ_EXAMPLES", "150"))
+SECONDS = int(os.environ.get("MLSCALE_FUZZ_SECONDS", "10"))
+MIN_REQUESTS = int(os.environ.get("MLSCALE_FUZZ_MIN_REQUESTS", "100"))
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 COUNTS = Path(os.environ.get("MLSCALE_FUZZ_COUNTS", "fuzz-counts.json"))
 
 runner = CliRunner()
 
 
-def schemathesis(base: str, report_dir: Path, *extra: str) -> dict[str, Any]:
+def schemathesis(base: str, report_dir: Path, *extra: str, fuzzed: tuple[str, ...] = ()) -> Counter[str]:
+    """Run schemathesis; fail on any failure; return requests per "METHOD /path" it sent.
+
+    ``fuzzed``: the operations taking input, each of which must have had ``MIN_REQUESTS``.
+    """
     binary = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
-    command = [binary, "run", f"{base}/openapi.json", "-n", str(EXAMPLES), "--checks", CHECKS,
-               "--request-timeout", "5", "--seed", "13", "--no-color", "--report", "json",
+    command = [binary, "run", f"{base}/openapi.json", "--max-time", str(SECONDS), "--checks", CHECKS,
+               "--request-timeout", "5", "--seed", "13", "--no-color", "--report", "json,har",
                "--report-dir", str(report_dir), *extra]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
-    (report,) = report_dir.glob("*.json")
-    result: dict[str, Any] = json.loads(report.read_text())
+    done = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS * 20 + 300, check=False)
+    result = json.loads(next(report_dir.glob("json-*.json")).read_text())
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert result["failures"] == [], result["failures"]
     assert result["errors"] == [], result["errors"]
     assert result["test_cases"]["with_failures"] == 0
     assert result["test_cases"]["errored"] == 0
-    record_counts(base, result)
-    return result
+    archive = json.loads(next(report_dir.glob("har-*.json")).read_text())
+    sent = Counter(
+        f"{e['request']['method']} {urlsplit(e['request']['url']).path}" for e in archive["log"]["entries"]
+    )
+    record_counts(sent)
+    short = {op: sent[op] for op in fuzzed if sent[op] < MIN_REQUESTS}
+    assert not short, f"fewer than {MIN_REQUESTS} requests: {short}"
+    return sent
 
 
-def record_counts(base: str, result: dict[str, Any]) -> None:
-    """Requests per operation (all phases), kept in a JSON file for the record."""
-    counts = json.loads(COUNTS.read_text()) if COUNTS.exists() else {}
-    for operation, phases in result["valid_rates"].items():
-        sent = sum(p["accepted"] + p["rejected"] for p in phases.values())
-        counts[operation] = counts.get(operation, 0) + sent
-    COUNTS.write_text(json.dumps(counts, indent=1, sort_keys=True))
+def record_counts(sent: Counter[str]) -> None:
+    """Requests per operation, added up over the runs, kept in a JSON file for the record."""
+    counts = Counter(json.loads(COUNTS.read_text())) if COUNTS.exists() else Counter()
+    counts.update(sent)
+    COUNTS.write_text(json.dumps(dict(sorted(counts.items())), indent=1))
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +88,15 @@ def replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
 
 
 def test_inference(replica: ServiceProcess, tmp_path: Path) -> None:
-    schemathesis(replica.url, tmp_path)
+    schemathesis(replica.url, tmp_path, fuzzed=("POST /infer",))
 
 
 def test_dispatcher(replica: ServiceProcess, tmp_path: Path) -> None:
     dispatcher = start_dispatcher(tmp_path / "d.log", "--upstream", replica.url, "--control-token", "c0ntrol")
     try:
         # Without the control token: PUT /upstreams must refuse everything (403).
-        schemathesis(dispatcher.url, tmp_path / "all")
+        schemathesis(dispatcher.url, tmp_path / "all",
+                     fuzzed=("POST /enqueue", "GET /results", "PUT /upstreams"))  # fmt: skip
     finally:
         dispatcher.stop()
     assert "Traceback" not in (tmp_path / "d.log").read_text()
@@ -109,11 +121,12 @@ def test_loadtest_serve(tmp_path: Path) -> None:
         wait_ready(service, timeout=60, path="/healthz")
         serve = f"Authorization: Bearer {(state / 'serve-token').read_text()}"
         schemathesis(service.url, tmp_path / "runs-api", "-H", serve,
-                     "--exclude-path", "/storeLatency", "--exclude-path", "/generateReport")  # fmt: skip
+                     "--exclude-path", "/storeLatency", "--exclude-path", "/generateReport",
+                     fuzzed=("POST /runLoadTest",))  # fmt: skip
         schemathesis(service.url, tmp_path / "report", "-H", serve, "--include-path", "/generateReport",
-                     "--mode", "negative")  # fmt: skip
+                     "--mode", "negative", fuzzed=("POST /generateReport",))  # fmt: skip
         schemathesis(service.url, tmp_path / "store", "-H", "Authorization: Bearer r3sult",
-                     "--include-path", "/storeLatency")  # fmt: skip
+                     "--include-path", "/storeLatency", fuzzed=("POST /storeLatency",))  # fmt: skip
     finally:
         service.stop()
     assert "Traceback" not in log.read_text()
@@ -130,7 +143,8 @@ def test_supervisor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         token = (tmp_path / "state" / "control-token").read_text()
         schemathesis(control, tmp_path / "control", "-H", f"Authorization: Bearer {token}",
                      "--exclude-path", "/shutdown")  # fmt: skip
-        schemathesis(control, tmp_path / "shutdown", "--include-path", "/shutdown")  # no token: all 401
+        # No token: every request must be refused (401), or the system would stop mid-test.
+        schemathesis(control, tmp_path / "shutdown", "--include-path", "/shutdown")
     finally:
         down = runner.invoke(app, ["down"])
     assert down.exit_code == 0, down.output

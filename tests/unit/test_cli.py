@@ -44,3 +44,15 @@ def test_loadtest_endpoints_follow_the_running_system(
     assert _endpoints(*explicit) == explicit
     write_state({"backend": "local", "dispatcher_url": "http://127.0.0.1:8100"})
     assert _endpoints(None, None) == ("http://127.0.0.1:8100", "127.0.0.1:3003")
+
+
+def test_a_listener_beyond_loopback_needs_a_result_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("MLSCALE_RESULT_TOKEN", raising=False)
+    workload = tmp_path / "w.txt"
+    workload.write_text("1\n")
+    result = runner.invoke(app, ["loadtest", str(workload), "--listen", "0.0.0.0:3003", "--no-live"])
+    assert result.exit_code == 2
+    assert "--result-token" in result.output

@@ -152,7 +152,13 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
         ("inference", "mlscale-inference:0.1.0", {"FETCH_WEIGHTS": "0"}),  # weights none: no download
     ]
     ((release, chart, namespace, files, values, _),) = adapters.called("helm_upgrade_install")
-    assert (release, chart, namespace, files) == ("mlscale", CHART, "mlscale", [])
+    assert (release, chart, namespace) == ("mlscale", CHART, "mlscale")
+    # The result token reaches the chart through a 0600 values file, never helm's command line.
+    (secret,) = files
+    assert secret.stat().st_mode & 0o777 == 0o600
+    token = (secret.parent / "result-token").read_text()
+    assert yaml.safe_load(secret.read_text()) == {"dispatcher": {"resultToken": token}}
+    assert token not in " ".join(values.values())
     assert values["image.tag"] == "0.1.0"
     assert values["inference.weights"] == "none"
     assert values["kube-prometheus-stack.enabled"] == "true"

@@ -20,7 +20,15 @@ import yaml
 from rich.console import Console
 
 from mlscale import __version__
-from mlscale.backends.base import NotUp, ReplicaStatus, SystemStatus, clear_state, read_state, write_state
+from mlscale.backends.base import (
+    NotUp,
+    ReplicaStatus,
+    SystemStatus,
+    clear_state,
+    read_state,
+    state_dir,
+    write_state,
+)
 from mlscale.backends.kubernetes.adapters import AdapterError, Adapters
 from mlscale.backends.kubernetes.preflight import PreflightError, PreflightPlan, preflight
 from mlscale.errors import MlscaleError
@@ -77,6 +85,19 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def secret_values() -> Path:
+    """A 0600 values file with the dispatcher's result token: secrets never go on helm's command line."""
+    from mlscale.tokens import ensure_token
+
+    token = ensure_token("result")
+    path = state_dir() / "secret-values.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(yaml.safe_dump({"dispatcher": {"resultToken": token}}))
+    return path
 
 
 class KubernetesBackend:
@@ -199,7 +220,7 @@ class KubernetesBackend:
                 options.release,
                 self._chart(),
                 options.namespace,
-                options.values_files,
+                [*options.values_files, secret_values()],
                 self.chart_values(),
                 options.timeout_s,
             )
