@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import dispatcher, inference, loadgen
+from bench import dispatcher, inference, loadgen, overload
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "inference": inference.main,
     "dispatcher": dispatcher.main,
     "loadgen": loadgen.main,
+    "overload": overload.main,
 }
 
 

@@ -22,6 +22,9 @@ from mlscale.errors import WorkloadError
 
 Arrival = Literal["uniform", "poisson"]
 Unit = Literal["rps", "replicas"]
+MAX_RATE = 1_000_000
+"""Requests/s one step may ask for: far past what one load tester sends (5,000/s measured), and
+small enough that sizing a run can never overflow (a rate of 1e308 once did, in --serve)."""
 _UNIT = re.compile(r"#\s*unit:\s*(\S+)\s*$")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -71,6 +74,10 @@ def parse_workload(text: str, path: str = "<workload>") -> Workload:
             value = float(stripped)
             if not math.isfinite(value) or value < 0:
                 raise WorkloadError(path, number, where, f"{stripped} is negative; rates must be >= 0")
+            if value > MAX_RATE:
+                raise WorkloadError(
+                    path, number, where, f"{stripped} is over the limit of {MAX_RATE:,} per second"
+                )
             rates.append(value)
     if not rates:
         raise WorkloadError(path, 1, 1, "the workload is empty: give rates such as 10,15,20")

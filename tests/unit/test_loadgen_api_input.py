@@ -109,3 +109,11 @@ def test_bodies_are_bounded_and_must_be_json() -> None:
     assert (form.status_code, form.json()["error"]) == (415, "unsupported_media_type")
     broken = client.post("/runLoadTest", content=b"{", headers={**TOKEN, "content-type": "application/json"})
     assert (broken.status_code, broken.json()["error"]) == (400, "invalid_json")
+
+
+def test_a_workload_of_huge_rates_is_a_400_not_a_500() -> None:
+    """Found by schemathesis: rates near 1e308 overflowed while sizing the run."""
+    body = {"workload": [1.3656925274743716e308, 5e-324], "maxImages": 645, "scale": 9057.5}
+    answer = service().post("/runLoadTest", json=body, headers=TOKEN)
+    assert answer.status_code == 400, answer.text
+    assert "over the limit" in answer.json()["detail"]

@@ -118,3 +118,10 @@ def test_a_unit_line_makes_the_values_replicas() -> None:
     assert parse_workload("1,2").unit == "rps"
     with pytest.raises(WorkloadError, match="use rps or replicas"):
         parse_workload("# unit: pods\n1")
+
+
+def test_a_rate_beyond_a_million_per_second_is_refused() -> None:
+    """Found by the fuzzer: --serve sized a run of rate 1.4e308 and overflowed (500)."""
+    with pytest.raises(WorkloadError, match="over the limit of 1,000,000 per second"):
+        parse_workload("10, 1.3656925274743716e+308")
+    assert parse_workload("1000000").rates == (1_000_000.0,)

@@ -6,6 +6,7 @@ from typing import Any
 
 from mlscale import __version__
 from mlscale.contracts import BEARER, document, errors, json_body
+from mlscale.workload import MAX_RATE
 
 OUTCOMES = ["ok", "error", "timeout", "dropped"]
 RECORD = {
@@ -28,7 +29,11 @@ def serve_document(max_step_seconds: float, max_scale: float) -> dict[str, Any]:
             "workload": {
                 "oneOf": [
                     {"type": "string", "description": "rates in the workload file format, e.g. 10,15,20"},
-                    {"type": "array", "items": {"type": "number", "minimum": 0}, "minItems": 1},
+                    {
+                        "type": "array",
+                        "items": {"type": "number", "minimum": 0, "maximum": MAX_RATE},
+                        "minItems": 1,
+                    },
                 ]
             },
             "stepSeconds": {"type": "number", "minimum": 0.001, "maximum": max_step_seconds},

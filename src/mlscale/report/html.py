@@ -149,9 +149,42 @@ def run_page(
     events = scale_event_rows(stats)
     parts.append("<h2>Scale events</h2>")
     parts.append(_table(SCALE_EVENT_HEADER, events) if events else "<p>No replica changes in this run.</p>")
+    replicas = replica_rows(stats)
+    if replicas:
+        parts.append("<h2>Replicas</h2>")
+        parts.append(_table(REPLICA_HEADER, replicas))
+        balance = stats.get("balance")
+        if balance:
+            parts.append(
+                f"<p>Steady phase {balance['from_s']}–{balance['to_s']} s, "
+                f"{balance['replicas']} ready replicas, "
+                f"{balance['requests']:,} requests: each replica's share vs the fair "
+                f"{balance['fair_share'] * 100:.1f} %, largest deviation "
+                f"{balance['max_deviation'] * 100:.1f} % of it.</p>"
+            )
     parts.append("<h2>Figures</h2>")
     parts.extend(_image(path, caption) for path, caption in figures)
     return _page(title, "\n".join(parts))
+
+
+REPLICA_HEADER = ("replica", "ok requests", "share", "steady-phase share", "ready (s)",
+                  "mean CPU (% of request)", "restarts")  # fmt: skip
+
+
+def replica_rows(stats: dict[str, Any]) -> list[list[str]]:
+    steady = (stats.get("balance") or {}).get("shares", {})
+    return [
+        [
+            escape(r["replica"]),
+            _fmt(r["ok"]),
+            "–" if r["share"] is None else f"{r['share'] * 100:.1f} %",
+            f"{steady[r['replica']] * 100:.1f} %" if r["replica"] in steady else "–",
+            _fmt(r["ready_s"]),
+            _fmt(r["cpu_utilization_mean"]),
+            _fmt(r["restarts"]),
+        ]
+        for r in stats.get("replicas", [])
+    ]
 
 
 def compare_page(title: str, rows: Sequence[Sequence[str]], header: Sequence[str], figure: Path) -> str:

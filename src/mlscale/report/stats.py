@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from mlscale.report.balance import per_replica, steady_share
 from mlscale.results import FINAL_OUTCOMES
 
 PERCENTILES = (50, 90, 95, 99, 99.9)
@@ -356,4 +357,6 @@ def run_statistics(
         "autoscaling": autoscaling(
             timeline, replicas, meta.get("autoscaler", []), changes, start_at, outcomes["counts"]["ok"]
         ),
+        "replicas": per_replica(requests, replicas),
+        "balance": steady_share(requests, replicas, start_at),
     }
