@@ -296,6 +296,9 @@ def _backend_probes() -> tuple[
             "replicas": status.ready_replicas,
             "desired_replicas": status.desired_replicas,
             "cpu_utilization": status.mean_cpu_utilization,
+            # Restarts so far of every process the backend runs (replicas and, locally, the dispatcher).
+            "restarts": sum(r.restarts for r in status.replicas)
+            + (status.dispatcher.restarts if status.dispatcher else 0),
             "replica_samples": [
                 {
                     "replica": r.id,

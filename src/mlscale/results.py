@@ -53,6 +53,7 @@ TIMELINE_COLUMNS: dict[str, str] = {
     "replicas": "Int64",
     "desired_replicas": "Int64",
     "cpu_utilization": "float64",
+    "restarts": "Int64",
 }
 
 REPLICA_COLUMNS: dict[str, str] = {

@@ -101,6 +101,9 @@ def test_a_killed_replica_is_restarted_and_costs_at_most_its_pending_requests(sy
         seen["killed_at"] = time.monotonic()
 
     requests = system.load(25, 8.0, kill, "replica-kill")
+    (run_dir,) = (system.root / "runs" / "replica-kill").iterdir()
+    timeline = pd.read_parquet(run_dir / "timeline.parquet")
+    assert timeline["restarts"].max() == timeline["restarts"].min() + 1  # the run's timeline shows it
     back, _ = wait_for(
         lambda s: replica(s, target["id"])["ready"] and replica(s, target["id"])["restarts"] >= 1, 120
     )

@@ -121,6 +121,7 @@ def timeline_rows(
                 "replicas": sample.get("replicas"),
                 "desired_replicas": sample.get("desired_replicas"),
                 "cpu_utilization": sample.get("cpu_utilization"),
+                "restarts": sample.get("restarts"),
             }
         )
     return timeline

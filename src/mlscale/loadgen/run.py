@@ -202,7 +202,11 @@ async def run_load_test(
             percentile_ms(window, 95),
             percentile_ms(window, 99),
             sample.get("queue_depth"),
-            {k: sample[k] for k in ("replicas", "desired_replicas", "cpu_utilization") if k in sample}
+            {
+                k: sample[k]
+                for k in ("replicas", "desired_replicas", "cpu_utilization", "restarts")
+                if k in sample
+            }
             or None,
         )
 
