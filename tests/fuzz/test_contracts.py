@@ -51,7 +51,10 @@ def schemathesis(base: str, report_dir: Path, *extra: str, fuzzed: tuple[str, ..
     command = [binary, "run", f"{base}/openapi.json", "--max-time", str(budget), "--checks", CHECKS,
                "--request-timeout", "5", "--seed", "13", "--no-color", "--report", "json,har",
                "--report-dir", str(report_dir), *extra]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=budget * 5 + 300, check=False)
+    report_dir.mkdir(parents=True, exist_ok=True)  # also its working folder: its example cache goes there
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=budget * 5 + 300, check=False, cwd=report_dir
+    )
     result = json.loads(next(report_dir.glob("json-*.json")).read_text())
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert result["failures"] == [], result["failures"]

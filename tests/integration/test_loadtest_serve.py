@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -152,3 +153,31 @@ def test_the_cli_serves_the_api_until_interrupted(tmp_path: Path) -> None:
         assert "Traceback" not in service.log()
     finally:
         service.stop()
+
+
+def test_the_api_answers_while_a_run_is_far_behind_schedule(tmp_path: Path) -> None:
+    """Found by the fuzzer: a run of 1e6/s at a closed port never yielded the event loop, and
+    --serve stopped answering (its /healthz timed out after 5 s)."""
+    service = LoadTestService(
+        load_images(IMAGES),
+        LoadTestOptions(dispatcher_url=f"http://127.0.0.1:{free_port()}", drain_timeout=0, runs_dir=tmp_path),
+        defaults=None,
+        console=Console(file=io.StringIO()),
+        serve_token="t",
+    )
+    server = ThreadedServer(service.app()).start()
+    auth = {"authorization": "Bearer t"}
+    try:
+        with httpx.Client(base_url=server.url, timeout=2) as client:
+            started = client.post("/runLoadTest", json={"workload": [100000] * 5}, headers=auth)
+            assert started.status_code == 202, started.text
+            slowest = 0.0
+            for _ in range(20):
+                began = time.monotonic()
+                assert client.get("/healthz").status_code == 200
+                slowest = max(slowest, time.monotonic() - began)
+                time.sleep(0.1)
+            assert client.get("/runLoadTest", headers=auth).json()["state"] == "running"
+    finally:
+        server.stop()
+    assert slowest < 1.0, slowest

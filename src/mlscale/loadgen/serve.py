@@ -52,8 +52,9 @@ class RunRequest:
     random_seed: int | None
 
 
-MAX_PLANNED = 2_000_000
-"""Requests one run may plan (about 40 MB of schedule and records): a bigger one is refused."""
+MAX_PLANNED = 500_000
+"""Requests one run may plan (its schedule, tasks and records stay well under a GB): a bigger one is
+refused; the original design's sustained scenario is 18,000."""
 MAX_STEP_SECONDS = 86_400.0
 MAX_SCALE = 10_000.0
 
