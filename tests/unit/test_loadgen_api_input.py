@@ -117,3 +117,11 @@ def test_a_workload_of_huge_rates_is_a_400_not_a_500() -> None:
     answer = service().post("/runLoadTest", json=body, headers=TOKEN)
     assert answer.status_code == 400, answer.text
     assert "over the limit" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("total", [None, -1, 1.5, "7", True, 2**60])
+def test_generate_report_refuses_what_its_contract_refuses(total: object) -> None:
+    """Found by the fuzzer: null passed as "not given" and waited on the run in progress."""
+    answer = service().post("/generateReport", json={"totalRequests": total}, headers=TOKEN)
+    assert answer.status_code == 400, answer.text
+    assert "'totalRequests'" in answer.json()["detail"]

@@ -5,9 +5,9 @@ them as a kubelet keeps containers (``local_processes.ManagedProcess``: restarts
 startup, readiness and liveness probes with the chart's own settings); samples their CPU like
 metrics-server; runs the HPA controller; keeps the dispatcher's upstream list equal to the ready
 replicas (empty when none is ready, so requests wait in the queue instead of failing); measures
-one replica when the system comes up (``calibration``); and serves a control API to the CLI:
-``/status``, ``/decisions`` and ``/shutdown`` need the control token (``.mlscale/control-token``,
-0600); ``/metrics`` and ``/sd`` (Prometheus HTTP service discovery) are read-only and open.
+one replica when the system comes up (``calibration``); and serves a control API to the CLI
+(``local_control``: ``/status``, ``/decisions`` and ``/shutdown`` behind the control token,
+``/metrics`` and ``/sd`` open to Prometheus).
 Every child is its own process group and gets SIGTERM if the supervisor dies
 (PR_SET_PDEATHSIG), so nothing outlives it.
 
@@ -26,19 +26,12 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import psutil
-import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from mlscale.autoscaling.config import VALUES_FILE, HPAConfig, load_hpa_config
 from mlscale.autoscaling.controller import Controller
@@ -53,9 +46,8 @@ from mlscale.backends.base import (
 )
 from mlscale.backends.calibration import Calibration, calibrate
 from mlscale.backends.health import load_probes
+from mlscale.backends.local_control import ControlServer, control_app
 from mlscale.backends.local_processes import ManagedProcess
-from mlscale.contracts.supervisor import supervisor_document
-from mlscale.loadgen.bodies import bearer_ok, forbidden
 from mlscale.tokens import ensure_token
 
 log = logging.getLogger("mlscale.supervisor")
@@ -299,45 +291,6 @@ def health_of(process: ManagedProcess) -> ProcessHealth:
     )
 
 
-class _QuietServer(uvicorn.Server):
-    """The control API's server: the supervisor, not Uvicorn, handles SIGTERM and SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def autoscaler_metrics(status: SystemStatus) -> bytes:
-    """What kube-state-metrics says of an HPA, for the local controller (Prometheus text format)."""
-    registry = CollectorRegistry()
-    gauges = {
-        "mlscale_autoscaler_replicas": ("Ready inference replicas.", status.ready_replicas),
-        "mlscale_autoscaler_desired_replicas": ("Replicas the HPA wants.", status.desired_replicas),
-        "mlscale_autoscaler_min_replicas": ("The HPA's minimum.", status.min_replicas),
-        "mlscale_autoscaler_max_replicas": ("The HPA's maximum.", status.max_replicas),
-        "mlscale_autoscaler_target_cpu_utilization_percent": (
-            "The HPA's CPU target, percent of the request.", status.target_cpu_utilization,
-        ),
-    }  # fmt: skip
-    for name, (help_text, value) in gauges.items():
-        Gauge(name, help_text, registry=registry).set(value)
-    mean = status.mean_cpu_utilization
-    if mean is not None:
-        Gauge("mlscale_autoscaler_cpu_utilization_percent", "Mean CPU utilization the HPA sees.",
-              registry=registry).set(mean)  # fmt: skip
-    return generate_latest(registry)
-
-
-def scrape_targets(status: SystemStatus, control: str) -> list[dict[str, Any]]:
-    """Prometheus HTTP service discovery: the dispatcher, each live replica, this supervisor."""
-    replicas = [r.url.removeprefix("http://") for r in status.replicas if not r.terminating]
-    return [
-        {"targets": [status.dispatcher_url.removeprefix("http://")], "labels": {"job": "mlscale-dispatcher"}},
-        {"targets": replicas, "labels": {"job": "mlscale-inference"}},
-        {"targets": [control], "labels": {"job": "mlscale-autoscaler"}},
-    ]
-
-
 async def _calibrate(system: LocalSystem) -> None:
     """Measure the first ready replica; a failure is logged, never fatal (workloads in rps still run)."""
     from mlscale.errors import MlscaleError
@@ -374,49 +327,12 @@ async def supervise(options: LocalOptions) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     controller: Controller | None = None
-
-    def guarded(handler: Any) -> Any:
-        async def endpoint(request: Request) -> Response:
-            if not bearer_ok(request, control_token):
-                return forbidden(f"{request.method} {request.url.path}")
-            return await handler(request)  # type: ignore[no-any-return]
-
-        return endpoint
-
-    async def status(request: Request) -> JSONResponse:
-        return JSONResponse(system.status(controller).to_json())
-
-    async def decisions(request: Request) -> JSONResponse:
-        return JSONResponse(controller.decisions if controller else [])
-
-    async def shutdown(request: Request) -> JSONResponse:
-        stop.set()
-        return JSONResponse({"status": "stopping"})
-
-    async def metrics(request: Request) -> Response:
-        return Response(autoscaler_metrics(system.status(controller)), media_type=CONTENT_TYPE_LATEST)
-
-    async def service_discovery(request: Request) -> JSONResponse:
-        return JSONResponse(scrape_targets(system.status(controller), f"127.0.0.1:{control_port}"))
-
-    contract = json.dumps(supervisor_document()).encode()
-
-    async def openapi(request: Request) -> Response:
-        return Response(contract, media_type="application/json")
-
     control_port = free_port()
-    app = Starlette(
-        routes=[
-            Route("/status", guarded(status)),
-            Route("/decisions", guarded(decisions)),
-            Route("/shutdown", guarded(shutdown), methods=["POST"]),
-            Route("/metrics", metrics),
-            Route("/sd", service_discovery),
-            Route("/openapi.json", openapi),
-        ]
-    )
-    server = _QuietServer(
-        uvicorn.Config(app, host="127.0.0.1", port=control_port, log_level="warning", lifespan="off")
+    server = ControlServer(
+        control_app(
+            lambda: system.status(controller), lambda: controller, stop.set, control_token, control_port
+        ),
+        control_port,
     )
     serving = asyncio.create_task(server.serve())
     state: dict[str, Any] = {

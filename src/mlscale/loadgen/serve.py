@@ -246,7 +246,8 @@ class LoadTestService:
                 if not isinstance(body, dict):
                     raise BadRequest("the body must be a JSON object")
                 expected = body.get("totalRequests")
-                if expected is not None and (
+                given = "totalRequests" in body  # an explicit null is not "not given": it is refused
+                if given and (
                     isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected <= 2**53
                 ):
                     raise BadRequest("'totalRequests' must be a whole number in 0..2^53")
