@@ -14,10 +14,10 @@ from rich.console import Console
 from starlette.applications import Starlette
 
 from mlscale.images import ImagePool
-from mlscale.loadgen.bodies import MAX_CONTROL_BODY
 from mlscale.loadgen.receiver import OutcomeStore, receiver_app
 from mlscale.loadgen.run import LoadTestOptions
 from mlscale.loadgen.serve import MAX_PLANNED, LoadTestService
+from mlscale.web import MAX_CONTROL_BODY
 
 TOKEN = {"authorization": "Bearer t0ken"}
 

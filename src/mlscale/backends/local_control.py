@@ -8,9 +8,8 @@ the contract. The supervisor passes in how to read its status and decisions and 
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
@@ -23,22 +22,16 @@ from starlette.routing import Route
 from mlscale.autoscaling.controller import Controller
 from mlscale.backends.base import SystemStatus
 from mlscale.contracts.supervisor import supervisor_document
-from mlscale.loadgen.bodies import bearer_ok, forbidden
+from mlscale.web import EmbeddedServer, bearer_ok, forbidden
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class ControlServer(uvicorn.Server):
+def control_server(app: Starlette, port: int) -> EmbeddedServer:
     """The control API's server on 127.0.0.1: the supervisor, not Uvicorn, handles SIGTERM and SIGINT."""
-
-    def __init__(self, app: Starlette, port: int) -> None:
-        super().__init__(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-        )
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+    return EmbeddedServer(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
 
 
 def autoscaler_metrics(status: SystemStatus) -> bytes:

@@ -46,7 +46,7 @@ from mlscale.backends.base import (
 )
 from mlscale.backends.calibration import Calibration, calibrate
 from mlscale.backends.health import load_probes
-from mlscale.backends.local_control import ControlServer, control_app
+from mlscale.backends.local_control import control_app, control_server
 from mlscale.backends.local_processes import ManagedProcess
 from mlscale.tokens import ensure_token
 
@@ -328,7 +328,7 @@ async def supervise(options: LocalOptions) -> None:
         loop.add_signal_handler(sig, stop.set)
     controller: Controller | None = None
     control_port = free_port()
-    server = ControlServer(
+    server = control_server(
         control_app(
             lambda: system.status(controller), lambda: controller, stop.set, control_token, control_port
         ),

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlscale.loadgen.bodies import MAX_RESULTS_BODY, BodyError, bearer_ok, forbidden, read_json
+from mlscale.web import MAX_RESULTS_BODY, BodyError, bearer_ok, forbidden, read_json
 
 OUTCOMES = ("ok", "error", "timeout", "dropped")
 

@@ -8,7 +8,7 @@ import math
 import platform
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from mlscale.loadgen.merge import MAX_LATENCY_US, final_rows, new_histogram, per
 from mlscale.loadgen.receiver import OutcomeStore, receiver_app
 from mlscale.loadgen.sender import SendStats, SentRequest, send_open_loop
 from mlscale.results import FINAL_OUTCOMES, new_run_dir, write_run
+from mlscale.web import EmbeddedServer
 from mlscale.workload import Workload
 
 
@@ -68,18 +69,10 @@ class LoadTestResult:
     duplicates: int
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """Uvicorn inside the CLI's event loop: the CLI, not the receiver, owns Ctrl-C."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def _serve_receiver(store: OutcomeStore, host: str, port: int, token: str | None) -> uvicorn.Server:
     app = receiver_app(store, token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    server = _EmbeddedServer(config)
+    server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

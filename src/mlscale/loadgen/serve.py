@@ -31,12 +31,12 @@ from starlette.routing import Route
 from mlscale.contracts.serve import serve_document
 from mlscale.errors import InputError
 from mlscale.images import ImagePool
-from mlscale.loadgen.bodies import MAX_CONTROL_BODY, BodyError, bearer_ok, forbidden, read_json
 from mlscale.loadgen.receiver import OutcomeStore, store_latency_endpoint
 from mlscale.loadgen.run import LoadTestOptions, LoadTestResult, run_load_test
 from mlscale.loadgen.sender import SentRequest
 from mlscale.report.build import Report, ReportOptions, write_report
 from mlscale.report.load import load_run
+from mlscale.web import MAX_CONTROL_BODY, BodyError, bearer_ok, forbidden, read_json
 from mlscale.workload import Workload, parse_workload, schedule
 
 

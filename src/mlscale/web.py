@@ -1,16 +1,21 @@
-"""Reading a JSON request body on the load tester's HTTP faces: bounded, typed, and said plainly.
+"""What mlscale's own HTTP faces share: the load tester's receiver and ``--serve``, and the local
+supervisor's control API.
 
-Every failure is a ``BodyError`` that becomes a 4xx with ``{"error", "detail"}``: a body over the
-limit is 413 (read no further than the limit), a Content-Type other than JSON is 415, a body
-that is not JSON is 400.
+``read_json`` reads a body bounded, typed and said plainly: every failure is a ``BodyError`` that
+becomes a 4xx with ``{"error", "detail"}`` (over the limit 413, read no further than the limit; a
+Content-Type other than JSON 415; not JSON 400). ``bearer_ok`` checks a token in constant time.
+``EmbeddedServer`` is Uvicorn inside a process that owns its signals itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
+import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -69,3 +74,11 @@ def bearer_ok(request: Request, token: str | None) -> bool:
 
 def forbidden(what: str) -> Response:
     return json_error(401, "unauthorized", f"{what} needs 'Authorization: Bearer <token>'")
+
+
+class EmbeddedServer(uvicorn.Server):
+    """Uvicorn inside a process that handles SIGTERM and Ctrl-C itself (the CLI, the supervisor)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
