@@ -94,6 +94,11 @@ def load_workload(path: Path) -> Workload:
     return parse_workload(text, str(path))
 
 
+def step_counts(workload: Workload, *, step_seconds: float = 1.0, scale: float = 1.0) -> list[int]:
+    """Requests in each step: ``round(rate × scale × step_seconds)``, exactly what ``schedule`` sends."""
+    return [round(rate * scale * step_seconds) for rate in workload.rates]
+
+
 def schedule(
     workload: Workload,
     *,
@@ -111,8 +116,7 @@ def schedule(
     """
     rng = random.Random(seed)
     times: list[float] = []
-    for step, rate in enumerate(workload.rates):
-        count = round(rate * scale * step_seconds)
+    for step, count in enumerate(step_counts(workload, step_seconds=step_seconds, scale=scale)):
         start = step * step_seconds
         # Never build more than asked for: one step of 3e7 requests cost 1.15 GB when only 5 were.
         keep = count if max_requests is None else min(count, max_requests - len(times))

@@ -37,7 +37,7 @@ from mlscale.loadgen.sender import SentRequest
 from mlscale.report.build import Report, ReportOptions, write_report
 from mlscale.report.load import load_run
 from mlscale.web import MAX_CONTROL_BODY, BodyError, bearer_ok, forbidden, read_json
-from mlscale.workload import Workload, parse_workload, schedule
+from mlscale.workload import Workload, parse_workload, schedule, step_counts
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def _number(body: dict[str, Any], key: str, default: float, minimum: float, maxi
 
 def planned_requests(run: RunRequest) -> int:
     """How many requests the run's schedule will hold, computed without building it."""
-    total = sum(round(rate * run.scale * run.step_seconds) for rate in run.workload.rates)
+    total = sum(step_counts(run.workload, step_seconds=run.step_seconds, scale=run.scale))
     return total if run.max_images is None else min(total, run.max_images)
 
 
