@@ -65,7 +65,9 @@ REPLICA_COLUMNS: dict[str, str] = {
 }
 """One row per replica per second the backend was sampled: per-replica CPU for the report."""
 
-FINAL_OUTCOMES = ("ok", "error", "timeout", "dropped", "rejected", "enqueue_error", "lost")
+DISPATCHER_OUTCOMES = ("ok", "error", "timeout", "dropped")
+"""What the dispatcher reports for a request it accepted."""
+FINAL_OUTCOMES = (*DISPATCHER_OUTCOMES, "rejected", "enqueue_error", "lost")
 
 
 def new_run_dir(root: Path, workload_name: str, started: float) -> Path:

@@ -6,15 +6,15 @@ from typing import Any
 
 from mlscale import __version__
 from mlscale.contracts import BEARER, document, errors, json_body
+from mlscale.results import DISPATCHER_OUTCOMES
 from mlscale.workload import MAX_RATE
 
-OUTCOMES = ["ok", "error", "timeout", "dropped"]
 RECORD = {
     "type": "object",
     "required": ["id", "outcome", "finished_at"],
     "properties": {
         "id": {"type": "string"},
-        "outcome": {"enum": OUTCOMES},
+        "outcome": {"enum": list(DISPATCHER_OUTCOMES)},
         "finished_at": {"type": "number"},
     },
 }

@@ -18,9 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mlscale.results import DISPATCHER_OUTCOMES
 from mlscale.web import MAX_RESULTS_BODY, BodyError, bearer_ok, forbidden, read_json
-
-OUTCOMES = ("ok", "error", "timeout", "dropped")
 
 
 def check_records(payload: Any) -> list[dict[str, Any]]:
@@ -31,9 +30,11 @@ def check_records(payload: Any) -> list[dict[str, Any]]:
     for index, record in enumerate(records):
         if not isinstance(record, dict) or not isinstance(record.get("id"), str):
             raise BodyError(422, "invalid_record", f"records[{index}] must be an object with a string 'id'")
-        if record.get("outcome") not in OUTCOMES:
+        if record.get("outcome") not in DISPATCHER_OUTCOMES:
             raise BodyError(
-                422, "invalid_record", f"records[{index}].outcome must be one of {', '.join(OUTCOMES)}"
+                422,
+                "invalid_record",
+                f"records[{index}].outcome must be one of {', '.join(DISPATCHER_OUTCOMES)}",
             )
         finished = record.get("finished_at")
         if isinstance(finished, bool) or not isinstance(finished, int | float):
