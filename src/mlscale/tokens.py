@@ -30,16 +30,21 @@ def read_token(name: str, directory: Path | None = None) -> str | None:
 
 
 def ensure_token(name: str, directory: Path | None = None) -> str:
-    """The token, made on first use: created 0600 (O_EXCL), so no other user ever reads it."""
+    """The token, made on first use (``write_private``)."""
     existing = read_token(name, directory)
     if existing is not None:
         return existing
-    path = token_path(name, directory)
-    path.parent.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(32)
+    write_private(token_path(name, directory), token)
+    return token
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner alone: created 0600 (O_EXCL), then moved in
+    place, so no other user can read it at any moment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(token)
+        out.write(text)
     temporary.replace(path)
-    return token

@@ -123,7 +123,7 @@ def _scale_out_and_in(tmp_path: Path) -> ScaledRun:
         while time.monotonic() < deadline:
             now = status()
             pids |= {int(r["pid"]) for r in now["replicas"]}  # type: ignore[attr-defined]
-            pids.add(int(now["extra"]["dispatcher_pid"]))  # type: ignore[index]
+            pids.add(int(now["dispatcher"]["pid"]))  # type: ignore[index]
             if len(now["replicas"]) == 1:  # type: ignore[arg-type]
                 break
             time.sleep(1)

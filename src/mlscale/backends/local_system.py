@@ -265,10 +265,7 @@ class LocalSystem:
             last_decision=controller.decisions[-1] if controller and controller.decisions else None,
             dispatcher=health_of(self.dispatcher),
             calibration=self.calibration.to_json() if self.calibration else None,
-            extra={
-                "dispatcher_pid": self.dispatcher.pid,
-                "supervisor_pid": os.getpid(),
-            },
+            extra={"supervisor_pid": os.getpid()},
         )
 
     def stop_all(self) -> None:
@@ -369,8 +366,9 @@ async def supervise(options: LocalOptions) -> None:
                     control = asyncio.create_task(controller.run(stop))
                 if control is not None:
                     phase = "ready" if system.dispatcher.ready else "degraded"
-                    if state["phase"] != phase or state.get("calibration") != system.status(None).calibration:
-                        state = {**state, "phase": phase, "calibration": system.status(None).calibration}
+                    calibration = system.calibration.to_json() if system.calibration else None
+                    if state["phase"] != phase or state.get("calibration") != calibration:
+                        state = {**state, "phase": phase, "calibration": calibration}
                         write_state(state)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)

@@ -212,22 +212,28 @@ class LoadTestService:
         result = self.task.result()
         return {"state": "finished", "run_dir": str(result.run_dir), "counts": result.counts, **body}
 
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
     def app(self) -> Starlette:
+        def busy() -> Response:
+            return _error(409, "run_in_progress", "a load test is already running; wait for it to finish")
+
         async def run_load(request: Request) -> Response:
             if not bearer_ok(request, self.serve_token):
                 return forbidden(f"{request.method} /runLoadTest")
             if request.method == "GET":
                 return _json(self.status())
-            if self.task is not None and not self.task.done():
-                return _error(409, "run_in_progress", "a load test is already running; wait for it to finish")
+            if self.running():
+                return busy()
             try:
                 run = parse_run_request(await read_json(request, MAX_CONTROL_BODY, empty={}), self.defaults)
             except BodyError as exc:
                 return exc.response()
             except BadRequest as exc:
                 return _error(400, "invalid_body", str(exc))
-            if self.task is not None and not self.task.done():  # another POST won the race meanwhile
-                return _error(409, "run_in_progress", "a load test is already running; wait for it to finish")
+            if self.running():  # another POST started one while this body was read
+                return busy()
             return _json(await self.start(run), 202)
 
         async def healthz(request: Request) -> Response:

@@ -58,7 +58,8 @@ class DispatcherMetrics:
         workers = Gauge("mlscale_dispatcher_workers", "Forwarders running.", registry=registry)
         worker_crashes = Counter(
             "mlscale_dispatcher_worker_crashes",
-            "Jobs that raised inside a forwarder (each ended in an error outcome; the forwarder lived on).",
+            "Jobs that raised inside a forwarder (each ended in an error outcome; the forwarder lived on), "
+            "and forwarders that died and were restarted.",
             registry=registry,
         )
         return cls(

@@ -89,14 +89,10 @@ def _free_port() -> int:
 
 def secret_values() -> Path:
     """A 0600 values file with the dispatcher's result token: secrets never go on helm's command line."""
-    from mlscale.tokens import ensure_token
+    from mlscale.tokens import ensure_token, write_private
 
-    token = ensure_token("result")
     path = state_dir() / "secret-values.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(yaml.safe_dump({"dispatcher": {"resultToken": token}}))
+    write_private(path, yaml.safe_dump({"dispatcher": {"resultToken": ensure_token("result")}}))
     return path
 
 
