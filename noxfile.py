@@ -1,4 +1,4 @@
-"""Sessions: lint, typecheck, tests, fuzz, k8s, bench.
+"""Sessions: lint, typecheck, tests, fuzz, k8s, cluster, bench.
 
 All sessions share one virtual environment, ``.nox/shared``: tensorflow alone is 1.6 GB, and
 nox would otherwise build it once per session. It is rebuilt when a ``pyproject.toml`` changes.
@@ -108,7 +108,13 @@ def tests(session: nox.Session) -> None:
     env = shared_env(session)
     ensure_helm(session)
     session.run(
-        tool("pytest"), "--ignore=tests/k8s", "--ignore=tests/fuzz", *session.posargs, env=env, external=True
+        tool("pytest"),
+        "--ignore=tests/k8s",
+        "--ignore=tests/fuzz",
+        "--ignore=tests/cluster",
+        *session.posargs,
+        env=env,
+        external=True,
     )
 
 
@@ -127,6 +133,16 @@ def k8s(session: nox.Session) -> None:
     ensure_helm(session)
     session.run("bash", str(ROOT / "tests" / "k8s" / "prepare.sh"), external=True)
     session.run(tool("pytest"), "tests/k8s", "-s", *session.posargs, env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def cluster(session: nox.Session) -> None:
+    """A real one-node Kubernetes on this machine (dockerd, the kubelet's dockershim, kube-proxy, the
+    real HPA controller; built once per machine): `mlscale up --backend kubernetes` through it."""
+    env = shared_env(session)
+    ensure_helm(session)
+    session.run("bash", str(ROOT / "tests" / "cluster" / "prepare.sh"), external=True)
+    session.run(tool("pytest"), "tests/cluster", "-s", *session.posargs, env=env, external=True)
 
 
 @nox.session(venv_backend="none")

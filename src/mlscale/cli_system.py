@@ -58,7 +58,7 @@ def status_table(status: SystemStatus) -> Table:
         table.add_row(
             replica.id + (" (terminating)" if replica.terminating else ""),
             replica.url,
-            str(replica.pid) if replica.alive else f"{replica.pid} (exited)",
+            "–" if replica.pid is None else str(replica.pid) if replica.alive else f"{replica.pid} (exited)",
             "yes" if replica.ready else "no",
             str(replica.restarts),
             f"{replica.cpu_milli:.0f}" if replica.cpu_milli is not None else "–",

@@ -137,17 +137,41 @@ def test_inference_has_cpu_requests_probes_and_a_drain_that_fits_the_grace_perio
     assert pod["terminationGracePeriodSeconds"] > sleep + int(env["MLSCALE_INFERENCE_DRAIN_TIMEOUT"])
 
 
-def test_dispatcher_points_at_the_inference_service_and_reports_to_the_host() -> None:
+def inference_services(documents: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the ClusterIP Service, the headless one)."""
+    services = [d for d in by_kind(documents, "Service")
+                if d["metadata"]["labels"].get("app.kubernetes.io/component") == "inference"]  # fmt: skip
+    (clustered,) = [s for s in services if s["spec"].get("clusterIP") != "None"]
+    (headless,) = [s for s in services if s["spec"].get("clusterIP") == "None"]
+    return clustered, headless
+
+
+def test_dispatcher_balances_over_the_ready_pods_and_reports_to_the_host() -> None:
     documents = render([])
     app = container(one(documents, "Deployment", "dispatcher"))
     env = {e["name"]: e.get("value") for e in app["env"]}
-    service = one(documents, "Service", "inference")
-    port = service["spec"]["ports"][0]["port"]
-    assert env["MLSCALE_DISPATCHER_UPSTREAMS"] == f"http://{service['metadata']['name']}:{port}"
+    clustered, headless = inference_services(documents)
+    assert headless["spec"]["selector"] == clustered["spec"]["selector"]
+    port = headless["spec"]["ports"][0]["port"]
+    assert env["MLSCALE_DISPATCHER_DISCOVER"] == f"http://{headless['metadata']['name']}:{port}"
+    assert "MLSCALE_DISPATCHER_UPSTREAMS" not in env
+    assert "MLSCALE_DISPATCHER_CONCURRENCY" not in env
     assert env["MLSCALE_DISPATCHER_RESULT_URL"].startswith("http://host.minikube.internal:")
     assert one(documents, "Service", "dispatcher")["spec"]["type"] == "NodePort"
     assert "MLSCALE_DISPATCHER_RESULT_TOKEN" not in env
     assert not [d for d in by_kind(documents, "Secret") if d["metadata"]["name"].endswith("-result-token")]
+
+
+def test_balance_service_hands_the_balancing_to_kube_proxy_and_anything_else_is_refused() -> None:
+    documents = render(["--set", "dispatcher.balance=service,dispatcher.concurrency=3"], raw_args=True)
+    env = {e["name"]: e.get("value") for e in container(one(documents, "Deployment", "dispatcher"))["env"]}
+    clustered, _ = inference_services(documents)
+    port = clustered["spec"]["ports"][0]["port"]
+    assert env["MLSCALE_DISPATCHER_UPSTREAMS"] == f"http://{clustered['metadata']['name']}:{port}"
+    assert env["MLSCALE_DISPATCHER_CONCURRENCY"] == "3"
+    assert "MLSCALE_DISPATCHER_DISCOVER" not in env
+    with pytest.raises(AssertionError, match=r"dispatcher\.balance must be endpoints or service"):
+        render(["--set", "dispatcher.balance=dns"], raw_args=True)
 
 
 def test_the_result_token_reaches_the_dispatcher_from_a_secret(tmp_path: Path) -> None:

@@ -322,3 +322,22 @@ def test_a_huge_results_cursor_is_a_400_not_a_500(tmp_path: Path) -> None:
         assert httpx.get(f"{dispatcher.url}/results", params={"after": 2**53}).status_code == 200
     finally:
         dispatcher.stop()
+
+
+def test_upstreams_discovered_from_a_name_serve_requests(
+    tmp_path: Path, receiver: tuple[Receiver, str]
+) -> None:
+    sink, result_url = receiver
+    with serving(fake_upstream("found")) as upstream:
+        port = upstream.url.rsplit(":", 1)[1]
+        dispatcher = start_dispatcher(
+            tmp_path / "d.log", "--discover", f"http://localhost:{port}", "--result-url", result_url
+        )
+        try:
+            enqueue_many(dispatcher.url, 5, "disc")
+            records = sink.wait_for(5, timeout=10)
+            stats = httpx.get(f"{dispatcher.url}/stats").json()
+        finally:
+            dispatcher.stop()
+    assert {r["replica"] for r in records} == {"found"}
+    assert [u["url"] for u in stats["upstreams"]] == [f"http://127.0.0.1:{port}"]

@@ -8,6 +8,7 @@ The service network is on loopback (127.0.100.0/24): no cluster IP ever leads of
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import signal
@@ -26,7 +27,6 @@ from tests.k8s.certs import make_pki
 CACHE = Path(os.environ.get("MLSCALE_K8S_CACHE", "/var/cache/mlscale-k8s"))
 BIN = CACHE / "bin"
 SERVICE_CIDR = "127.0.100.0/24"
-SERVICE_IP = "127.0.100.1"  # the `kubernetes` Service: the first address of the range
 ADMIN_TOKEN = "mlscale-testbed-admin"
 CONTROLLER_TOKEN = "mlscale-testbed-controller-manager"
 
@@ -49,6 +49,9 @@ def binaries_present() -> bool:
 class Testbed:
     workdir: Path
     hpa_sync_seconds: int = 2
+    service_cidr: str = SERVICE_CIDR
+    """A real node's pods need a range they can route to (tests/cluster); the fake kubelet's do not."""
+    apiserver_args: list[str] = field(default_factory=list)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[BinaryIO] = field(default_factory=list)
     api_port: int = 0
@@ -57,6 +60,11 @@ class Testbed:
     @property
     def api_url(self) -> str:
         return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def service_ip(self) -> str:
+        """The `kubernetes` Service's address: the first of the range."""
+        return str(next(ipaddress.ip_network(self.service_cidr).hosts()))
 
     @property
     def kubeconfig(self) -> Path:
@@ -72,24 +80,29 @@ class Testbed:
             "current-context: testbed\n"
         )
 
-    def _start(self, name: str, args: list[str]) -> None:
+    def launch(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        """Start a program in its own session, logging to workdir/NAME.log; `stop` ends it."""
         log = (self.workdir / f"{name}.log").open("wb")
         self.logs.append(log)
         self.processes[name] = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
 
     def start(self) -> Testbed:
         began = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         pki = self.workdir / "pki"
-        make_pki(pki, SERVICE_IP)
+        make_pki(pki, self.service_ip)
         (self.workdir / "tokens.csv").write_text(
             f'{ADMIN_TOKEN},admin,admin,"system:masters"\n'
             f'{CONTROLLER_TOKEN},system:kube-controller-manager,controller-manager,"system:masters"\n'
         )
         etcd_port, peer_port, self.api_port = free_port(), free_port(), free_port()
-        self._start(
+        self.launch(
             "etcd",
             [
                 "etcd",
@@ -110,7 +123,7 @@ class Testbed:
             ],
         )
         self._wait(f"http://127.0.0.1:{etcd_port}/health", "etcd", verify=False)
-        self._start(
+        self.launch(
             "kube-apiserver",
             [
                 str(BIN / "kube-apiserver"),
@@ -128,7 +141,7 @@ class Testbed:
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 "--service-account-issuer=https://kubernetes.default.svc",
-                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                f"--service-cluster-ip-range={self.service_cidr}",
                 f"--requestheader-client-ca-file={pki / 'ca.crt'}",
                 "--requestheader-allowed-names=front-proxy",
                 "--requestheader-username-headers=X-Remote-User",
@@ -137,13 +150,14 @@ class Testbed:
                 f"--proxy-client-cert-file={pki / 'front-proxy.crt'}",
                 f"--proxy-client-key-file={pki / 'front-proxy.key'}",
                 "--allow-privileged=true",
+                *self.apiserver_args,
             ],
         )
         self._kubeconfig(self.kubeconfig, "admin", ADMIN_TOKEN)
         self._wait(f"{self.api_url}/readyz", "kube-apiserver")
         controller_config = self.workdir / "controller-manager.kubeconfig"
         self._kubeconfig(controller_config, "controller-manager", CONTROLLER_TOKEN)
-        self._start(
+        self.launch(
             "kube-controller-manager",
             [
                 str(BIN / "kube-controller-manager"),

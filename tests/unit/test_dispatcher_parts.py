@@ -207,3 +207,82 @@ def test_a_job_that_raises_in_a_forwarder_ends_in_error_and_the_forwarders_live_
     ]
     assert crashes == 5
     assert alive == 1  # the one forwarder took all five, one after another
+
+
+# --- upstream discovery (a headless Service's name: one upstream per ready pod) ---
+
+
+def test_discovery_applies_each_new_set_once_and_keeps_the_last_on_a_resolver_failure() -> None:
+    from mlscale_dispatcher.discovery import discover_forever
+
+    answers: list[list[str] | OSError] = [
+        ["http://10.0.0.1:8001"],
+        ["http://10.0.0.1:8001"],  # unchanged: not applied again
+        OSError("resolver timed out"),  # kept: the pods did not go away because DNS hiccuped
+        ["http://10.0.0.1:8001", "http://10.0.0.2:8001"],
+        [],  # no ready pod: requests wait
+    ]
+    applied: list[list[str]] = []
+
+    async def resolver(url: str) -> list[str]:
+        assert url == "http://inference-endpoints:8001"
+        answer = answers.pop(0)
+        if isinstance(answer, OSError):
+            raise answer
+        if not answers:
+            tasks[0].cancel()
+        return answer
+
+    tasks: list[asyncio.Task[None]] = []
+
+    async def main() -> None:
+        tasks.append(
+            asyncio.create_task(
+                discover_forever("http://inference-endpoints:8001", 0.001, applied.append, resolver)
+            )
+        )
+        with pytest.raises(asyncio.CancelledError):
+            await tasks[0]
+
+    asyncio.run(main())
+    assert applied == [
+        ["http://10.0.0.1:8001"],
+        ["http://10.0.0.1:8001", "http://10.0.0.2:8001"],
+        [],
+    ]
+
+
+def test_resolve_gives_one_upstream_per_address_and_none_for_a_name_without_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    from mlscale_dispatcher.discovery import resolve
+
+    async def addresses(host: str, port: int, **kwargs: object) -> list[tuple[object, ...]]:
+        if host == "gone":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if host == "flaky":
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port)) for ip in ("10.0.0.2", "10.0.0.1")]
+
+    async def main() -> None:
+        monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", addresses)
+        assert await resolve("http://pods:8001") == ["http://10.0.0.1:8001", "http://10.0.0.2:8001"]
+        assert await resolve("http://gone:8001") == []
+        with pytest.raises(socket.gaierror):
+            await resolve("http://flaky:8001")
+
+    asyncio.run(main())
+
+
+def test_discover_is_an_http_url_and_excludes_fixed_upstreams() -> None:
+    assert parse_args(["--discover", "http://inference-endpoints:8001"], {}).discover == (
+        "http://inference-endpoints:8001"
+    )
+    with pytest.raises(ConfigError, match="discover"):
+        parse_args(["--discover", "inference-endpoints"], {})
+    with pytest.raises(ConfigError, match="not both"):
+        parse_args(["--discover", "http://a:1", "--upstream", "http://b:2"], {})
+    with pytest.raises(ConfigError, match="discover_interval"):
+        parse_args(["--discover", "http://a:1", "--discover-interval", "0"], {})

@@ -26,6 +26,8 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "report_batch": (int, "records per result post (default 100)"),
     "report_interval": (float, "seconds between result posts (default 0.1)"),
     "max_image_bytes": (int, "largest image (default 10485760)"),
+    "discover": (str, "http://NAME:PORT: one upstream per address of NAME, re-resolved (a headless Service)"),
+    "discover_interval": (float, "seconds between resolutions of --discover (default 2)"),
     "control_token": (str, "token that enables PUT /upstreams"),
     "result_token": (str, "bearer token sent with outcome posts to --result-url"),
 }

@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from mlscale_dispatcher import openapi
 from mlscale_dispatcher.config import ConfigError, Settings, check_url
+from mlscale_dispatcher.discovery import discover_forever
 from mlscale_dispatcher.forwarder import Forwarder, Job
 from mlscale_dispatcher.ledger import Ledger, Record
 from mlscale_dispatcher.metrics import DispatcherMetrics
@@ -111,6 +112,12 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
         state.forwarder = forwarder
         forwarder.resize()
         tasks = [asyncio.create_task(forwarder.watch_workers())]
+        if settings.discover is not None:
+            tasks.append(
+                asyncio.create_task(
+                    discover_forever(settings.discover, settings.discover_interval, replace_upstreams)
+                )
+            )
 
         async def post(records: list[Record]) -> None:
             await post_results(report_session, records)
@@ -125,6 +132,7 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
             "dispatcher ready",
             extra={
                 "upstreams": list(settings.upstreams),
+                "discover": settings.discover,
                 "workers": forwarder.wanted_workers(),
                 "drain_rate": settings.drain_rate,
             },
@@ -251,6 +259,13 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
             }
         )
 
+    def replace_upstreams(urls: list[str]) -> None:
+        """PUT /upstreams and discovery both land here: the pool, its gauge, the forwarders."""
+        pool.replace(urls)
+        metrics.upstreams.set(len(pool))
+        if state.forwarder is not None:
+            state.forwarder.resize()
+
     async def put_upstreams(request: Request) -> Response:
         # Header values arrive latin-1 decoded; compare bytes (compare_digest refuses non-ASCII str).
         token = request.headers.get("authorization", "").removeprefix("Bearer ").encode("latin-1")
@@ -267,10 +282,7 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
             return error_response(exc.status, exc.error, exc.detail)
         except ConfigError as exc:
             return error_response(422, "invalid_field", str(exc))
-        pool.replace(checked)
-        metrics.upstreams.set(len(pool))
-        if state.forwarder is not None:
-            state.forwarder.resize()
+        replace_upstreams(checked)
         log.info("upstreams replaced", extra={"upstreams": checked})
         return json_response({"upstreams": pool.snapshot(time.monotonic())})
 

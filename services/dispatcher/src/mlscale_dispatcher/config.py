@@ -30,6 +30,10 @@ class Settings:
     port: int = 8000
     upstreams: tuple[str, ...] = ()
     """Inference base URLs: one Service URL, or replica URLs (replaceable at run time)."""
+    discover: str | None = None
+    """``http://name:port``: the upstreams are the name's addresses, re-resolved every
+    ``discover_interval`` seconds (a headless Service: one upstream per ready pod)."""
+    discover_interval: float = 2.0
     result_url: str | None = None
     """Where outcomes are POSTed in batches (the load tester's /storeLatency)."""
     max_queue: int = 10_000
@@ -65,6 +69,10 @@ class Settings:
             raise ConfigError(f"port: {self.port} is not a TCP port (1-65535)")
         for url in self.upstreams:
             check_url("upstream", url)
+        if self.discover is not None:
+            check_url("discover", self.discover)
+            if self.upstreams:
+                raise ConfigError("discover: give upstreams or a name to discover them from, not both")
         if self.result_url is not None:
             check_url("result_url", self.result_url)
         for name in (
@@ -83,7 +91,7 @@ class Settings:
             raise ConfigError(f"concurrency: {self.concurrency} must be at least 1")
         if self.drain_rate is not None and not (math.isfinite(self.drain_rate) and self.drain_rate > 0):
             raise ConfigError(f"drain_rate: {self.drain_rate} must be a positive number of items/s")
-        for name in ("request_timeout", "report_interval"):
+        for name in ("request_timeout", "report_interval", "discover_interval"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}: {getattr(self, name)} must be positive")
         if self.grace_period < 0:

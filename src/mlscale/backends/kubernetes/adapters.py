@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class PodInfo:
     terminating: bool
     cpu_request_milli: float | None
     started_at: str | None
+    restarts: int = 0
+    """Container restarts (the kubelet's restartCount, summed over the pod's containers)."""
 
 
 class Adapters(Protocol):
@@ -352,6 +355,7 @@ class RealAdapters:
                     terminating=pod.metadata.deletion_timestamp is not None,
                     cpu_request_milli=request,
                     started_at=pod.status.start_time.isoformat() if pod.status.start_time else None,
+                    restarts=sum(c.restart_count or 0 for c in pod.status.container_statuses or []),
                 )
             )
         return pods
@@ -366,9 +370,9 @@ class RealAdapters:
         )
         return {
             item["metadata"]["name"]: sum(
-                cpu_millicores(c["usage"]["cpu"]) for c in item.get("containers", [])
+                cpu_millicores(c["usage"]["cpu"]) for c in item.get("containers") or []
             )
-            for item in listed.get("items", [])
+            for item in listed.get("items") or []
         }
 
     def secret(self, name: str, namespace: str) -> dict[str, str] | None:
@@ -388,18 +392,23 @@ class RealAdapters:
         args = ["kubectl", "port-forward", f"svc/{service}", f"{local_port}:{remote_port}", "-n", namespace]
         if self.context:
             args += ["--context", self.context]
-        process = subprocess.Popen(  # detached: it must outlive this CLI until `mlscale down`
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
+        # Detached: it must outlive this CLI until `mlscale down`. What it says goes to a file, so a
+        # failure (now or later) can be told in its own words.
+        log = Path(tempfile.gettempdir()) / f"mlscale-port-forward-{service}-{local_port}.log"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
         for _ in range(100):
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", local_port)) == 0:
                     return process.pid
             if process.poll() is not None:
-                raise AdapterError(f"kubectl port-forward svc/{service} exited with {process.returncode}")
+                said = log.read_text(errors="replace").strip() or "no output"
+                raise AdapterError(
+                    f"kubectl port-forward svc/{service} exited with {process.returncode}: {said}"
+                )
             time.sleep(0.1)
         process.terminate()
-        raise AdapterError(f"kubectl port-forward svc/{service} did not open port {local_port}")
+        raise AdapterError(f"kubectl port-forward svc/{service} did not open port {local_port} (see {log})")
 
     def stop_process(self, pid: int) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -253,7 +253,7 @@ class KubernetesBackend:
         state = self._state()
         namespace, release = state["namespace"], state["release"]
         hpa = self.adapters.hpa(f"{release}-inference", namespace)
-        spec, hpa_status = hpa.get("spec", {}), hpa.get("status", {})
+        spec, hpa_status = hpa.get("spec") or {}, hpa.get("status") or {}
         selector = self._selector_for(release, "inference")
         cpu = self.adapters.pod_cpu_milli(namespace, selector)
         replicas = []
@@ -265,6 +265,7 @@ class KubernetesBackend:
                     url=f"http://{pod.ip}:8001" if pod.ip else "",
                     ready=pod.ready,
                     terminating=pod.terminating,
+                    restarts=pod.restarts,
                     cpu_milli=used,
                     cpu_utilization=used * 100 / pod.cpu_request_milli
                     if used is not None and pod.cpu_request_milli
@@ -274,7 +275,7 @@ class KubernetesBackend:
         target = next(
             (
                 m["resource"]["target"].get("averageUtilization")
-                for m in spec.get("metrics", [])
+                for m in spec.get("metrics") or []
                 if m.get("type") == "Resource"
             ),
             None,
@@ -282,7 +283,7 @@ class KubernetesBackend:
         extra: dict[str, Any] = {
             "namespace": namespace,
             "release": release,
-            "conditions": {c["type"]: c["status"] for c in hpa_status.get("conditions", [])},
+            "conditions": {c["type"]: c["status"] for c in hpa_status.get("conditions") or []},
         }
         grafana = self.adapters.secret("mlscale-grafana-admin", namespace)
         if grafana:
@@ -292,7 +293,10 @@ class KubernetesBackend:
             backend="kubernetes",
             dispatcher_url=state["dispatcher_url"],
             replicas=replicas,
-            desired_replicas=int(hpa_status.get("desiredReplicas", len(replicas))),
+            # 0 until the controller has synced once (an HPA cannot ask for 0 with minReplicas >= 1)
+            desired_replicas=int(
+                hpa_status.get("desiredReplicas") or hpa_status.get("currentReplicas") or len(replicas)
+            ),
             min_replicas=int(spec.get("minReplicas", 1)),
             max_replicas=int(spec.get("maxReplicas", 1)),
             target_cpu_utilization=int(target or 0),
@@ -310,7 +314,7 @@ class KubernetesBackend:
         return self._decisions(state, self.adapters.hpa(f"{state['release']}-inference", state["namespace"]))
 
     def _decisions(self, state: dict[str, Any], hpa: dict[str, Any]) -> list[dict[str, Any]]:
-        current = int(hpa.get("spec", {}).get("minReplicas", 1))
+        current = int((hpa.get("spec") or {}).get("minReplicas", 1))
         events = self.adapters.hpa_events(f"{state['release']}-inference", state["namespace"])
         decisions = []
         for event in sorted((e for e in events if e.get("at") is not None), key=lambda e: float(e["at"])):

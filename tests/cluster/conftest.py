@@ -1,0 +1,44 @@
+"""One real one-node cluster for the whole cluster session (``nox -s cluster``; prepare.sh builds it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
+import pytest
+
+from tests.cluster.node import OneNodeCluster, binaries_missing
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")  # so a stopped CI run still tears the cluster down
+
+
+@pytest.fixture(scope="session")
+def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneNodeCluster]:
+    missing = binaries_missing()
+    reason = (
+        f"missing {', '.join(missing)}: run tests/cluster/prepare.sh"
+        if missing
+        else "the cluster needs root (dockerd, the kubelet, iptables)"
+        if os.geteuid() != 0
+        else ""
+    )
+    if reason:
+        if os.environ.get("MLSCALE_REQUIRE_TOOLS"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    cluster = OneNodeCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        print(f"\ncluster up: {cluster.timings}")
+        if cluster.leftovers:
+            print(f"cleaned up after an earlier run that was killed: {cluster.leftovers}")
+        yield cluster
+    finally:
+        problems = cluster.stop()
+        signal.signal(signal.SIGTERM, previous)
+    assert not problems, f"the host was not put back: {problems}"
