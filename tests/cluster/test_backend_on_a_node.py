@@ -23,6 +23,7 @@ import pytest
 from kubernetes import client
 
 from mlscale import __version__
+from mlscale.report.balance import steady_share
 from tests.cluster.node import DOCKER_HOST, GATEWAY, OneNodeCluster
 from tests.k8s.testbed import free_port
 
@@ -205,6 +206,15 @@ def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
     replicas = pd.read_parquet(run_dir / "replicas.parquet")
     assert replicas["replica"].nunique() >= 2
     assert replicas["cpu_utilization"].notna().any()
+
+    # Load reaches the new pods: the dispatcher balances over the ready pods (a headless Service),
+    # not over kube-proxy's per-connection choice, which left a scale-out's new pod with 0 of 5,090
+    # requests when the dispatcher called the Service (chart value dispatcher.balance=service).
+    meta = json.loads((run_dir / "run.json").read_text())
+    share = steady_share(pd.read_parquet(run_dir / "requests.parquet"), replicas, meta["start_at"])
+    print(f"steady stretch with >= 2 ready pods: {share}")
+    assert share is not None, "no stretch of >= 5 s with two ready pods"
+    assert share["max_deviation"] <= 0.5, share  # every pod within half of its fair share
 
     report = mlscale(system.env, "report", str(run_dir))
     assert (run_dir / "timeline.png").exists(), report[-2000:]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import Counter
 
@@ -212,8 +213,12 @@ def test_a_job_that_raises_in_a_forwarder_ends_in_error_and_the_forwarders_live_
 # --- upstream discovery (a headless Service's name: one upstream per ready pod) ---
 
 
-def test_discovery_applies_each_new_set_once_and_keeps_the_last_on_a_resolver_failure() -> None:
+def test_discovery_applies_each_new_set_once_and_keeps_the_last_on_a_resolver_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from mlscale_dispatcher.discovery import discover_forever
+
+    caplog.set_level(logging.INFO, logger="mlscale_dispatcher.discovery")  # its records must build
 
     answers: list[list[str] | OSError] = [
         ["http://10.0.0.1:8001"],
@@ -250,6 +255,9 @@ def test_discovery_applies_each_new_set_once_and_keeps_the_last_on_a_resolver_fa
         ["http://10.0.0.1:8001", "http://10.0.0.2:8001"],
         [],
     ]
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("upstreams discovered") == 3
+    assert messages.count("upstream discovery failed; keeping the last upstreams") == 1
 
 
 def test_resolve_gives_one_upstream_per_address_and_none_for_a_name_without_records(

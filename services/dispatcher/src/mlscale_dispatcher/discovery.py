@@ -49,11 +49,10 @@ async def discover_forever(
     while True:
         try:
             found = await resolver(url)
-        except (OSError, UnicodeError) as exc:
-            log.warning("upstream discovery failed; keeping the last upstreams", extra={"error": str(exc)})
-        else:
             if found != current:
-                log.info("upstreams discovered", extra={"name": url, "upstreams": found})
+                log.info("upstreams discovered", extra={"discover": url, "upstreams": found})
                 apply(found)
                 current = found
+        except Exception as exc:  # whatever went wrong, the loop must outlive it: it is the only one
+            log.warning("upstream discovery failed; keeping the last upstreams", extra={"error": repr(exc)})
         await asyncio.sleep(interval)

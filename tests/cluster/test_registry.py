@@ -1,0 +1,91 @@
+"""`mlscale up --registry`: the images pushed to a real registry (Debian's docker-registry on
+127.0.0.1) and the pods pulled from it, as on a cluster that does not share the builder's dockerd."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+
+from mlscale import __version__
+from tests.cluster.node import DOCKER_HOST, GATEWAY, OneNodeCluster
+from tests.cluster.test_backend_on_a_node import VALUES, mlscale
+from tests.k8s.testbed import free_port
+
+NAMESPACE = "mlscale-registry"
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'store'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        "log:\n  level: warn\n"
+    )
+    with (tmp_path / "registry.log").open("wb") as log:
+        process = subprocess.Popen(
+            ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, (tmp_path / "registry.log").read_text()
+            assert time.monotonic() < deadline, "docker-registry did not answer in 30 s"
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_images_go_through_the_registry(one_node: OneNodeCluster, registry: str, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DOCKER_HOST": DOCKER_HOST,
+        "KUBECONFIG": str(one_node.kubeconfig),
+        "MLSCALE_STATE_DIR": str(tmp_path / "state"),
+        "COLUMNS": "160",
+    }
+    output = mlscale(
+        env,
+        "up",
+        "--backend", "kubernetes",
+        "--no-minikube",
+        "--no-monitoring",
+        "--weights", "none",
+        "--namespace", NAMESPACE,
+        "--values", str(VALUES),
+        "--registry", registry,
+        "--result-url", f"http://{GATEWAY}:{free_port()}/storeLatency",
+    )  # fmt: skip
+    try:
+        assert f"pushed {registry}/mlscale-inference:{__version__}" in output, output[-2000:]
+        catalog = httpx.get(f"http://{registry}/v2/_catalog", timeout=5).json()
+        assert {"mlscale-dispatcher", "mlscale-inference"} <= set(catalog["repositories"])
+        pods: list[Any] = client.CoreV1Api(one_node.api).list_namespaced_pod(NAMESPACE).items
+        assert pods
+        for pod in pods:
+            (spec,) = pod.spec.containers
+            assert spec.image.startswith(f"{registry}/")
+            assert spec.image_pull_policy == "Always"
+            (running,) = pod.status.container_statuses
+            assert running.ready
+            assert running.image_id  # the kubelet pulled it: docker-pullable://127.0.0.1:PORT/...@sha256
+            assert registry in running.image_id
+    finally:
+        mlscale(env, "down", timeout=600)
