@@ -9,6 +9,7 @@ from types import FrameType
 
 import pytest
 
+from tests.cluster.host import Snapshot, differences
 from tests.cluster.node import OneNodeCluster, binaries_missing
 
 
@@ -42,3 +43,7 @@ def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneNodeCluste
         problems = cluster.stop()
         signal.signal(signal.SIGTERM, previous)
     assert not problems, f"the host was not put back: {problems}"
+    left = differences(cluster.guard.snapshot, Snapshot.take())
+    assert not left, f"the host differs from before the cluster: {left}"
+    print(f"host as before the cluster: {len(cluster.guard.snapshot.sysctls)} sysctls, iptables, devices, "
+          "cgroups, paths")  # fmt: skip

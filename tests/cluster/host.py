@@ -93,8 +93,9 @@ class Snapshot:
     links: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     cgroups: list[str] = field(default_factory=list)
-    pids: dict[str, int] = field(default_factory=dict)
-    """Processes started since, by name: stopped at teardown if still running."""
+    pids: dict[str, list[int]] = field(default_factory=dict)
+    """Processes started since, by name: [pid, start time in clock ticks]. Stopped at teardown if
+    that very process still runs (a recycled PID has another start time and is left alone)."""
 
     @classmethod
     def take(cls) -> Snapshot:
@@ -118,6 +119,34 @@ class Snapshot:
         )
 
 
+def _rules(saved: str) -> list[str]:
+    """iptables-save output without its comments and packet counters: the rules themselves."""
+    import re
+
+    return [
+        re.sub(r"\[\d+:\d+\]", "", line).strip() for line in saved.splitlines() if not line.startswith("#")
+    ]
+
+
+def differences(before: Snapshot, after: Snapshot) -> list[str]:
+    """What is not as it was: each recorded part of the host, compared."""
+    found = []
+    for name in sorted(set(before.sysctls) | set(after.sysctls)):
+        if before.sysctls.get(name) != after.sysctls.get(name):
+            found.append(f"sysctl {name}: {before.sysctls.get(name)} -> {after.sysctls.get(name)}")
+    for command in sorted(set(before.iptables) | set(after.iptables)):
+        was, now = _rules(before.iptables.get(command, "")), _rules(after.iptables.get(command, ""))
+        if was != now:
+            found.append(
+                f"{command}: added {sorted(set(now) - set(was))}, removed {sorted(set(was) - set(now))}"
+            )
+    for part in ("modules", "links", "paths", "cgroups"):
+        had, has = set(getattr(before, part)), set(getattr(after, part))
+        if had != has:
+            found.append(f"{part}: added {sorted(has - had)}, removed {sorted(had - has)}")
+    return found
+
+
 class HostGuard:
     """Record the host, let the cluster change it, put it back. Every step of ``restore`` runs even
     if an earlier one failed; what could not be undone is returned, so a test can fail on it."""
@@ -138,7 +167,7 @@ class HostGuard:
         return leftovers
 
     def started(self, name: str, pid: int) -> None:
-        self.snapshot.pids[name] = pid
+        self.snapshot.pids[name] = [pid, _start_ticks(pid)]
         self._write()
 
     def _write(self) -> None:
@@ -161,12 +190,22 @@ def reject_metadata_rule() -> list[str]:
     return ["OUTPUT", "-d", METADATA_CIDR, "-j", "REJECT", "--reject-with", "icmp-net-unreachable"]
 
 
-def _stop_pids(pids: dict[str, int]) -> list[str]:
+def _start_ticks(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _stop_pids(pids: dict[str, list[int]]) -> None:
+    """SIGTERM, 20 s to exit, then SIGKILL: the programs a killed run left behind."""
     import signal
     import time
 
     alive = {}
-    for name, pid in pids.items():
+    for name, (pid, started) in pids.items():
+        if _start_ticks(pid) != started:
+            continue  # gone, or the PID now belongs to another process
         try:
             os.kill(pid, signal.SIGTERM)
             alive[name] = pid
@@ -183,7 +222,6 @@ def _stop_pids(pids: dict[str, int]) -> list[str]:
     for pid in alive.values():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-    return []
 
 
 def _zombie(pid: int) -> bool:
@@ -257,7 +295,8 @@ def unmount_under(paths: list[str]) -> None:
 
 
 def restore(snapshot: Snapshot) -> list[str]:
-    problems = _stop_pids(snapshot.pids)
+    _stop_pids(snapshot.pids)
+    problems: list[str] = []
     created = [p for p in PATHS if os.path.lexists(p) and p not in snapshot.paths]
     unmount_under(created)
     for path in created:

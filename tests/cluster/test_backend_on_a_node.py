@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,16 +23,20 @@ from kubernetes import client
 from mlscale import __version__
 from mlscale.report.balance import steady_share
 from tests.cluster.node import DOCKER_HOST, GATEWAY, OneNodeCluster
+from tests.cluster.runs import (
+    COMPARISON,
+    PHASES,
+    REQUEST_CORES,
+    TARGET,
+    VALUES,
+    latest_run,
+    mlscale,
+    summarize,
+    workload_file,
+)
 from tests.k8s.testbed import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "mlscale"
-VALUES = ROOT / "helm" / "mlscale" / "ci" / "one-node-values.yaml"
-TARGET = 0.70
-REQUEST_CORES = 0.5
-PHASES = ((20, 0.5), (150, 2.4), (150, 0.1))
-"""(seconds, replicas' worth of load): light, then 2.4 replicas (one pod at ~170 % of its request,
-so the HPA asks for 3), then nearly idle until the 60 s scale-down window has passed twice."""
 
 
 @dataclass
@@ -43,21 +45,6 @@ class System:
     runs: Path
     listen: str
     started: float
-
-
-def mlscale(env: dict[str, str], *args: str, timeout: float = 1800) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "mlscale", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"mlscale {' '.join(args)} exited {done.returncode}:\n{output[-4000:]}"
-    return output
 
 
 @pytest.fixture(scope="module")
@@ -134,64 +121,26 @@ def _pod_cpu_seconds(one_node: OneNodeCluster, selector: str) -> dict[str, float
     return seconds
 
 
-def _workload(path: Path, phases: tuple[tuple[int, float], ...], unit: str) -> Path:
-    lines = [f"# unit: {unit}"] if unit == "replicas" else []
-    lines += [",".join([f"{rate:g}"] * seconds) for seconds, rate in phases]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def _latest_run(runs: Path) -> Path:
-    return max(runs.iterdir(), key=lambda p: p.stat().st_mtime)
-
-
-def summarize(run_dir: Path, sync_seconds: int = 15) -> dict[str, Any]:
-    meta = json.loads((run_dir / "run.json").read_text())
-    requests = pd.read_parquet(run_dir / "requests.parquet")
-    timeline = pd.read_parquet(run_dir / "timeline.parquet")
-    decisions = meta.get("autoscaler", [])
-    ups = [d for d in decisions if d["desired"] > d["current"]]
-    ok = requests[requests["outcome"] == "ok"]
-    replicas = timeline["replicas"].astype("Int64")
-    return {
-        "requests": len(requests),
-        "counts": meta["counts"],
-        "first_scale_up_s": round(float(ups[0]["at"]) - meta["start_at"], 1) if ups else None,
-        "replicas_per_sync": [
-            int(replicas.iloc[i])
-            for i in range(0, len(replicas), sync_seconds)
-            if not pd.isna(replicas.iloc[i])
-        ],
-        "max_replicas": int(replicas.max()),
-        "desired": [d["desired"] for d in decisions],
-        "p95_ms": round(float(ok["latency_ms"].quantile(0.95)), 1) if len(ok) else None,
-        "served_by": ok["replica"].value_counts().to_dict(),
-    }
-
-
-COMPARISON: dict[str, dict[str, Any]] = {}
-
-
 def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
     one_node: OneNodeCluster, system: System, tmp_path: Path
 ) -> None:
     selector = "app.kubernetes.io/instance=mlscale,app.kubernetes.io/component=inference"
     # Calibration: a light constant load, and the inference pod's CPU time across it.
     before = _pod_cpu_seconds(one_node, selector)
-    calibrate = _workload(tmp_path / "calibrate.txt", ((15, 4.0),), unit="requests")
+    calibrate = workload_file(tmp_path / "calibrate.txt", ((15, 4.0),), unit="requests")
     mlscale(system.env, "loadtest", str(calibrate), "--listen", system.listen, "--no-live",
             "--runs-dir", str(system.runs / "calibration"))  # fmt: skip
     after = _pod_cpu_seconds(one_node, selector)
-    served = pd.read_parquet(_latest_run(system.runs / "calibration") / "requests.parquet")
+    served = pd.read_parquet(latest_run(system.runs / "calibration") / "requests.parquet")
     assert (served["outcome"] == "ok").all(), served["outcome"].value_counts()
     cpu_s = sum(after[name] - before.get(name, 0.0) for name in after) / len(served)
     capacity = TARGET * REQUEST_CORES / cpu_s
     print(f"\ncalibration: {cpu_s * 1000:.1f} ms CPU per image in a pod, {capacity:.1f} requests/s at 70 %")
 
-    workload = _workload(tmp_path / "scale.txt", PHASES, unit="replicas")
+    workload = workload_file(tmp_path / "scale.txt", PHASES, unit="replicas")
     mlscale(system.env, "loadtest", str(workload), "--listen", system.listen, "--no-live",
             "--capacity", f"{capacity:.3f}", "--runs-dir", str(system.runs), timeout=900)  # fmt: skip
-    run_dir = _latest_run(system.runs)
+    run_dir = latest_run(system.runs)
     summary = summarize(run_dir)
     COMPARISON["kubernetes"] = {**summary, "capacity": capacity}
     print(f"kubernetes run {run_dir.name}: {json.dumps(summary)}")
@@ -218,31 +167,3 @@ def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
 
     report = mlscale(system.env, "report", str(run_dir))
     assert (run_dir / "timeline.png").exists(), report[-2000:]
-
-
-def test_the_same_workload_on_the_local_backend(tmp_path: Path) -> None:
-    """The embedded backend against Kubernetes itself: same machine, same requests per second."""
-    cluster = COMPARISON.get("kubernetes")
-    if cluster is None:
-        pytest.skip("the kubernetes run did not complete")
-    port = free_port()
-    env = {**os.environ, "MLSCALE_STATE_DIR": str(tmp_path / "state"), "COLUMNS": "160"}
-    mlscale(env, "up", "--max-replicas", "3", "--dispatcher-port", str(free_port()),
-            "--result-url", f"http://127.0.0.1:{port}/storeLatency", timeout=600)  # fmt: skip
-    try:
-        workload = _workload(tmp_path / "scale.txt", PHASES, unit="replicas")
-        capacity = f"{cluster['capacity']:.3f}"
-        mlscale(env, "loadtest", str(workload), "--listen", f"127.0.0.1:{port}", "--no-live",
-                "--capacity", capacity, "--runs-dir", str(tmp_path / "runs"), timeout=900)  # fmt: skip
-    finally:
-        mlscale(env, "down", timeout=300)
-    local = summarize(_latest_run(tmp_path / "runs"))
-    COMPARISON["local"] = local
-    print("\nthe same workload, two backends (replicas sampled every HPA sync of 15 s):")
-    for name in ("kubernetes", "local"):
-        row = COMPARISON[name]
-        print(f"  {name:>10}: replicas {row['replicas_per_sync']}, first scale-up at "
-              f"{row['first_scale_up_s']} s, p95 {row['p95_ms']} ms, {row['counts']}")  # fmt: skip
-    assert local["requests"] == cluster["requests"]
-    assert local["counts"].get("lost", 0) == 0
-    assert max(local["desired"], default=1) >= 2, local

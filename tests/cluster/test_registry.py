@@ -16,7 +16,7 @@ from kubernetes import client
 
 from mlscale import __version__
 from tests.cluster.node import DOCKER_HOST, GATEWAY, OneNodeCluster
-from tests.cluster.test_backend_on_a_node import VALUES, mlscale
+from tests.cluster.runs import VALUES, mlscale
 from tests.k8s.testbed import free_port
 
 NAMESPACE = "mlscale-registry"
