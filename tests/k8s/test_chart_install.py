@@ -38,6 +38,7 @@ def test_helm_install_creates_what_was_rendered_and_uninstall_removes_it(cluster
         "NetworkPolicy",
         "Service",
         "Service",
+        "Service",  # the inference pods' headless Service, which the dispatcher resolves
     ]
 
     installed = helm(
@@ -61,7 +62,7 @@ def test_helm_install_creates_what_was_rendered_and_uninstall_removes_it(cluster
     assert sorted(deployments) == ["mlscale-dispatcher", "mlscale-inference"]
     assert all(d.status.ready_replicas == 1 for d in deployments.values())  # through the fake kubelet
     services = sorted(s.metadata.name for s in core.list_namespaced_service(NAMESPACE).items)
-    assert services == ["mlscale-dispatcher", "mlscale-inference"]
+    assert services == ["mlscale-dispatcher", "mlscale-inference", "mlscale-inference-endpoints"]
     # Kubernetes 1.20 has no autoscaling/v2: the chart fell back to v2beta2, behavior included.
     hpa = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
         "autoscaling", "v2beta2", NAMESPACE, "horizontalpodautoscalers", "mlscale-inference"
