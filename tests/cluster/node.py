@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import shutil
+import socket
 import subprocess
 import tarfile
 import threading
@@ -129,6 +130,7 @@ class OneNodeCluster:
     usage: KubeletUsage | None = None
     kubelet_port: int = 0
     readonly_port: int = 0
+    _docker: docker.DockerClient | None = None
 
     # --- helpers ---
     def _timed(self, name: str, began: float) -> None:
@@ -140,7 +142,21 @@ class OneNodeCluster:
         return self.testbed.kubeconfig
 
     def docker(self) -> docker.DockerClient:
-        return docker.DockerClient(base_url=DOCKER_HOST, version="1.41", timeout=600)
+        """One client for the session (each holds a connection pool: closed at ``stop``)."""
+        if self._docker is None:
+            self._docker = docker.DockerClient(base_url=DOCKER_HOST, version="1.41", timeout=600)
+        return self._docker
+
+    @staticmethod
+    def _docker_answers() -> bool:
+        # A plain connect first: the SDK's failed unix connect leaves its socket open.
+        with socket.socket(socket.AF_UNIX) as raw:
+            if raw.connect_ex(DOCKER_HOST.removeprefix("unix://")) != 0:
+                return False
+        with contextlib.closing(
+            docker.DockerClient(base_url=DOCKER_HOST, version="1.41", timeout=5)
+        ) as probe:
+            return bool(probe.ping())
 
     def _launch(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         assert self.testbed is not None
@@ -217,7 +233,7 @@ class OneNodeCluster:
                 "--log-level=warn",
             ],
         )
-        self._wait("dockerd answering", lambda: bool(self.docker().ping()), 60, "dockerd")
+        self._wait("dockerd answering", self._docker_answers, 60, "dockerd")
         self._timed("dockerd", step)
 
     def _images(self) -> None:
@@ -402,6 +418,8 @@ class OneNodeCluster:
             if part is not None:
                 with contextlib.suppress(Exception):
                     part.stop()
+        if self.api is not None:
+            self.api.close()
         if self.testbed is not None:
             kubelet = self.testbed.processes.pop("kubelet", None)
             if kubelet is not None and kubelet.poll() is None:
@@ -411,6 +429,9 @@ class OneNodeCluster:
                 pods = self.docker().containers.list(all=True, filters={"label": "io.kubernetes.pod.name"})
                 for container in pods:
                     container.remove(force=True)
+            if self._docker is not None:
+                self._docker.close()
+                self._docker = None
             self.testbed.stop()
         unmount_under([str(self.workdir)])  # the kubelet's volume mounts (tmpfs for secrets)
         problems += [f"still mounted: {m}" for m in mounts_under(str(self.workdir))]
