@@ -19,13 +19,17 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SYSCTLS = (
+KUBELET_TUNABLES = (
     "vm.overcommit_memory",
     "vm.panic_on_oom",
     "kernel.panic",
     "kernel.panic_on_oops",
     "kernel.keys.root_maxkeys",
     "kernel.keys.root_maxbytes",
+)
+"""What the kubelet sets at start; put back as soon as it has (it does not set them again)."""
+SYSCTLS = (
+    *KUBELET_TUNABLES,
     "net.ipv4.ip_forward",
     "net.ipv4.conf.all.forwarding",
     "net.ipv4.conf.all.route_localnet",

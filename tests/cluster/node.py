@@ -33,7 +33,7 @@ import httpx
 from kubernetes import client, config
 
 from tests.cluster.dns import ClusterDNS
-from tests.cluster.host import HostGuard, mounts_under, reject_metadata_rule, unmount_under
+from tests.cluster.host import KUBELET_TUNABLES, HostGuard, mounts_under, reject_metadata_rule, unmount_under
 from tests.k8s.metrics import FakeMetricsServer
 from tests.k8s.testbed import BIN, CACHE, Testbed, free_port
 
@@ -51,15 +51,6 @@ BASE_TARBALL = CACHE / "base" / "python-3.11-slim.tar"
 BASE_IMAGE = "python:3.11-slim"
 PAUSE_IMAGE = "k8s.gcr.io/pause:3.2"
 RUNC_CLAMP = Path(__file__).with_name("runc-clamp")
-KUBELET_TUNABLES = (
-    "vm.overcommit_memory",
-    "vm.panic_on_oom",
-    "kernel.panic",
-    "kernel.panic_on_oops",
-    "kernel.keys.root_maxkeys",
-    "kernel.keys.root_maxbytes",
-)
-"""What the kubelet sets at start; put back as soon as it has (it does not set them again)."""
 
 
 def binaries_missing() -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,35 @@ def mlscale(env: dict[str, str], *args: str, timeout: float = 1800) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"mlscale {' '.join(args)} exited {done.returncode}:\n{output[-4000:]}"
     return output
+
+
+def cluster_env(kubeconfig: Path, state: Path) -> dict[str, str]:
+    """The environment a user of the test cluster has: its dockerd, its kubeconfig, a state dir."""
+    from tests.cluster.node import DOCKER_HOST
+
+    return {
+        **os.environ,
+        "DOCKER_HOST": DOCKER_HOST,
+        "KUBECONFIG": str(kubeconfig),
+        "MLSCALE_STATE_DIR": str(state),
+        "COLUMNS": "160",
+    }
+
+
+def up_on_cluster(env: dict[str, str], namespace: str, result_url: str, *more: str) -> str:
+    """`mlscale up --backend kubernetes` on the test cluster, as its user would run it."""
+    return mlscale(
+        env,
+        "up",
+        "--backend", "kubernetes",
+        "--no-minikube",
+        "--no-monitoring",
+        "--weights", "none",
+        "--namespace", namespace,
+        "--values", str(VALUES),
+        "--result-url", result_url,
+        *more,
+    )  # fmt: skip
 
 
 def workload_file(path: Path, phases: tuple[tuple[int, float], ...], unit: str) -> Path:

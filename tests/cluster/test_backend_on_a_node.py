@@ -9,7 +9,6 @@ calibration does on the local backend.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,16 +21,17 @@ from kubernetes import client
 
 from mlscale import __version__
 from mlscale.report.balance import steady_share
-from tests.cluster.node import DOCKER_HOST, GATEWAY, OneNodeCluster
+from tests.cluster.node import GATEWAY, OneNodeCluster
 from tests.cluster.runs import (
     COMPARISON,
     PHASES,
     REQUEST_CORES,
     TARGET,
-    VALUES,
+    cluster_env,
     latest_run,
     mlscale,
     summarize,
+    up_on_cluster,
     workload_file,
 )
 from tests.k8s.testbed import free_port
@@ -51,25 +51,9 @@ class System:
 def system(one_node: OneNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     where = tmp_path_factory.mktemp("backend")
     port = free_port()
-    env = {
-        **os.environ,
-        "DOCKER_HOST": DOCKER_HOST,
-        "KUBECONFIG": str(one_node.kubeconfig),
-        "MLSCALE_STATE_DIR": str(where / "state"),
-        "COLUMNS": "160",
-    }
+    env = cluster_env(one_node.kubeconfig, where / "state")
     began = time.monotonic()
-    output = mlscale(
-        env,
-        "up",
-        "--backend", "kubernetes",
-        "--no-minikube",
-        "--no-monitoring",
-        "--weights", "none",
-        "--namespace", NAMESPACE,
-        "--values", str(VALUES),
-        "--result-url", f"http://{GATEWAY}:{port}/storeLatency",
-    )  # fmt: skip
+    output = up_on_cluster(env, NAMESPACE, f"http://{GATEWAY}:{port}/storeLatency")
     print(f"\nmlscale up (builds included) took {time.monotonic() - began:.0f} s\n{output[-1500:]}")
     try:
         yield System(env, where / "runs", f"{GATEWAY}:{port}", began)

@@ -7,8 +7,8 @@ from typing import Any
 
 from kubernetes import client
 
-from tests.cluster.host import METADATA_CIDR, _sysctl_path
-from tests.cluster.node import KUBELET_TUNABLES, NODE, OneNodeCluster
+from tests.cluster.host import KUBELET_TUNABLES, METADATA_CIDR, _sysctl_path
+from tests.cluster.node import NODE, OneNodeCluster
 
 
 def test_the_node_is_ready_and_real(one_node: OneNodeCluster) -> None:

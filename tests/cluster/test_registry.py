@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,8 +14,8 @@ import pytest
 from kubernetes import client
 
 from mlscale import __version__
-from tests.cluster.node import DOCKER_HOST, GATEWAY, OneNodeCluster
-from tests.cluster.runs import VALUES, mlscale
+from tests.cluster.node import GATEWAY, OneNodeCluster
+from tests.cluster.runs import cluster_env, mlscale, up_on_cluster
 from tests.k8s.testbed import free_port
 
 NAMESPACE = "mlscale-registry"
@@ -54,25 +53,10 @@ def registry(tmp_path: Path) -> Iterator[str]:
 
 
 def test_images_go_through_the_registry(one_node: OneNodeCluster, registry: str, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DOCKER_HOST": DOCKER_HOST,
-        "KUBECONFIG": str(one_node.kubeconfig),
-        "MLSCALE_STATE_DIR": str(tmp_path / "state"),
-        "COLUMNS": "160",
-    }
-    output = mlscale(
-        env,
-        "up",
-        "--backend", "kubernetes",
-        "--no-minikube",
-        "--no-monitoring",
-        "--weights", "none",
-        "--namespace", NAMESPACE,
-        "--values", str(VALUES),
-        "--registry", registry,
-        "--result-url", f"http://{GATEWAY}:{free_port()}/storeLatency",
-    )  # fmt: skip
+    env = cluster_env(one_node.kubeconfig, tmp_path / "state")
+    output = up_on_cluster(
+        env, NAMESPACE, f"http://{GATEWAY}:{free_port()}/storeLatency", "--registry", registry
+    )
     try:
         assert f"pushed {registry}/mlscale-inference:{__version__}" in output, output[-2000:]
         catalog = httpx.get(f"http://{registry}/v2/_catalog", timeout=5).json()
