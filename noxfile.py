@@ -89,10 +89,11 @@ def ensure_helm(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
+    """ruff (lint and formatting) and import-linter (the layering contracts in pyproject.toml)."""
     env = shared_env(session)
     session.run(tool("ruff"), "check", ".", env=env, external=True)
     session.run(tool("ruff"), "format", "--check", ".", env=env, external=True)
+    session.run(tool("lint-imports"), env=env, external=True)
 
 
 @nox.session(venv_backend="none")

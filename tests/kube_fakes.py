@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mlscale.backends.kubernetes.adapters import AdapterError, PodInfo
+from mlscale.backends.kubernetes.adapters import PodInfo
+from mlscale.errors import AdapterError
 
 
 class UnexpectedCall(AssertionError):

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from mlscale.cli_console import console
 from mlscale.errors import InputError
-
-console = Console()
 
 
 def report(

@@ -1,4 +1,4 @@
-"""``mlscale up / status / down / demo``: thin; the backends do the work."""
+"""``mlscale up / status / down``: thin; ``mlscale.backends`` does the work."""
 
 from __future__ import annotations
 
@@ -7,36 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mlscale.backends.base import Backend, SystemStatus, read_state, state_dir
-from mlscale.backends.kubernetes.backend import KubernetesBackend, KubernetesOptions
-from mlscale.backends.local import LocalBackend
-from mlscale.backends.local_system import LocalOptions
-from mlscale.errors import InputError
-
-console = Console()
-BACKENDS = ("local", "kubernetes")
-DEFAULT_RESULT_URL = "http://127.0.0.1:3003/storeLatency"
-
-
-def backend_for(
-    name: str | None = None,
-    options: LocalOptions | None = None,
-    kubernetes: KubernetesOptions | None = None,
-) -> Backend:
-    """The named backend, or the one the state file says is up (local by default)."""
-    state = read_state() or {}
-    chosen = name or state.get("backend", "local")
-    if chosen not in BACKENDS:
-        raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {chosen!r}")
-    if chosen == "kubernetes":
-        from mlscale.backends.kubernetes.adapters import RealAdapters
-
-        context = kubernetes.context if kubernetes else state.get("context")
-        return KubernetesBackend(kubernetes, RealAdapters(context), console)
-    return LocalBackend(options, console)
+from mlscale import defaults
+from mlscale.backends import BackendName, ClusterChoice, SystemStatus, UpOptions, open_backend
+from mlscale.cli_console import console
 
 
 def status_table(status: SystemStatus) -> Table:
@@ -76,7 +51,7 @@ def status_table(status: SystemStatus) -> Table:
 
 
 def up(
-    backend: Annotated[str, typer.Option(help="local or kubernetes")] = "local",
+    backend: Annotated[BackendName, typer.Option(help="where replicas run")] = BackendName.LOCAL,
     weights: Annotated[
         str | None,
         typer.Option(
@@ -92,10 +67,16 @@ def up(
     time_scale: Annotated[
         float, typer.Option(help="multiply every HPA period and window (0 < x <= 1)")
     ] = 1.0,
-    dispatcher_port: Annotated[int, typer.Option(help="the dispatcher's port on 127.0.0.1")] = 8000,
-    result_url: Annotated[str, typer.Option(help="where the dispatcher posts outcomes")] = (
-        "http://127.0.0.1:3003/storeLatency"
-    ),  # the kubernetes backend's default is the chart's (the host as Minikube's pods see it)
+    dispatcher_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="the dispatcher's port on 127.0.0.1")
+    ] = defaults.DISPATCHER_PORT,
+    result_url: Annotated[
+        str | None,
+        typer.Option(
+            help=f"where the dispatcher posts outcomes [local: {defaults.RESULT_URL}; "
+            "kubernetes: the chart's]"
+        ),
+    ] = None,
     values: Annotated[Path | None, typer.Option(help="Helm values file with the autoscaling section")] = None,
     kube_context: Annotated[str | None, typer.Option(help="kubernetes: the kubeconfig context")] = None,
     namespace: Annotated[str, typer.Option(help="kubernetes: the namespace")] = "mlscale",
@@ -112,39 +93,16 @@ def up(
     ] = None,
 ) -> None:
     """Bring the system up: the dispatcher and inference replicas, scaled by the HPA."""
-    from mlscale.autoscaling.config import VALUES_FILE, load_hpa_config, load_values
-
-    values_file = values or VALUES_FILE
-    load_hpa_config(
-        values_file,
-        min_replicas=min_replicas,
-        max_replicas=max_replicas,
-        target_cpu_utilization=target_cpu,
-        time_scale=time_scale,
-    )  # fmt: skip  (validates early)
-    request = cpu_request or str(load_values(values_file).get("inference", {}).get("resources", {})
-                                 .get("requests", {}).get("cpu", "500m"))  # fmt: skip
-    options = LocalOptions(
-        weights=weights or "none", cpu_request=request, dispatcher_port=dispatcher_port,
-        result_url=result_url, time_scale=time_scale, min_replicas=min_replicas, max_replicas=max_replicas,
-        target_cpu=target_cpu, values_file=str(values_file), state_dir=str(state_dir()),
+    options = UpOptions(
+        backend=backend, weights=weights, cpu_request=cpu_request, min_replicas=min_replicas,
+        max_replicas=max_replicas, target_cpu=target_cpu, time_scale=time_scale,
+        dispatcher_port=dispatcher_port, result_url=result_url, values=values,
+        cluster=ClusterChoice(
+            context=kube_context, namespace=namespace, minikube=minikube, registry=registry,
+            build=not skip_build, load=not skip_load, monitoring=monitoring, dispatcher_url=dispatcher_url,
+        ),
     )  # fmt: skip
-    kubernetes = None
-    if backend == "kubernetes":
-        chart_values = {
-            "autoscaling.minReplicas": min_replicas,
-            "autoscaling.maxReplicas": max_replicas,
-            "autoscaling.targetCPUUtilizationPercentage": target_cpu,
-            "inference.resources.requests.cpu": cpu_request,
-        }
-        kubernetes = KubernetesOptions(
-            namespace=namespace, context=kube_context, minikube=minikube, build=not skip_build,
-            load=not skip_load, registry=registry, weights=_image_weights(weights), monitoring=monitoring,
-            values_files=[values] if values else [], dispatcher_url=dispatcher_url,
-            result_url=None if result_url == DEFAULT_RESULT_URL else result_url,  # the chart's default
-            set_values={k: str(v) for k, v in chart_values.items() if v is not None},
-        )  # fmt: skip
-    status = backend_for(backend, options, kubernetes).up()
+    status = open_backend(options, console).up()
     console.print(status_table(status))
     if status.calibration:
         c = status.calibration
@@ -158,38 +116,25 @@ def up(
     console.print(f"up. Next: mlscale loadtest workloads/demo.txt --dispatcher {status.dispatcher_url}")
 
 
-def _image_weights(weights: str | None) -> str:
-    """The kubernetes backend bakes weights into the image: imagenet (the default) or none."""
-    if weights not in (None, "imagenet", "none"):
-        raise InputError(
-            "--backend kubernetes takes --weights imagenet or none (a file would be in the image)"
-        )
-    return weights or "imagenet"
-
-
 def status(
     json_output: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """Show the running system: replicas, readiness, CPU, the autoscaler's last decision."""
-    current = backend_for().status()
+    current = open_backend(console=console).status()
     if json_output:
         typer.echo(json.dumps(current.to_json(), indent=2))
-    else:
-        console.print(status_table(current))
-        grafana = current.extra.get("grafana")
-        if grafana:
-            console.print(f"Grafana: user {grafana['user']}, password {grafana['password']} "
-                          f"(kubectl -n {current.extra['namespace']} port-forward svc/"
-                          f"{current.extra['release']}-grafana 3000:80)")  # fmt: skip
+        return
+    console.print(status_table(current))
+    dashboard = current.cluster.dashboard if current.cluster else None
+    if dashboard:
+        console.print(
+            f"{dashboard.name}: user {dashboard.user}, password {dashboard.password} ({dashboard.reach})"
+        )
 
 
 def down(
     delete_cluster: Annotated[bool, typer.Option(help="kubernetes: also `minikube delete`")] = False,
 ) -> None:
     """Tear the running system down; no process is left behind."""
-    current = backend_for()
-    if isinstance(current, KubernetesBackend):
-        current.down(delete_cluster=delete_cluster)
-    else:
-        current.down()
+    open_backend(console=console).down(delete_cluster=delete_cluster)
     console.print("down.")

@@ -40,6 +40,6 @@ def load_images(folder: Path) -> ImagePool:
             with Image.open(path) as image:
                 image.verify()  # header and structure, without a full decode
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise ImageFolderError(f"{path}: not a readable JPEG or PNG ({exc})") from None
+            raise ImageFolderError(f"{path}: not a readable JPEG or PNG ({exc})") from exc
         encoded.append(base64.b64encode(data).decode("ascii"))
     return ImagePool(folder, tuple(p.name for p in paths), tuple(encoded))

@@ -11,7 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
-from mlscale.backends.base import state_dir
+from mlscale.locations import state_dir
 
 NAMES = ("control", "result", "serve")
 

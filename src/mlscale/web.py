@@ -61,7 +61,7 @@ async def read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BodyError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+        raise BodyError(400, "invalid_json", f"the body is not JSON: {exc}") from exc
 
 
 def bearer_ok(request: Request, token: str | None) -> bool:

@@ -15,12 +15,20 @@ import math
 import random
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from mlscale.errors import WorkloadError
 
-Arrival = Literal["uniform", "poisson"]
+
+class Arrival(StrEnum):
+    """How requests are spaced within a step: evenly, or at random instants (a Poisson process)."""
+
+    UNIFORM = "uniform"
+    POISSON = "poisson"
+
+
 Unit = Literal["rps", "replicas"]
 MAX_RATE = 1_000_000
 """Requests/s one step may ask for: far past what one load tester sends (5,000/s measured), and
@@ -87,10 +95,10 @@ def parse_workload(text: str, path: str = "<workload>") -> Workload:
 def load_workload(path: Path) -> Workload:
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WorkloadError(str(path), 0, 0, "no such workload file") from None
+    except FileNotFoundError as exc:
+        raise WorkloadError(str(path), 0, 0, "no such workload file") from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(str(path), 0, 0, f"cannot read the workload: {exc}") from None
+        raise WorkloadError(str(path), 0, 0, f"cannot read the workload: {exc}") from exc
     return parse_workload(text, str(path))
 
 
@@ -104,7 +112,7 @@ def schedule(
     *,
     step_seconds: float = 1.0,
     scale: float = 1.0,
-    arrival: Arrival = "uniform",
+    arrival: Arrival = Arrival.UNIFORM,
     seed: int | None = None,
     max_requests: int | None = None,
 ) -> list[float]:
@@ -120,7 +128,7 @@ def schedule(
         start = step * step_seconds
         # Never build more than asked for: one step of 3e7 requests cost 1.15 GB when only 5 were.
         keep = count if max_requests is None else min(count, max_requests - len(times))
-        if arrival == "uniform":
+        if arrival is Arrival.UNIFORM:
             times.extend(start + (i + 0.5) * step_seconds / count for i in range(keep))
         else:
             times.extend(start + step_seconds * u for u in _smallest_uniforms(rng, count, keep))

@@ -17,12 +17,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from mlscale.autoscaling.config import VALUES_FILE, load_hpa_config
-from mlscale.backends.kubernetes.backend import CHART
+from mlscale.autoscaling.config import load_hpa_config
+from mlscale.locations import chart_dir, values_file
 from tests.chart.helm import SUBCHARTS_OFF, helm, render
 
 KUBERNETES_VERSIONS = ("1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0")
-SCENARIOS = sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))
+SCENARIOS = sorted(p.name for p in (chart_dir() / "ci").glob("*-values.yaml"))
 CRD_KINDS = {"ServiceMonitor"}  # not in Kubernetes' own schemas
 
 
@@ -47,7 +47,7 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("scenario", [None, *SCENARIOS])
 def test_helm_lint_passes(scenario: str | None) -> None:
-    args = ["-f", str(CHART / "ci" / scenario)] if scenario else []
+    args = ["-f", str(chart_dir() / "ci" / scenario)] if scenario else []
     result = helm("lint", "--strict", *SUBCHARTS_OFF, *args)
     assert "0 chart(s) failed" in result, result
 
@@ -55,7 +55,7 @@ def test_helm_lint_passes(scenario: str | None) -> None:
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("scenario", [None, *SCENARIOS])
 def test_every_document_validates_strictly(scenario: str | None, version: str) -> None:
-    values = [CHART / "ci" / scenario] if scenario else []
+    values = [chart_dir() / "ci" / scenario] if scenario else []
     documents = render(values, kube_version=version, api_versions=["monitoring.coreos.com/v1/ServiceMonitor"])
     validated = 0
     for document in documents:
@@ -73,7 +73,7 @@ def test_every_document_validates_strictly(scenario: str | None, version: str) -
 def test_hpa_is_the_autoscaling_section_the_local_backend_reads() -> None:
     documents = render([])
     hpa = one(documents, "HorizontalPodAutoscaler")
-    config = load_hpa_config(VALUES_FILE)
+    config = load_hpa_config(values_file())
     assert hpa["apiVersion"] == "autoscaling/v2"
     spec = hpa["spec"]
     assert spec["scaleTargetRef"] == {
@@ -100,7 +100,7 @@ def test_hpa_is_the_autoscaling_section_the_local_backend_reads() -> None:
     assert [(p["type"], p["value"], p["periodSeconds"]) for p in behavior["scaleUp"]["policies"]] == [
         (p.type, p.value, p.period_seconds) for p in config.scale_up.policies
     ]
-    values = yaml.safe_load(VALUES_FILE.read_text())
+    values = yaml.safe_load(values_file().read_text())
     assert behavior == values["autoscaling"]["behavior"]
 
 
@@ -113,7 +113,7 @@ def test_older_clusters_get_autoscaling_v2beta2_with_the_same_behavior() -> None
 
 def test_inference_has_cpu_requests_probes_and_a_drain_that_fits_the_grace_period() -> None:
     documents = render([])
-    values = yaml.safe_load(VALUES_FILE.read_text())["inference"]
+    values = yaml.safe_load(values_file().read_text())["inference"]
     deployment = one(documents, "Deployment", "inference")
     assert "replicas" not in deployment["spec"]  # the HPA owns the count
     pod = deployment["spec"]["template"]["spec"]
@@ -188,7 +188,7 @@ def test_the_result_token_reaches_the_dispatcher_from_a_secret(tmp_path: Path) -
 
 @pytest.mark.parametrize("scenario", [None, *SCENARIOS])
 def test_every_pod_runs_as_non_root_on_a_read_only_root(scenario: str | None) -> None:
-    documents = render([CHART / "ci" / scenario] if scenario else [])
+    documents = render([chart_dir() / "ci" / scenario] if scenario else [])
     for deployment in by_kind(documents, "Deployment"):
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -212,7 +212,7 @@ def test_only_the_dispatcher_and_prometheus_reach_inference() -> None:
             "app.kubernetes.io/component": "dispatcher"}}}
     ]  # fmt: skip
     assert metrics["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
-    assert not by_kind(render([CHART / "ci" / "minimal-values.yaml"]), "NetworkPolicy")
+    assert not by_kind(render([chart_dir() / "ci" / "minimal-values.yaml"]), "NetworkPolicy")
 
 
 def test_service_monitors_follow_the_operator() -> None:
@@ -252,7 +252,7 @@ def test_grafana_gets_a_generated_password_not_admin() -> None:
 
 
 def test_the_registry_scenario_prefixes_images_and_pulls() -> None:
-    documents = render([CHART / "ci" / "registry-values.yaml"])
+    documents = render([chart_dir() / "ci" / "registry-values.yaml"])
     images = sorted(container(d)["image"] for d in by_kind(documents, "Deployment"))
     assert images == [
         "registry.example.com/mlscale/mlscale-dispatcher:0.1.0-rc1",
@@ -265,7 +265,7 @@ def test_the_registry_scenario_prefixes_images_and_pulls() -> None:
 
 
 def test_fixed_replicas_scenario_has_no_hpa() -> None:
-    documents = render([CHART / "ci" / "fixed-replicas-values.yaml"])
+    documents = render([chart_dir() / "ci" / "fixed-replicas-values.yaml"])
     assert not by_kind(documents, "HorizontalPodAutoscaler")
     assert one(documents, "Deployment", "inference")["spec"]["replicas"] == 3
 
@@ -276,19 +276,19 @@ def test_a_missing_cpu_request_is_refused_with_the_reason() -> None:
 
 
 def test_subcharts_are_pinned_and_switchable() -> None:
-    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    chart = yaml.safe_load((chart_dir() / "Chart.yaml").read_text())
     names = {d["name"]: d for d in chart["dependencies"]}
     assert set(names) == {"kube-prometheus-stack", "loki", "promtail"}
     for name, dependency in names.items():
         assert all(part.isdigit() for part in dependency["version"].split(".")), dependency  # exact, no range
         assert dependency["condition"] == f"{name}.enabled"
-    values = yaml.safe_load(VALUES_FILE.read_text())
+    values = yaml.safe_load(values_file().read_text())
     assert all(values[name]["enabled"] is True for name in names)
 
 
 def test_every_values_key_is_documented() -> None:
     """Each key holding a value has a comment directly above it or above one of its ancestors."""
-    lines = [line for line in VALUES_FILE.read_text().splitlines() if line.strip()]
+    lines = [line for line in values_file().read_text().splitlines() if line.strip()]
     undocumented = []
     open_keys: list[tuple[int, bool]] = []  # (indent, documented) of the enclosing keys
     for number, line in enumerate(lines):

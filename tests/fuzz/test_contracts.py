@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from mlscale.backends.base import read_state
+from mlscale.backends.state import read_state
 from mlscale.cli import app
 from tests.support import IMAGES, ServiceProcess, free_port, start_dispatcher, start_module, wait_ready
 

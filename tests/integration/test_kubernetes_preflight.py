@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mlscale.backends.base import read_state
+from mlscale.backends.state import read_state
 from mlscale.cli import app
 
 

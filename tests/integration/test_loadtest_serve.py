@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pandas as pd
-from rich.console import Console
 
 from mlscale.images import load_images
-from mlscale.loadgen.run import LoadTestOptions
-from mlscale.loadgen.serve import LoadTestService
+from mlscale.loadgen.options import LoadTestOptions
+from mlscale.loadtest_api import LoadTestService
 from tests.fakes import ThreadedServer
 from tests.support import IMAGES, ServiceProcess, free_port, start_dispatcher, wait_exit, wait_ready
 
@@ -26,7 +25,7 @@ def test_run_load_test_then_generate_report(tmp_path: Path, replicas: dict[str, 
         load_images(IMAGES),
         LoadTestOptions(dispatcher_url="", drain_timeout=20, runs_dir=tmp_path / "runs"),
         defaults=None,
-        console=Console(file=io.StringIO()),
+        announce=lambda line: None,
     )
     server = ThreadedServer(service.app())
     dispatcher = start_dispatcher(
@@ -38,7 +37,7 @@ def test_run_load_test_then_generate_report(tmp_path: Path, replicas: dict[str, 
         "--concurrency",
         "4",
     )
-    service.options.dispatcher_url = dispatcher.url
+    service.options = replace(service.options, dispatcher_url=dispatcher.url)
     server.start()
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -162,7 +161,7 @@ def test_the_api_answers_while_a_run_is_far_behind_schedule(tmp_path: Path) -> N
         load_images(IMAGES),
         LoadTestOptions(dispatcher_url=f"http://127.0.0.1:{free_port()}", drain_timeout=0, runs_dir=tmp_path),
         defaults=None,
-        console=Console(file=io.StringIO()),
+        announce=lambda line: None,
         serve_token="t",
     )
     server = ThreadedServer(service.app()).start()

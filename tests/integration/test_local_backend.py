@@ -27,7 +27,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from mlscale.backends.base import read_state
+from mlscale.backends.state import read_state
 from mlscale.cli import app
 from mlscale.report.build import FIGURES as REPORT_FIGURES
 from tests.browser import drawn_fraction, render

@@ -32,18 +32,21 @@ def test_loadtest_without_a_workload_or_serve_is_a_usage_error() -> None:
 def test_loadtest_endpoints_follow_the_running_system(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlscale.backends.base import write_state
-    from mlscale.cli import _endpoints
+    from mlscale.backends.state import write_state
+    from mlscale.cli_loadtest import _endpoints
 
     monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path))
-    assert _endpoints(None, None) == ("http://127.0.0.1:8000", "127.0.0.1:3003")  # nothing up
+    assert _endpoints(None, None) == ("http://127.0.0.1:8000", "127.0.0.1", 3003)  # nothing up
     write_state({"backend": "kubernetes", "dispatcher_url": "http://192.168.49.2:30080"})
     # Minikube's pods post outcomes to host.minikube.internal: the listener must not be loopback-only.
-    assert _endpoints(None, None) == ("http://192.168.49.2:30080", "0.0.0.0:3003")
-    explicit = ("http://elsewhere:8000", "127.0.0.1:4000")
-    assert _endpoints(*explicit) == explicit
+    assert _endpoints(None, None) == ("http://192.168.49.2:30080", "0.0.0.0", 3003)
+    assert _endpoints("http://elsewhere:8000", "127.0.0.1:4000") == (
+        "http://elsewhere:8000",
+        "127.0.0.1",
+        4000,
+    )
     write_state({"backend": "local", "dispatcher_url": "http://127.0.0.1:8100"})
-    assert _endpoints(None, None) == ("http://127.0.0.1:8100", "127.0.0.1:3003")
+    assert _endpoints(None, None) == ("http://127.0.0.1:8100", "127.0.0.1", 3003)
 
 
 def test_a_listener_beyond_loopback_needs_a_result_token(

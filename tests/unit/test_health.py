@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from mlscale.autoscaling.config import VALUES_FILE
-from mlscale.backends.health import (
+from mlscale.backends.local.health import (
     ProbeSpec,
     ProbeState,
     after_liveness_probe,
@@ -16,6 +15,7 @@ from mlscale.backends.health import (
     load_probes,
     restart_delay,
 )
+from mlscale.locations import values_file
 
 READINESS = ProbeSpec("/readyz", period_s=5, failure_threshold=2, success_threshold=1)
 LIVENESS = ProbeSpec("/healthz", period_s=10, failure_threshold=3)
@@ -23,8 +23,8 @@ STARTUP = ProbeSpec("/healthz", period_s=5, failure_threshold=3)
 
 
 def test_the_probes_come_from_the_charts_values() -> None:
-    replica = load_probes(VALUES_FILE, "inference")
-    dispatcher = load_probes(VALUES_FILE, "dispatcher")
+    replica = load_probes(values_file(), "inference")
+    dispatcher = load_probes(values_file(), "dispatcher")
     assert replica.readiness.path == "/readyz"
     assert replica.liveness.path == dispatcher.liveness.path == "/healthz"
     assert replica.startup.period_s * replica.startup.failure_threshold == 180  # TensorFlow's load

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from mlscale.autoscaling.config import ConfigError, load_hpa_config
+from mlscale.autoscaling.config import load_hpa_config
+from mlscale.errors import ConfigError
 
 
 def test_the_charts_values_carry_the_original_designs_numbers() -> None:

@@ -3,16 +3,21 @@ install -> reach sequence, status assembly, decisions from the HPA's events, and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from mlscale.backends.base import cpu_millicores, read_state, write_state
-from mlscale.backends.kubernetes.adapters import AdapterError, PodInfo
-from mlscale.backends.kubernetes.backend import CHART, KubernetesBackend, KubernetesOptions
-from mlscale.backends.kubernetes.preflight import PreflightError, PreflightPlan, preflight
+from mlscale.backends.base import SystemStatus, cpu_millicores
+from mlscale.backends.kubernetes.adapters import PodInfo
+from mlscale.backends.kubernetes.backend import KubernetesBackend
+from mlscale.backends.kubernetes.options import KubernetesOptions
+from mlscale.backends.kubernetes.preflight import PreflightPlan, preflight
+from mlscale.backends.state import read_state, write_state
+from mlscale.errors import AdapterError, PreflightError
+from mlscale.locations import chart_dir
 from tests.kube_fakes import FakeAdapters, UnexpectedCall, healthy_minikube, tools
 
 MINIKUBE = PreflightPlan(build=True, minikube=True, port_forward=False)
@@ -24,7 +29,7 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
 
 
-def checks(problems: list[Any]) -> list[str]:
+def checks(problems: Sequence[Any]) -> list[str]:
     return [p.check for p in problems]
 
 
@@ -152,7 +157,7 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
         ("inference", "mlscale-inference:0.1.0", {"FETCH_WEIGHTS": "0"}),  # weights none: no download
     ]
     ((release, chart, namespace, files, values, _),) = adapters.called("helm_upgrade_install")
-    assert (release, chart, namespace) == ("mlscale", CHART, "mlscale")
+    assert (release, chart, namespace) == ("mlscale", chart_dir(), "mlscale")
     # The result token reaches the chart through a 0600 values file, never helm's command line.
     (secret,) = files
     assert secret.stat().st_mode & 0o777 == 0o600
@@ -189,9 +194,11 @@ def test_skip_build_and_skip_load_touch_no_docker_and_no_image_load() -> None:
     ((_, chart, _, _, values, _),) = adapters.called("helm_upgrade_install")
     assert values["kube-prometheus-stack.enabled"] == values["loki.enabled"] == "false"
     manifest = yaml.safe_load((chart / "Chart.yaml").read_text())
-    assert chart != CHART  # a copy that declares no subcharts: helm would refuse the missing ones
+    assert chart != chart_dir()  # a copy that declares no subcharts: helm would refuse the missing ones
     assert "dependencies" not in manifest
-    assert (chart / "templates" / "hpa.yaml").read_text() == (CHART / "templates" / "hpa.yaml").read_text()
+    assert (chart / "templates" / "hpa.yaml").read_text() == (
+        chart_dir() / "templates" / "hpa.yaml"
+    ).read_text()
 
 
 def test_another_cluster_pushes_to_the_registry_and_port_forwards() -> None:
@@ -265,8 +272,13 @@ def test_status_reads_the_hpa_pods_metrics_and_grafanas_password() -> None:
     assert first.url == "http://10.0.0.5:8001"
     assert (second.terminating, second.cpu_utilization) == (True, None)  # no metrics yet
     assert status.ready_replicas == 1
-    assert status.extra["grafana"] == {"user": "admin", "password": "Zx9-generated"}
-    assert status.extra["conditions"] == {"AbleToScale": "True"}
+    assert status.cluster is not None
+    dashboard = status.cluster.dashboard
+    assert dashboard is not None
+    assert (dashboard.user, dashboard.password) == ("admin", "Zx9-generated")
+    assert dashboard.reach == "kubectl -n exp port-forward svc/mlscale-grafana 3000:80"
+    assert status.cluster.conditions == {"AbleToScale": "True"}
+    assert SystemStatus.from_json(status.to_json()) == status  # what `status --json` prints reads back
     selector = "app.kubernetes.io/instance=mlscale,app.kubernetes.io/component=inference"
     assert adapters.called("pods") == [("exp", selector)]
     assert len(adapters.called("hpa")) == 1  # read once, for the status and its last decision

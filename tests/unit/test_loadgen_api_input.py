@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from rich.console import Console
 from starlette.applications import Starlette
 
 from mlscale.images import ImagePool
+from mlscale.loadgen.options import MAX_PLANNED, LoadTestOptions
 from mlscale.loadgen.receiver import OutcomeStore, receiver_app
-from mlscale.loadgen.run import LoadTestOptions
-from mlscale.loadgen.serve import MAX_PLANNED, LoadTestService
+from mlscale.loadtest_api import LoadTestService
 from mlscale.web import MAX_CONTROL_BODY
 
 TOKEN = {"authorization": "Bearer t0ken"}
@@ -46,7 +44,7 @@ class AppClient:
 def service() -> AppClient:
     pool = ImagePool(Path("."), ("a.png",), ("aGVsbG8=",))
     options = LoadTestOptions(dispatcher_url="http://127.0.0.1:9", result_token="r3sult")
-    app = LoadTestService(pool, options, None, Console(file=io.StringIO()), serve_token="t0ken").app()
+    app = LoadTestService(pool, options, None, serve_token="t0ken", announce=lambda line: None).app()
     return AppClient(app)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from mlscale.backends.local import _port_taken
+from mlscale.backends.local.backend import _port_taken
 
 
 def test_a_time_wait_socket_does_not_make_the_port_taken() -> None:

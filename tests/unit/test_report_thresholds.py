@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from mlscale.report.thresholds import ThresholdError, evaluate, parse
+from mlscale.errors import ThresholdError
+from mlscale.report.thresholds import evaluate, parse
 
 
 def sample_stats(p95: float | None = 700.0, success: float | None = 0.999, lost: int = 0) -> dict[str, Any]:

@@ -14,15 +14,11 @@ from typing import Any, Literal
 
 import yaml
 
-from mlscale.errors import InputError
+from mlscale.errors import ConfigError
+from mlscale.locations import values_file
 
 PolicyType = Literal["Pods", "Percent"]
 SelectPolicy = Literal["Max", "Min", "Disabled"]
-VALUES_FILE = Path(__file__).resolve().parents[3] / "helm" / "mlscale" / "values.yaml"
-
-
-class ConfigError(InputError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -142,18 +138,21 @@ def validate(config: HPAConfig) -> HPAConfig:
     return config
 
 
-def load_values(path: Path = VALUES_FILE) -> dict[str, Any]:
+def load_values(path: Path | None = None) -> dict[str, Any]:
+    """``values.yaml``, the chart's own unless another path is given."""
+    path = path or values_file()
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such values file") from None
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such values file") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(values, dict):
         raise ConfigError(f"{path}: expected a mapping at the top")
     return values
 
 
-def load_hpa_config(path: Path = VALUES_FILE, **overrides: Any) -> HPAConfig:
+def load_hpa_config(path: Path | None = None, **overrides: Any) -> HPAConfig:
+    path = path or values_file()
     config = parse_hpa_config(load_values(path).get("autoscaling"), f"{path.name}: autoscaling")
     return validate(replace(config, **{k: v for k, v in overrides.items() if v is not None}))

@@ -1,1 +1,166 @@
-"""Where replicas live. Commands talk to a ``Backend`` and never ask which one they have."""
+"""Where replicas live. Commands talk to a ``Backend`` and never ask which one they have.
+
+``open_backend`` is the one place that knows the backends (as Locust's Environment makes its
+runners): given ``UpOptions`` it makes the backend they name, configured by them; given nothing, it
+opens the one the state file says is up (local when none is).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlscale import defaults
+from mlscale.backends.base import Backend, SystemStatus
+from mlscale.backends.state import read_state
+from mlscale.errors import InputError
+from mlscale.locations import state_dir
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlscale.backends.kubernetes.options import KubernetesOptions
+    from mlscale.backends.local.options import LocalOptions
+
+__all__ = ["Backend", "BackendName", "ClusterChoice", "SystemStatus", "UpOptions", "open_backend"]
+
+
+class BackendName(StrEnum):
+    LOCAL = "local"
+    KUBERNETES = "kubernetes"
+
+
+@dataclass(frozen=True)
+class ClusterChoice:
+    """How the kubernetes backend reaches its cluster and ships its images (ignored by local)."""
+
+    context: str | None = None
+    namespace: str = "mlscale"
+    minikube: bool = True
+    registry: str | None = None
+    build: bool = True
+    load: bool = True
+    monitoring: bool = True
+    dispatcher_url: str | None = None
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    """What ``mlscale up`` asks for, whichever backend runs it. None: the backend's own default."""
+
+    backend: BackendName = BackendName.LOCAL
+    weights: str | None = None
+    """imagenet, none, or a weights file (local only) [local: none; kubernetes: imagenet]"""
+    cpu_request: str | None = None
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    target_cpu: int | None = None
+    time_scale: float = 1.0
+    dispatcher_port: int = defaults.DISPATCHER_PORT
+    result_url: str | None = None
+    values: Path | None = None
+    """A values file with the autoscaling section (None: the chart's values.yaml)."""
+    cluster: ClusterChoice = field(default_factory=ClusterChoice)
+
+    def __post_init__(self) -> None:
+        for name in ("min_replicas", "max_replicas", "target_cpu"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be >= 1, not {value}")
+        if not 0 < self.time_scale <= 1:
+            raise InputError(f"--time-scale must be in (0, 1], not {self.time_scale}")
+
+
+def _check_autoscaling(up: UpOptions) -> None:
+    """The values file's autoscaling section with the overrides applied: a bad one fails before ``up``."""
+    from mlscale.autoscaling.config import load_hpa_config
+
+    load_hpa_config(
+        up.values,
+        min_replicas=up.min_replicas,
+        max_replicas=up.max_replicas,
+        target_cpu_utilization=up.target_cpu,
+        time_scale=up.time_scale,
+    )
+
+
+def local_options(up: UpOptions) -> LocalOptions:
+    from mlscale.autoscaling.config import load_values
+    from mlscale.backends.local.options import LocalOptions
+
+    _check_autoscaling(up)
+    requests = load_values(up.values).get("inference", {}).get("resources", {}).get("requests", {})
+    return LocalOptions(
+        weights=up.weights or "none",
+        cpu_request=up.cpu_request or str(requests.get("cpu", "500m")),
+        dispatcher_port=up.dispatcher_port,
+        result_url=up.result_url or defaults.RESULT_URL,
+        time_scale=up.time_scale,
+        min_replicas=up.min_replicas,
+        max_replicas=up.max_replicas,
+        target_cpu=up.target_cpu,
+        values_file=up.values,
+        state_dir=state_dir(),
+        images=_calibration_images(),
+    )
+
+
+def _calibration_images() -> Path | None:
+    """``images/`` in the working directory, else the sample images mlscale ships (if any)."""
+    from mlscale.errors import ResourceMissing
+    from mlscale.locations import sample_images
+
+    if Path("images").is_dir():
+        return Path("images")
+    try:
+        return sample_images()
+    except ResourceMissing:
+        return None
+
+
+def kubernetes_options(up: UpOptions) -> KubernetesOptions:
+    from mlscale.backends.kubernetes.options import KubernetesOptions
+
+    _check_autoscaling(up)
+    chart_values = {
+        "autoscaling.minReplicas": up.min_replicas,
+        "autoscaling.maxReplicas": up.max_replicas,
+        "autoscaling.targetCPUUtilizationPercentage": up.target_cpu,
+        "inference.resources.requests.cpu": up.cpu_request,
+    }
+    cluster = up.cluster
+    return KubernetesOptions(
+        namespace=cluster.namespace,
+        context=cluster.context,
+        minikube=cluster.minikube,
+        build=cluster.build,
+        load=cluster.load,
+        registry=cluster.registry,
+        weights=up.weights or "imagenet",
+        monitoring=cluster.monitoring,
+        values_files=[up.values] if up.values else [],
+        dispatcher_url=cluster.dispatcher_url,
+        result_url=up.result_url,  # None: the chart's default (the host as Minikube's pods see it)
+        set_values={k: str(v) for k, v in chart_values.items() if v is not None},
+    )
+
+
+def open_backend(up: UpOptions | None = None, console: Console | None = None) -> Backend:
+    """The backend ``up`` names, configured by it; without ``up``, the one that is up (local if none)."""
+    state = read_state() or {}
+    try:
+        chosen = BackendName(up.backend if up else state.get("backend", BackendName.LOCAL))
+    except ValueError as exc:
+        raise InputError(f"the state file names an unknown backend: {state.get('backend')!r}") from exc
+    if chosen is BackendName.KUBERNETES:
+        from mlscale.backends.kubernetes.adapters import RealAdapters
+        from mlscale.backends.kubernetes.backend import KubernetesBackend
+
+        options = kubernetes_options(up) if up else None
+        context = options.context if options else state.get("context")
+        return KubernetesBackend(options, RealAdapters(context), console)
+    from mlscale.backends.local.backend import LocalBackend
+
+    return LocalBackend(local_options(up) if up else None, console)

@@ -1,19 +1,10 @@
-"""The one protocol both backends implement, the status they report, and the state file.
-
-The state file (``.mlscale/state.json`` under the working directory, or ``$MLSCALE_STATE_DIR``)
-remembers which backend is up, so ``loadtest``, ``status`` and ``down`` find the running system.
-"""
+"""The one protocol both backends implement and the status they report (``state`` keeps which is up)."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
-
-from mlscale.errors import MlscaleError
 
 
 @dataclass
@@ -45,6 +36,26 @@ class ProcessHealth:
 
 
 @dataclass
+class Dashboard:
+    """A dashboard the backend installed, and how a person gets to it."""
+
+    name: str
+    user: str
+    password: str
+    reach: str
+    """The command that makes it reachable, e.g. a kubectl port-forward."""
+
+
+@dataclass
+class ClusterDetails:
+    namespace: str
+    release: str
+    conditions: dict[str, str] = field(default_factory=dict)
+    """The HPA's status conditions: AbleToScale, ScalingActive, ScalingLimited -> True/False."""
+    dashboard: Dashboard | None = None
+
+
+@dataclass
 class SystemStatus:
     backend: str
     dispatcher_url: str
@@ -58,8 +69,11 @@ class SystemStatus:
     dispatcher: ProcessHealth | None = None
     """The dispatcher process, where the backend runs it itself (local)."""
     calibration: dict[str, Any] | None = None
-    """What one replica serves on this machine, measured at ``up`` (local; see ``calibration``)."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    """What one replica serves on this machine, measured at ``up`` (local; see ``local.calibration``)."""
+    cluster: ClusterDetails | None = None
+    """Where the release lives and what its HPA says (kubernetes)."""
+    supervisor_pid: int | None = None
+    """The process that owns the system (local)."""
 
     @property
     def ready_replicas(self) -> int:
@@ -80,7 +94,16 @@ class SystemStatus:
         data = dict(data)
         replicas = [ReplicaStatus(**r) for r in data.pop("replicas")]
         dispatcher = data.pop("dispatcher", None)
-        return cls(replicas=replicas, dispatcher=ProcessHealth(**dispatcher) if dispatcher else None, **data)
+        cluster = data.pop("cluster", None)
+        if cluster is not None:
+            dashboard = cluster.pop("dashboard", None)
+            cluster = ClusterDetails(**cluster, dashboard=Dashboard(**dashboard) if dashboard else None)
+        return cls(
+            replicas=replicas,
+            dispatcher=ProcessHealth(**dispatcher) if dispatcher else None,
+            cluster=cluster,
+            **data,
+        )
 
 
 class Backend(Protocol):
@@ -96,7 +119,9 @@ class Backend(Protocol):
         """Every autoscaling decision so far: time, metric, recommendation, result, reason."""
         ...
 
-    def down(self) -> None: ...
+    def down(self, *, delete_cluster: bool = False) -> None:
+        """Tear the system down; ``delete_cluster`` also deletes a cluster the backend owns (Minikube)."""
+        ...
 
 
 def cpu_millicores(quantity: str) -> float:
@@ -110,37 +135,3 @@ def cpu_millicores(quantity: str) -> float:
         raise ValueError(f"{quantity!r} is not a CPU quantity")
     number, suffix = float(match.group(1)), match.group(2)
     return number * {"n": 1e-6, "u": 1e-3, "m": 1.0, "": 1000.0, "k": 1e6}[suffix]
-
-
-class NotUp(MlscaleError):
-    pass
-
-
-def state_dir() -> Path:
-    return Path(os.environ.get("MLSCALE_STATE_DIR", ".mlscale"))
-
-
-def state_path() -> Path:
-    return state_dir() / "state.json"
-
-
-def read_state() -> dict[str, Any] | None:
-    try:
-        data = json.loads(state_path().read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise MlscaleError(f"{state_path()} is unreadable ({exc}); remove it if no system is up") from None
-    return data if isinstance(data, dict) else None
-
-
-def write_state(data: dict[str, Any]) -> None:
-    path = state_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(data, indent=2))
-    temporary.replace(path)
-
-
-def clear_state() -> None:
-    state_path().unlink(missing_ok=True)

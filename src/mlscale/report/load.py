@@ -63,7 +63,7 @@ def _parquet(path: Path, columns: dict[str, str]) -> pd.DataFrame | None:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a truncated or foreign file
-        raise InputError(f"{path} is not a readable Parquet file ({exc})") from None
+        raise InputError(f"{path} is not a readable Parquet file ({exc})") from exc
 
 
 def load_run(path: Path) -> Run:

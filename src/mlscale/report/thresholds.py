@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlscale.errors import InputError
+from mlscale.errors import ThresholdError
 from mlscale.results import FINAL_OUTCOMES
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -34,10 +34,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 LATENCY = ("p50", "p90", "p95", "p99", "p99.9", "max", "mean")
 COUNTS = (*FINAL_OUTCOMES, "failures")
 _EXPRESSION = re.compile(r"^\s*([a-z_][a-z0-9_.]*)\s*(<=|>=|==|!=|<|>)\s*([0-9]*\.?[0-9]+)\s*([a-z%/]*)\s*$")
-
-
-class ThresholdError(InputError):
-    pass
 
 
 @dataclass(frozen=True)

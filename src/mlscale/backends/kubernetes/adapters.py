@@ -22,11 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlscale.backends.base import cpu_millicores
-from mlscale.errors import MlscaleError
-
-
-class AdapterError(MlscaleError):
-    """A tool or the cluster said no; the message is theirs, with what was asked."""
+from mlscale.errors import AdapterError
 
 
 @dataclass
@@ -106,10 +102,10 @@ class Adapters(Protocol):
 def _run(args: list[str], timeout: float = 600) -> str:
     try:
         result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        raise AdapterError(f"{args[0]} is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise AdapterError(f"`{' '.join(args)}` took longer than {timeout:.0f} s") from None
+    except FileNotFoundError as exc:
+        raise AdapterError(f"{args[0]} is not installed") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise AdapterError(f"`{' '.join(args)}` took longer than {timeout:.0f} s") from exc
     if result.returncode != 0:
         raise AdapterError(f"`{' '.join(args)}` failed: {(result.stderr or result.stdout).strip()}")
     return result.stdout
@@ -135,7 +131,7 @@ class RealAdapters:
             # leaves its socket open. 1.41 is Docker 20.10, older than any engine that builds these images.
             return docker.from_env(version="1.41")
         except docker.errors.DockerException as exc:
-            raise AdapterError(f"docker is not reachable: {exc}") from None
+            raise AdapterError(f"docker is not reachable: {exc}") from exc
 
     def docker_ping(self) -> None:
         import docker
@@ -150,7 +146,7 @@ class RealAdapters:
         try:
             client.ping()
         except (docker.errors.DockerException, OSError) as exc:
-            raise AdapterError(f"docker is not reachable: {exc}") from None
+            raise AdapterError(f"docker is not reachable: {exc}") from exc
         finally:
             client.close()
 
@@ -258,7 +254,7 @@ class RealAdapters:
             try:  # KUBECONFIG read now: the client reads it once, when first imported
                 config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), context=self.context)  # type: ignore[no-untyped-call]
             except Exception as exc:  # no file, no such context, a malformed file: all say why
-                raise AdapterError(f"no usable kubeconfig: {exc}") from None
+                raise AdapterError(f"no usable kubeconfig: {exc}") from exc
             self._api = client
         return self._api
 
@@ -269,9 +265,9 @@ class RealAdapters:
         try:
             return call()
         except ApiException as exc:
-            raise AdapterError(f"{what}: {exc.status} {exc.reason}") from None
+            raise AdapterError(f"{what}: {exc.status} {exc.reason}") from exc
         except (HTTPError, OSError) as exc:
-            raise AdapterError(f"{what}: the API server did not answer ({exc})") from None
+            raise AdapterError(f"{what}: the API server did not answer ({exc})") from exc
 
     def cluster_version(self) -> str:
         client = self._client()
@@ -307,7 +303,7 @@ class RealAdapters:
             found = client.AutoscalingV2Api().read_namespaced_horizontal_pod_autoscaler(name, namespace)
         except ApiException as exc:
             if exc.status != 404:
-                raise AdapterError(f"reading HPA {name}: {exc.status} {exc.reason}") from None
+                raise AdapterError(f"reading HPA {name}: {exc.status} {exc.reason}") from exc
             return self._call(  # type: ignore[no-any-return]
                 f"reading HPA {name}",
                 lambda: client.CustomObjectsApi().get_namespaced_custom_object(

@@ -8,58 +8,26 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from rich.console import Console
 
-from mlscale import __version__
-from mlscale.backends.base import (
-    NotUp,
-    ReplicaStatus,
-    SystemStatus,
-    clear_state,
-    read_state,
-    state_dir,
-    write_state,
-)
-from mlscale.backends.kubernetes.adapters import AdapterError, Adapters
-from mlscale.backends.kubernetes.preflight import PreflightError, PreflightPlan, preflight
-from mlscale.errors import MlscaleError
+from mlscale.backends.base import ClusterDetails, Dashboard, ReplicaStatus, SystemStatus
+from mlscale.backends.kubernetes.adapters import Adapters
+from mlscale.backends.kubernetes.options import KubernetesOptions
+from mlscale.backends.kubernetes.preflight import PreflightPlan, preflight
+from mlscale.backends.state import clear_state, read_state, write_state
+from mlscale.errors import AdapterError, AlreadyUp, NotUp, PreflightError, StartError
+from mlscale.locations import chart_dir, service_context, state_dir
+from mlscale.net import free_port
 
-ROOT = Path(__file__).resolve().parents[4]
-CHART = ROOT / "helm" / "mlscale"
 SERVICES = ("dispatcher", "inference")
 _NEW_SIZE = re.compile(r"New size: (\d+); reason: (.*)")
-
-
-@dataclass
-class KubernetesOptions:
-    namespace: str = "mlscale"
-    release: str = "mlscale"
-    context: str | None = None
-    minikube: bool = True
-    """The cluster is Minikube: check it, load images into it, reach the dispatcher through it."""
-    build: bool = True
-    load: bool = True
-    """Minikube: `minikube image load`; with a registry: push."""
-    registry: str | None = None
-    tag: str = __version__
-    weights: str = "imagenet"
-    monitoring: bool = True
-    values_files: list[Path] = field(default_factory=list)
-    set_values: dict[str, str] = field(default_factory=dict)
-    """Extra chart values (e.g. autoscaling overrides), as helm --set."""
-    result_url: str | None = None
-    dispatcher_url: str | None = None
-    """Reach the dispatcher here instead of through Minikube or a port-forward."""
-    timeout_s: int = 900
 
 
 def chart_without_subcharts() -> Path:
@@ -68,8 +36,9 @@ def chart_without_subcharts() -> Path:
     helm refuses a chart whose declared dependencies are missing from charts/, even disabled
     ones, and fetching them needs the network: without monitoring they are not needed.
     """
-    copy = Path(tempfile.mkdtemp(prefix="mlscale-chart-")) / CHART.name
-    shutil.copytree(CHART, copy, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+    chart = chart_dir()
+    copy = Path(tempfile.mkdtemp(prefix="mlscale-chart-")) / chart.name
+    shutil.copytree(chart, copy, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
     manifest = yaml.safe_load((copy / "Chart.yaml").read_text())
     manifest.pop("dependencies", None)
     (copy / "Chart.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
@@ -79,12 +48,6 @@ def chart_without_subcharts() -> Path:
 def image_tag(options: KubernetesOptions, service: str) -> str:
     prefix = f"{options.registry.rstrip('/')}/" if options.registry else ""
     return f"{prefix}mlscale-{service}:{options.tag}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def secret_values() -> Path:
@@ -122,7 +85,7 @@ class KubernetesBackend:
     def up(self) -> SystemStatus:
         existing = read_state()
         if existing is not None:
-            raise MlscaleError(
+            raise AlreadyUp(
                 f"a {existing.get('backend')} system is already up "
                 f"(dispatcher {existing.get('dispatcher_url')}); run `mlscale down` first"
             )
@@ -165,7 +128,7 @@ class KubernetesBackend:
         )
         with self.console.status(f"building {tag}") as status:
             self.adapters.docker_build(
-                ROOT / "services" / service,
+                service_context(service),
                 tag,
                 buildargs,
                 lambda line: status.update(f"building {tag}: {line[:90]}"),
@@ -201,16 +164,16 @@ class KubernetesBackend:
         return {**values, **options.set_values}
 
     def _chart(self) -> Path:
-        return CHART if self.options.monitoring else chart_without_subcharts()
+        return chart_dir() if self.options.monitoring else chart_without_subcharts()
 
     def _install(self) -> None:
         options = self.options
         if options.monitoring:
             with self.console.status("fetching the monitoring subcharts (helm dependency build)"):
                 try:
-                    self.adapters.helm_dependency_build(CHART)
+                    self.adapters.helm_dependency_build(chart_dir())
                 except AdapterError as exc:
-                    raise MlscaleError(f"{exc}\nno network for the subcharts? pass --no-monitoring") from None
+                    raise AdapterError(f"{exc}\nno network for the subcharts? pass --no-monitoring") from exc
         with self.console.status(f"helm upgrade --install {options.release} (waiting for the rollout)"):
             self.adapters.helm_upgrade_install(
                 options.release,
@@ -231,7 +194,7 @@ class KubernetesBackend:
                     if desired and ready >= desired:
                         break
                     if self.clock() > deadline:
-                        raise MlscaleError(
+                        raise StartError(
                             f"{component} was not ready after {options.timeout_s} s ({ready}/{desired})"
                         )
                     self.sleep(2)
@@ -244,7 +207,7 @@ class KubernetesBackend:
             return options.dispatcher_url.rstrip("/"), None
         if options.minikube:
             return self.adapters.minikube_service_url(service, options.namespace).strip().rstrip("/"), None
-        port = _free_port()
+        port = free_port()
         pid = self.adapters.port_forward(service, options.namespace, port, 8000)
         return f"http://127.0.0.1:{port}", pid
 
@@ -280,14 +243,20 @@ class KubernetesBackend:
             ),
             None,
         )
-        extra: dict[str, Any] = {
-            "namespace": namespace,
-            "release": release,
-            "conditions": {c["type"]: c["status"] for c in hpa_status.get("conditions") or []},
-        }
         grafana = self.adapters.secret("mlscale-grafana-admin", namespace)
-        if grafana:
-            extra["grafana"] = {"user": grafana.get("admin-user"), "password": grafana.get("admin-password")}
+        cluster = ClusterDetails(
+            namespace=namespace,
+            release=release,
+            conditions={c["type"]: c["status"] for c in hpa_status.get("conditions") or []},
+            dashboard=Dashboard(
+                name="Grafana",
+                user=str(grafana.get("admin-user")),
+                password=str(grafana.get("admin-password")),
+                reach=f"kubectl -n {namespace} port-forward svc/{release}-grafana 3000:80",
+            )
+            if grafana
+            else None,
+        )
         decisions = self._decisions(state, hpa)
         return SystemStatus(
             backend="kubernetes",
@@ -301,7 +270,7 @@ class KubernetesBackend:
             max_replicas=int(spec.get("maxReplicas", 1)),
             target_cpu_utilization=int(target or 0),
             last_decision=decisions[-1] if decisions else None,
-            extra=extra,
+            cluster=cluster,
         )
 
     @staticmethod
@@ -335,7 +304,8 @@ class KubernetesBackend:
         return decisions
 
     # --- down ---
-    def down(self, delete_cluster: bool = False) -> None:
+    def down(self, *, delete_cluster: bool = False) -> None:
+        """Uninstall the release and stop the port-forward; ``delete_cluster``: `minikube delete` too."""
         state = self._state()
         with self.console.status(f"helm uninstall {state['release']}"):
             self.adapters.helm_uninstall(state["release"], state["namespace"])

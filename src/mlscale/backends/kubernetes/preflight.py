@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlscale.backends.kubernetes.adapters import AdapterError, Adapters
-from mlscale.errors import InputError
+from mlscale.backends.kubernetes.adapters import Adapters
+from mlscale.errors import AdapterError
 
 MINIKUBE_MEMORY_MB = 8192
 MINIKUBE_CPUS = 4
@@ -34,15 +34,6 @@ class PreflightPlan:
     """The cluster is Minikube: its status, size and metrics-server addon are checked."""
     port_forward: bool
     """The dispatcher is reached through kubectl port-forward."""
-
-
-class PreflightError(InputError):
-    def __init__(self, problems: list[Problem]) -> None:
-        lines = "\n".join(p.describe() for p in problems)
-        super().__init__(
-            f"the kubernetes backend cannot start; {len(problems)} problem(s), nothing was changed:\n{lines}"
-        )
-        self.problems = problems
 
 
 def preflight(adapters: Adapters, plan: PreflightPlan) -> list[Problem]:

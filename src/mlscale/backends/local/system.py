@@ -1,62 +1,33 @@
-"""The local backend's supervisor: one detached process that owns the system while it is up.
+"""The local system the supervisor owns: the dispatcher and the replicas as managed processes.
 
-It starts the dispatcher and the inference replicas as Uvicorn processes on 127.0.0.1 and keeps
-them as a kubelet keeps containers (``local_processes.ManagedProcess``: restarts with back-off,
-startup, readiness and liveness probes with the chart's own settings); samples their CPU like
-metrics-server; runs the HPA controller; keeps the dispatcher's upstream list equal to the ready
-replicas (empty when none is ready, so requests wait in the queue instead of failing); measures
-one replica when the system comes up (``calibration``); and serves a control API to the CLI
-(``local_control``: ``/status``, ``/decisions`` and ``/shutdown`` behind the control token,
-``/metrics`` and ``/sd`` open to Prometheus).
-Every child is its own process group and gets SIGTERM if the supervisor dies
-(PR_SET_PDEATHSIG), so nothing outlives it.
-
-Run as ``python -m mlscale.backends.local_system --options JSON``.
+``LocalSystem`` is also the ``ScaleTarget`` the HPA controller drives: it lists the replicas as
+pods (with CPU sampled as metrics-server would), starts and drains them, and keeps the dispatcher's
+upstream list equal to the ready replicas (empty when none is ready, so requests wait in the queue
+instead of failing).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
-import json
-import logging
 import os
 import secrets
-import signal
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import psutil
 
-from mlscale.autoscaling.config import VALUES_FILE, HPAConfig, load_hpa_config
+from mlscale.autoscaling.config import HPAConfig
 from mlscale.autoscaling.controller import Controller
 from mlscale.autoscaling.hpa import Pod
-from mlscale.backends.base import (
-    ProcessHealth,
-    ReplicaStatus,
-    SystemStatus,
-    clear_state,
-    cpu_millicores,
-    write_state,
-)
-from mlscale.backends.calibration import Calibration, calibrate
-from mlscale.backends.health import load_probes
-from mlscale.backends.local_control import control_app, control_server
-from mlscale.backends.local_processes import ManagedProcess
+from mlscale.backends.base import ProcessHealth, ReplicaStatus, SystemStatus, cpu_millicores
+from mlscale.backends.local.calibration import Calibration
+from mlscale.backends.local.health import load_probes
+from mlscale.backends.local.options import LocalOptions
+from mlscale.backends.local.processes import ManagedProcess
+from mlscale.net import free_port
 from mlscale.tokens import ensure_token
-
-log = logging.getLogger("mlscale.supervisor")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -96,27 +67,8 @@ class Replica:
         self._last_cpu = (pid, now, used)
 
 
-@dataclass
-class LocalOptions:
-    weights: str = "none"
-    cpu_request: str = "500m"
-    dispatcher_port: int = 8000
-    result_url: str = "http://127.0.0.1:3003/storeLatency"
-    concurrency: int | None = None
-    """Dispatcher forwarders, fixed; None: two per ready replica."""
-    time_scale: float = 1.0
-    min_replicas: int | None = None
-    max_replicas: int | None = None
-    target_cpu: int | None = None
-    values_file: str | None = None
-    state_dir: str = ".mlscale"
-    images: str | None = "images"
-    """Images the calibration sends (a synthetic JPEG when the folder is missing)."""
-    calibrate: bool = True
-
-
 class LocalSystem:
-    def __init__(self, options: LocalOptions, config: HPAConfig, values: Path = VALUES_FILE) -> None:
+    def __init__(self, options: LocalOptions, config: HPAConfig, values: Path) -> None:
         self.options = options
         self.config = config
         self.state_dir = Path(options.state_dir)
@@ -265,7 +217,7 @@ class LocalSystem:
             last_decision=controller.decisions[-1] if controller and controller.decisions else None,
             dispatcher=health_of(self.dispatcher),
             calibration=self.calibration.to_json() if self.calibration else None,
-            extra={"supervisor_pid": os.getpid()},
+            supervisor_pid=os.getpid(),
         )
 
     def stop_all(self) -> None:
@@ -286,109 +238,3 @@ def health_of(process: ManagedProcess) -> ProcessHealth:
         last_exit=process.last_exit,
         last_restart_reason=process.last_restart_reason,
     )
-
-
-async def _calibrate(system: LocalSystem) -> None:
-    """Measure the first ready replica; a failure is logged, never fatal (workloads in rps still run)."""
-    from mlscale.errors import MlscaleError
-    from mlscale.images import load_images
-
-    first = system.replicas[0]
-    images = None
-    if system.options.images:
-        with contextlib.suppress(MlscaleError):  # no such folder: a synthetic image will do
-            images = await asyncio.to_thread(load_images, Path(system.options.images))
-    try:
-        assert first.managed.pid is not None
-        system.calibration = await calibrate(
-            first.url, first.managed.pid, images, system.request_milli, system.config.target_cpu_utilization
-        )
-        log.info("calibration: %s", json.dumps(system.calibration.to_json()))
-    except (aiohttp.ClientError, TimeoutError, RuntimeError, psutil.Error) as exc:
-        log.warning("calibration failed: %r", exc)
-
-
-async def supervise(options: LocalOptions) -> None:
-    overrides = {
-        "min_replicas": options.min_replicas,
-        "max_replicas": options.max_replicas,
-        "target_cpu_utilization": options.target_cpu,
-        "time_scale": options.time_scale,
-    }
-    values = Path(options.values_file) if options.values_file else VALUES_FILE
-    config = load_hpa_config(values, **overrides)
-    system = LocalSystem(options, config, values)
-    control_token = ensure_token("control", system.state_dir)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    controller: Controller | None = None
-    control_port = free_port()
-    server = control_server(
-        control_app(
-            lambda: system.status(controller), lambda: controller, stop.set, control_token, control_port
-        ),
-        control_port,
-    )
-    serving = asyncio.create_task(server.serve())
-    state: dict[str, Any] = {
-        "backend": "local",
-        "supervisor_pid": os.getpid(),
-        "control_url": f"http://127.0.0.1:{control_port}",
-        "dispatcher_url": system.dispatcher_url,
-        "logs": str(system.logs),
-        "phase": "starting",
-        "started_at": time.time(),
-    }
-    write_state(state)
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            system.session = session
-            for _ in range(config.min_replicas):
-                system.start_replica()
-            system.dispatcher.start()
-            controller = Controller(system, config)
-            controller.desired = system.current_replicas()
-            resolution = config.scaled(config.metric_resolution_seconds)
-            next_sample = 0.0
-            control = None
-            while not stop.is_set():
-                for event in await system.watch():
-                    log.info(event)
-                now = time.monotonic()
-                if now >= next_sample:
-                    system.sample()
-                    next_sample = now + resolution
-                if control is None and system.published and system.dispatcher.ready:
-                    if options.calibrate:
-                        await _calibrate(system)
-                    control = asyncio.create_task(controller.run(stop))
-                if control is not None:
-                    phase = "ready" if system.dispatcher.ready else "degraded"
-                    calibration = system.calibration.to_json() if system.calibration else None
-                    if state["phase"] != phase or state.get("calibration") != calibration:
-                        state = {**state, "phase": phase, "calibration": calibration}
-                        write_state(state)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.5)
-            if control is not None:
-                await control
-    finally:
-        system.stop_all()
-        clear_state()
-        server.should_exit = True
-        await serving
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--options", required=True, help="LocalOptions as JSON")
-    args = parser.parse_args()
-    options = LocalOptions(**json.loads(args.options))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(supervise(options))
-
-
-if __name__ == "__main__":
-    main()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
-from mlscale.backends.health import (
+from mlscale.backends.local.health import (
     Probes,
     ProbeSpec,
     ProbeState,

@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
 
 from rich.table import Table
 
-
-@dataclass
-class LiveSnapshot:
-    elapsed: float
-    duration: float
-    sent: int
-    total: int
-    late: int
-    last_second: dict[str, int]
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    queue_depth: int | None
-    backend: dict[str, Any] | None
+from mlscale.loadgen.progress import LiveSnapshot
 
 
 def _ms(value: float) -> str:

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from mlscale.backends.base import NotUp, SystemStatus, clear_state, read_state, state_dir
-from mlscale.backends.local_system import LocalOptions
-from mlscale.errors import MlscaleError
+from mlscale.backends.base import SystemStatus
+from mlscale.backends.local.options import LocalOptions
+from mlscale.backends.state import clear_state, read_state
+from mlscale.errors import AlreadyUp, BackendUnreachable, MlscaleError, NotUp, StartError
+from mlscale.locations import state_dir
 from mlscale.tokens import read_token
 
 # Supervisors this CLI process started, so ``down`` in the same process reaps them (no zombie).
@@ -54,7 +53,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, options: LocalOptions | None = None, console: Console | None = None) -> None:
-        self.options = options or LocalOptions(state_dir=str(state_dir()))
+        self.options = options or LocalOptions(state_dir=state_dir())
         self.console = console or Console()
 
     def _state(self) -> dict[str, Any]:
@@ -67,7 +66,7 @@ class LocalBackend:
         return state
 
     def _headers(self) -> dict[str, str]:
-        token = read_token("control", Path(self.options.state_dir))
+        token = read_token("control", self.options.state_dir)
         return {"authorization": f"Bearer {token}"} if token else {}
 
     def _get(self, path: str) -> Any:
@@ -75,32 +74,32 @@ class LocalBackend:
             response = httpx.get(self._state()["control_url"] + path, headers=self._headers(), timeout=5)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise MlscaleError(f"the local system's control API did not answer: {exc}") from None
+            raise BackendUnreachable(f"the local system's control API did not answer: {exc}") from exc
         return response.json()
 
     def up(self) -> SystemStatus:
         existing = read_state()
         if existing is not None and _alive(int(existing.get("supervisor_pid", 0)) or 0):
-            raise MlscaleError(
+            raise AlreadyUp(
                 f"a {existing.get('backend')} system is already up "
                 f"(dispatcher {existing.get('dispatcher_url')}); run `mlscale down` first"
             )
         clear_state()
         if _port_taken(self.options.dispatcher_port):
-            raise MlscaleError(
+            raise AlreadyUp(
                 f"port {self.options.dispatcher_port} on 127.0.0.1 is taken; "
                 "free it or pass --dispatcher-port"
             )
-        logs = state_dir() / "logs"
+        logs = self.options.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / "supervisor.log").open("ab") as out:
             process = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
-                    "mlscale.backends.local_system",
+                    "mlscale.backends.local.supervisor",
                     "--options",
-                    json.dumps(asdict(self.options)),
+                    self.options.to_json(),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -120,8 +119,8 @@ class LocalBackend:
             task = progress.add_task("starting the supervisor", total=None)
             while time.monotonic() < deadline:
                 if process.poll() is not None:
-                    log = (state_dir() / "logs" / "supervisor.log").read_text(errors="replace")[-2000:]
-                    raise MlscaleError(f"the local system failed to start:\n{log}")
+                    log = (self.options.state_dir / "logs" / "supervisor.log").read_text(errors="replace")
+                    raise StartError(f"the local system failed to start:\n{log[-2000:]}")
                 state = read_state()
                 if state and state.get("phase") == "ready":
                     return self.status()
@@ -134,7 +133,10 @@ class LocalBackend:
                             f"{len(status.replicas)} ready (TensorFlow takes a while to load)",
                         )
                 time.sleep(0.5)
-        raise MlscaleError(f"the local system was not ready after {UP_TIMEOUT_S:.0f} s; see .mlscale/logs/")
+        raise StartError(
+            f"the local system was not ready after {UP_TIMEOUT_S:.0f} s; "
+            f"see {self.options.state_dir / 'logs'}"
+        )
 
     def status(self) -> SystemStatus:
         return SystemStatus.from_json(self._get("/status"))
@@ -142,8 +144,10 @@ class LocalBackend:
     def decisions(self) -> list[dict[str, Any]]:
         return list(self._get("/decisions"))
 
-    def down(self) -> None:
-        """Stop the system; return only when the supervisor and every child it ran have exited."""
+    def down(self, *, delete_cluster: bool = False) -> None:
+        """Stop the system; return only when the supervisor and every child it ran have exited.
+
+        ``delete_cluster`` has nothing to delete here: there is no cluster."""
         state = self._state()
         children: set[int] = set()
         with contextlib.suppress(MlscaleError, httpx.HTTPError):

@@ -1,0 +1,54 @@
+"""What the kubernetes backend is asked to do, validated when it is made."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mlscale import __version__
+from mlscale.errors import InputError
+
+IMAGE_WEIGHTS = ("imagenet", "none")
+"""The image bakes its weights in: ImageNet's (fetched at build time) or none (random, same CPU)."""
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+@dataclass
+class KubernetesOptions:
+    namespace: str = "mlscale"
+    release: str = "mlscale"
+    context: str | None = None
+    minikube: bool = True
+    """The cluster is Minikube: check it, load images into it, reach the dispatcher through it."""
+    build: bool = True
+    load: bool = True
+    """Minikube: `minikube image load`; with a registry: push."""
+    registry: str | None = None
+    tag: str = __version__
+    weights: str = "imagenet"
+    monitoring: bool = True
+    values_files: list[Path] = field(default_factory=list)
+    set_values: dict[str, str] = field(default_factory=dict)
+    """Extra chart values (e.g. autoscaling overrides), as helm --set."""
+    result_url: str | None = None
+    dispatcher_url: str | None = None
+    """Reach the dispatcher here instead of through Minikube or a port-forward."""
+    timeout_s: int = 900
+
+    def __post_init__(self) -> None:
+        for what, name in (("--namespace", self.namespace), ("release", self.release)):
+            if not _DNS_LABEL.fullmatch(name):
+                raise InputError(f"{what} {name!r} is not a Kubernetes name (lowercase a-z, 0-9, '-'; <= 63)")
+        if self.weights not in IMAGE_WEIGHTS:
+            raise InputError(
+                "--backend kubernetes takes --weights imagenet or none (a file would be in the image)"
+            )
+        for what, url in (("--result-url", self.result_url), ("--dispatcher-url", self.dispatcher_url)):
+            if url is not None and (
+                urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname
+            ):
+                raise InputError(f"{what} must be an http(s) URL, not {url!r}")
+        if self.timeout_s <= 0:
+            raise InputError(f"the rollout timeout must be > 0 s, not {self.timeout_s}")

@@ -1,0 +1,66 @@
+"""What the local backend is asked to run, validated when it is made (the CLI and the supervisor's
+command line both build it)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from mlscale import defaults
+from mlscale.backends.base import cpu_millicores
+from mlscale.errors import InputError
+
+NAMED_WEIGHTS = ("imagenet", "none")
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    weights: str = "none"
+    """imagenet, none (random, the same CPU), or the path of a weights file."""
+    cpu_request: str = "500m"
+    dispatcher_port: int = defaults.DISPATCHER_PORT
+    result_url: str = defaults.RESULT_URL
+    concurrency: int | None = None
+    """Dispatcher forwarders, fixed; None: two per ready replica."""
+    time_scale: float = 1.0
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    target_cpu: int | None = None
+    values_file: Path | None = None
+    """values.yaml with the autoscaling and probe settings; None: the chart's own."""
+    state_dir: Path = Path(".mlscale")
+    images: Path | None = None
+    """Images the calibration sends (None or a missing folder: a synthetic JPEG)."""
+    calibrate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.weights not in NAMED_WEIGHTS and not Path(self.weights).is_file():
+            raise InputError(f"--weights must be imagenet, none or a weights file; {self.weights!r} is none")
+        try:
+            if cpu_millicores(self.cpu_request) <= 0:
+                raise ValueError(self.cpu_request)
+        except ValueError as exc:
+            raise InputError(
+                f"--cpu-request {self.cpu_request!r} is not a CPU quantity > 0 (e.g. 500m)"
+            ) from exc
+        if not 0 < self.dispatcher_port < 65536:
+            raise InputError(f"--dispatcher-port must be in 1..65535, not {self.dispatcher_port}")
+        url = urlsplit(self.result_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise InputError(f"--result-url must be an http(s) URL, not {self.result_url!r}")
+        if self.concurrency is not None and self.concurrency < 1:
+            raise InputError(f"concurrency must be >= 1, not {self.concurrency}")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> LocalOptions:
+        data: dict[str, Any] = json.loads(text)
+        for key in ("values_file", "state_dir", "images"):
+            if data.get(key) is not None:
+                data[key] = Path(data[key])
+        return cls(**data)

@@ -1,0 +1,160 @@
+"""The local backend's supervisor: one detached process that owns the system while it is up.
+
+It starts the dispatcher and the inference replicas (``system.LocalSystem``) and keeps them as a
+kubelet keeps containers (``processes.ManagedProcess``: restarts with back-off, startup, readiness
+and liveness probes with the chart's own settings); samples their CPU like metrics-server; runs the
+HPA controller; measures one replica when the system comes up (``calibration``); and serves the
+control API to the CLI (``control``). Every child is its own process group and gets SIGTERM if the
+supervisor dies (PR_SET_PDEATHSIG), so nothing outlives it.
+
+Run as ``python -m mlscale.backends.local.supervisor --options JSON`` (``LocalOptions.to_json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import aiohttp
+import psutil
+
+from mlscale.autoscaling.config import load_hpa_config
+from mlscale.autoscaling.controller import Controller
+from mlscale.backends.local.calibration import calibrate
+from mlscale.backends.local.control import control_app, control_server
+from mlscale.backends.local.options import LocalOptions
+from mlscale.backends.local.system import LocalSystem
+from mlscale.backends.state import clear_state, write_state
+from mlscale.errors import MlscaleError
+from mlscale.images import ImagePool, load_images
+from mlscale.locations import values_file
+from mlscale.net import free_port
+from mlscale.tokens import ensure_token
+
+log = logging.getLogger("mlscale.supervisor")
+
+
+async def _calibrate(system: LocalSystem) -> None:
+    """Measure the first ready replica; a failure is logged, never fatal (workloads in rps still run)."""
+    first = system.replicas[0]
+    images: ImagePool | None = None
+    if system.options.images:
+        with contextlib.suppress(MlscaleError):  # no such folder: a synthetic image will do
+            images = await asyncio.to_thread(load_images, system.options.images)
+    try:
+        assert first.managed.pid is not None
+        system.calibration = await calibrate(
+            first.url, first.managed.pid, images, system.request_milli, system.config.target_cpu_utilization
+        )
+        log.info("calibration: %s", json.dumps(system.calibration.to_json()))
+    except (aiohttp.ClientError, TimeoutError, RuntimeError, psutil.Error) as exc:
+        log.warning("calibration failed: %r", exc)
+
+
+class Supervisor:
+    """The loop that runs the system: watch processes, sample CPU, start the controller once ready."""
+
+    def __init__(self, options: LocalOptions) -> None:
+        values = options.values_file or values_file()
+        self.options = options
+        self.config = load_hpa_config(
+            values,
+            min_replicas=options.min_replicas,
+            max_replicas=options.max_replicas,
+            target_cpu_utilization=options.target_cpu,
+            time_scale=options.time_scale,
+        )
+        self.system = LocalSystem(options, self.config, values)
+        self.stop = asyncio.Event()
+        self.controller: Controller | None = None
+        self.control_port = free_port()
+        self.state: dict[str, Any] = {
+            "backend": "local",
+            "supervisor_pid": os.getpid(),
+            "control_url": f"http://127.0.0.1:{self.control_port}",
+            "dispatcher_url": self.system.dispatcher_url,
+            "logs": str(self.system.logs),
+            "phase": "starting",
+            "started_at": time.time(),
+        }
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        token = ensure_token("control", self.system.state_dir)
+        app = control_app(
+            lambda: self.system.status(self.controller), lambda: self.controller, self.stop.set, token,
+            self.control_port,
+        )  # fmt: skip
+        server = control_server(app, self.control_port)
+        serving = asyncio.create_task(server.serve())
+        write_state(self.state)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+                self.system.session = session
+                await self._loop()
+        finally:
+            self.system.stop_all()
+            clear_state()
+            server.should_exit = True
+            await serving
+
+    async def _loop(self) -> None:
+        system, config = self.system, self.config
+        for _ in range(config.min_replicas):
+            system.start_replica()
+        system.dispatcher.start()
+        self.controller = Controller(system, config)
+        self.controller.desired = system.current_replicas()
+        resolution = config.scaled(config.metric_resolution_seconds)
+        next_sample = 0.0
+        control: asyncio.Task[None] | None = None
+        while not self.stop.is_set():
+            for event in await system.watch():
+                log.info(event)
+            if time.monotonic() >= next_sample:
+                system.sample()
+                next_sample = time.monotonic() + resolution
+            if control is None and system.published and system.dispatcher.ready:
+                if self.options.calibrate:
+                    await _calibrate(system)
+                control = asyncio.create_task(self.controller.run(self.stop))
+            if control is not None:
+                self._publish_phase()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), 0.5)
+        if control is not None:
+            await control
+
+    def _publish_phase(self) -> None:
+        """The state file says ready (or degraded, while the dispatcher is not) and the calibration."""
+        phase = "ready" if self.system.dispatcher.ready else "degraded"
+        calibration = self.system.calibration.to_json() if self.system.calibration else None
+        if self.state["phase"] != phase or self.state.get("calibration") != calibration:
+            self.state = {**self.state, "phase": phase, "calibration": calibration}
+            write_state(self.state)
+
+
+async def supervise(options: LocalOptions) -> None:
+    await Supervisor(options).run()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--options", required=True, help="LocalOptions as JSON")
+    args = parser.parse_args()
+    options = LocalOptions.from_json(args.options)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(supervise(options))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""``mlscale loadtest``: thin; it builds the options once and runs ``loadgen.runner`` (or serves the
+same runner over HTTP with ``--serve``, ``loadtest_api``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from mlscale import defaults
+from mlscale.cli_console import console
+from mlscale.errors import InputError, MlscaleError
+from mlscale.eventloop import run_async
+from mlscale.workload import Arrival
+
+if TYPE_CHECKING:
+    from mlscale.images import ImagePool
+    from mlscale.loadgen.options import LoadTestOptions, ScheduleOptions
+    from mlscale.loadgen.runner import LoadTestResult
+    from mlscale.workload import Workload
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:3003)")
+    return host or defaults.LISTEN_HOST, int(port)
+
+
+def loadtest(
+    workload_file: Annotated[
+        Path | None, typer.Argument(help="per-second rates, e.g. workloads/ramp.txt (optional with --serve)")
+    ] = None,
+    dispatcher: Annotated[
+        str | None, typer.Option(help="the dispatcher's base URL [default: the running system's, else :8000]")
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(help="folder of .jpg/.jpeg/.png to send [default: ./images, else the samples]"),
+    ] = None,
+    step_seconds: Annotated[float, typer.Option(min=0.001, help="hold each rate this many seconds")] = 1.0,
+    scale: Annotated[float, typer.Option(min=0.0, help="multiply every rate")] = 1.0,
+    max_images: Annotated[int | None, typer.Option(min=1, help="stop after N requests")] = None,
+    arrival: Annotated[Arrival, typer.Option(help="spacing within each second")] = Arrival.UNIFORM,
+    random_seed: Annotated[int | None, typer.Option(help="seed for poisson arrivals")] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT for /storeLatency [default: 127.0.0.1:3003; 0.0.0.0:3003 for kubernetes]"
+        ),
+    ] = None,
+    drain_timeout: Annotated[float, typer.Option(min=0.0, help="seconds to wait for outcomes")] = 30.0,
+    runs_dir: Annotated[Path, typer.Option(help="where run directories go")] = Path("runs"),
+    live: Annotated[bool, typer.Option(help="show the live table")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="serve the original design's API (/runLoadTest, /generateReport) instead")
+    ] = False,
+    capacity: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            help="requests/s one replica serves at the CPU target, for `# unit: replicas` workloads "
+            "[default: the running system's calibration]",
+        ),
+    ] = None,
+    result_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MLSCALE_RESULT_TOKEN",
+            help="token the dispatcher's outcome posts carry [default: .mlscale/result-token, made by up]",
+        ),
+    ] = None,
+) -> None:
+    """Fire a workload at the dispatcher, open-loop, and record every request's outcome."""
+    from mlscale.images import load_images
+    from mlscale.loadgen.options import LoadTestOptions, ScheduleOptions
+    from mlscale.workload import load_workload
+
+    if workload_file is None and not serve:
+        raise typer.BadParameter("give a WORKLOAD file (e.g. workloads/ramp.txt), or --serve")
+    dispatcher_url, host, port = _endpoints(dispatcher, listen)
+    workload = load_workload(workload_file) if workload_file is not None else None
+    pool = load_images(_images_folder(images))
+    schedule = ScheduleOptions(step_seconds, scale, max_images, arrival, random_seed)
+    options = LoadTestOptions(
+        dispatcher_url=dispatcher_url,
+        listen_host=host,
+        listen_port=port,
+        drain_timeout=drain_timeout,
+        runs_dir=runs_dir,
+        result_token=_result_token(result_token, host),
+    )
+    if serve:
+        _serve(workload, pool, schedule, options)
+        return
+    assert workload is not None
+    result = _run(workload, pool, schedule, options, capacity, live, images_name=str(images or "images"))
+    summary = Table(title=f"run {result.run_dir}")
+    for outcome in result.counts:
+        summary.add_column(outcome, justify="right")
+    summary.add_row(*(str(n) for n in result.counts.values()))
+    console.print(summary)
+    console.print(f"sent {result.sent}, late {result.late}, send lag p99 {result.lag_p99_ms:.1f} ms")
+
+
+def _run(
+    workload: Workload,
+    pool: ImagePool,
+    schedule: ScheduleOptions,
+    options: LoadTestOptions,
+    capacity: float | None,
+    live: bool,
+    images_name: str,
+) -> LoadTestResult:
+    from dataclasses import replace
+
+    from mlscale.backends.probe import probe_running_system
+    from mlscale.loadgen.runner import run_load_test
+
+    probe = probe_running_system()
+    system = probe.describe() if probe else None
+    per_unit = _requests_per_unit(workload, capacity, (system or {}).get("calibration"))
+    scaled = replace(schedule, scale=schedule.scale * per_unit)
+    options = replace(
+        options,
+        meta={
+            "options": {
+                **schedule.describe(),
+                "images": images_name,
+                "unit": workload.unit,
+                "requests_per_unit": per_unit,
+            },
+            **({"system": system} if system else {}),
+        },
+    )
+    offsets = scaled.offsets(workload)
+    if not live:
+        return run_async(run_load_test(workload, offsets, pool, options, probe=probe))
+    from mlscale.cli_live import render
+
+    with Live(console=console, refresh_per_second=1, transient=False) as view:
+        return run_async(
+            run_load_test(
+                workload, offsets, pool, options, probe=probe, progress=lambda now: view.update(render(now))
+            )
+        )
+
+
+def _images_folder(given: Path | None) -> Path:
+    """The folder given, else ``images/`` here, else the sample images mlscale ships."""
+    from mlscale.locations import sample_images
+
+    if given is not None:
+        return given
+    return Path("images") if Path("images").is_dir() else sample_images()
+
+
+def _endpoints(dispatcher: str | None, listen: str | None) -> tuple[str, str, int]:
+    """Unset, they follow the running system: its dispatcher URL, and on kubernetes a listener the
+    cluster's pods reach (they post outcomes to host.minikube.internal:3003)."""
+    from mlscale.backends.state import read_state
+
+    state = read_state() or {}
+    on_cluster = state.get("backend") == "kubernetes"
+    listen_host = defaults.CLUSTER_LISTEN_HOST if on_cluster else defaults.LISTEN_HOST
+    host, port = _listen(listen or f"{listen_host}:{defaults.LISTEN_PORT}")
+    return dispatcher or str(state.get("dispatcher_url") or defaults.DISPATCHER_URL), host, port
+
+
+def _requests_per_unit(
+    workload: Workload, capacity: float | None, calibration: dict[str, Any] | None
+) -> float:
+    """1 for a workload in requests/s; for one in replicas, what one replica serves at the target
+    (``capacity``, else the running system's ``calibration``)."""
+    if workload.unit == "rps":
+        return 1.0
+    if capacity is not None:
+        return capacity
+    if not calibration:
+        raise InputError(
+            f"{workload.name} is in replicas (`# unit: replicas`): run `mlscale up` first, which measures "
+            "what one replica serves, or give --capacity REQUESTS_PER_S"
+        )
+    per_unit = float(calibration["capacity_at_target_rps"])
+    console.print(
+        f"{workload.name}: 1 replica = {per_unit:.1f} requests/s (one replica at the "
+        f"{calibration['target_cpu_utilization']} % CPU target, measured by `mlscale up`: "
+        f"{calibration['cpu_ms_per_request']:.1f} ms CPU per request)"
+    )
+    return per_unit
+
+
+def _result_token(given: str | None, host: str) -> str | None:
+    """The token outcome posts must carry; a listener beyond loopback must have one."""
+    from mlscale.tokens import read_token
+
+    token = given or read_token("result")
+    if token is None and host not in ("127.0.0.1", "localhost", "::1"):
+        raise typer.BadParameter(
+            f"listening on {host} lets anyone who reaches it post outcomes: give --result-token "
+            "(the dispatcher's MLSCALE_DISPATCHER_RESULT_TOKEN), or bring the system up with "
+            "`mlscale up`, which makes one and gives it to the dispatcher (on kubernetes, as a Secret)"
+        )
+    return token
+
+
+def _serve(
+    workload: Workload | None, pool: ImagePool, schedule: ScheduleOptions, options: LoadTestOptions
+) -> None:
+    import uvicorn
+
+    from mlscale.loadtest_api import LoadTestService, RunRequest
+    from mlscale.tokens import ensure_token, token_path
+
+    defaults_run = RunRequest(workload, schedule) if workload is not None else None
+    service = LoadTestService(
+        pool, options, defaults_run, serve_token=ensure_token("serve"), announce=console.print
+    )
+    host, port = options.listen_host, options.listen_port
+    console.print(
+        f"load tester API on http://{host}:{port} (POST /runLoadTest, /generateReport); Ctrl-C stops\n"
+        f"callers send 'Authorization: Bearer <token>', the token in {token_path('serve')}"
+    )
+    try:
+        uvicorn.run(service.app(), host=host, port=port, log_level="warning", lifespan="off")
+    except OSError as exc:
+        raise MlscaleError(f"could not listen on {host}:{port}: {exc}") from exc
