@@ -100,7 +100,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the CLI package and the services."""
     env = shared_env(session)
-    session.run(tool("mypy"), *CHECKED, "tests", "bench", env=env, external=True)
+    session.run(tool("mypy"), *CHECKED, "tests", "bench", "harness", env=env, external=True)
 
 
 @nox.session(venv_backend="none")

@@ -12,7 +12,7 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).parent
 RESOURCES = ("helm", "services", "workloads", "images")  # mlscale.locations.RESOURCES
-SKIP = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc", "charts", "Chart.lock")
+SKIP = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc", "build", "charts", "Chart.lock")
 
 
 class BuildWithResources(build_py):

@@ -23,7 +23,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from tests.support import ServiceProcess, free_port, start_module, wait_ready
+from harness.services import ServiceProcess, free_port, start_module, wait_ready
 
 HOLD_S = float(os.environ.get("BENCH_SECONDS", "5"))
 RATES = (1000, 2000, 3000, 4000)

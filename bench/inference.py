@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 from PIL import Image
 
-from tests.support import IMAGES, free_port, start_module, wait_ready
+from harness.services import IMAGES, free_port, start_module, wait_ready
 
 DURATION_S = float(os.environ.get("BENCH_SECONDS", "10"))
 CONCURRENCY = (1, 4, 16)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.support import IMAGES, free_port, start_module, wait_ready
+from harness.services import IMAGES, free_port, start_module, wait_ready
 
 HOLD_S = float(os.environ.get("BENCH_SECONDS", "5"))
 RATES = (500, 1000, 2000, 3000, 4000, 5000, 6000, 8000)

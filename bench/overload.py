@@ -1,7 +1,7 @@
 """Overload: how cheap a rejection stays, and how fast /healthz and /stats answer, at 10x capacity.
 
 One replica, a dispatcher with a queue of 20, open-loop load at ten times what the replica serves
-(``tests/overload.py``). Baseline: the same probes against the same idle dispatcher before the load.
+(``harness/overload.py``). Baseline: the same probes against the same idle dispatcher before the load.
 Issue 13's goals: 429 p99 <= 50 ms; /healthz and /stats p99 <= 100 ms.
 """
 
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import httpx
 
-from tests.overload import OverloadRun, overload, p99
+from harness.overload import OverloadRun, overload, p99
 
 
 def idle_baseline() -> dict[str, float]:
     """p99 of /healthz on an idle dispatcher (its own process, no upstream), 200 calls."""
-    from tests.support import start_dispatcher
+    from harness.services import start_dispatcher
 
     with tempfile.TemporaryDirectory() as scratch:
         dispatcher = start_dispatcher(Path(scratch) / "d.log")

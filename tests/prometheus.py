@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import free_port
+from harness.services import free_port
 from tests.tools import optional_tool
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "helm" / "mlscale" / "dashboards" / "mlscale.json"

@@ -66,23 +66,19 @@ def demo(
 ) -> None:
     """The whole life on the local backend: up, load test, down, report (about six minutes)."""
     from mlscale.backends import BackendName
-    from mlscale.locations import workload_file
-    from mlscale.results import read_run
+    from mlscale.locations import local_or_shipped
+    from mlscale.report.load import load_run
 
-    chosen = workload or _local_or_shipped(Path("workloads/demo.txt"), workload_file("demo.txt"))
+    chosen = workload or local_or_shipped(Path("workloads/demo.txt"), "workloads")
     cli_system.up(backend=BackendName.LOCAL, weights="none", time_scale=time_scale)
     try:
         cli_loadtest.loadtest(workload_file=chosen, live=live, runs_dir=runs_dir)
     finally:
         cli_system.down()
     run_dir = max(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
-    console.print(_timeline_table(read_run(run_dir)[1]))
+    console.print(_timeline_table(load_run(run_dir).timeline))
     cli_report.report(run_dirs=[run_dir])
     console.print(f"open {run_dir / 'report.html'} in a browser for every figure")
-
-
-def _local_or_shipped(local: Path, shipped: Path) -> Path:
-    return local if local.is_file() else shipped
 
 
 def _timeline_table(timeline: object) -> Table:

@@ -77,12 +77,13 @@ def loadtest(
     """Fire a workload at the dispatcher, open-loop, and record every request's outcome."""
     from mlscale.images import load_images
     from mlscale.loadgen.options import LoadTestOptions, ScheduleOptions
+    from mlscale.locations import local_or_shipped
     from mlscale.workload import load_workload
 
     if workload_file is None and not serve:
         raise typer.BadParameter("give a WORKLOAD file (e.g. workloads/ramp.txt), or --serve")
     dispatcher_url, host, port = _endpoints(dispatcher, listen)
-    workload = load_workload(workload_file) if workload_file is not None else None
+    workload = load_workload(local_or_shipped(workload_file, "workloads")) if workload_file else None
     pool = load_images(_images_folder(images))
     schedule = ScheduleOptions(step_seconds, scale, max_images, arrival, random_seed)
     options = LoadTestOptions(
@@ -151,11 +152,9 @@ def _run(
 
 def _images_folder(given: Path | None) -> Path:
     """The folder given, else ``images/`` here, else the sample images mlscale ships."""
-    from mlscale.locations import sample_images
+    from mlscale.locations import local_or_shipped
 
-    if given is not None:
-        return given
-    return Path("images") if Path("images").is_dir() else sample_images()
+    return given if given is not None else local_or_shipped(Path("images"))
 
 
 def _endpoints(dispatcher: str | None, listen: str | None) -> tuple[str, str, int]:

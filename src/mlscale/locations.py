@@ -62,9 +62,13 @@ def service_context(service: str) -> Path:
     return resource("services", service)
 
 
-def workload_file(name: str) -> Path:
-    return resource("workloads", name)
-
-
-def sample_images() -> Path:
-    return resource("images")
+def local_or_shipped(path: Path, folder: str = "") -> Path:
+    """``path`` if it exists; else the file of that name mlscale ships in ``folder`` (so
+    ``mlscale loadtest workloads/demo.txt`` works outside a checkout); else ``path`` itself, for the
+    caller's own "no such file" error."""
+    if path.exists():
+        return path
+    try:
+        return resource(*(part for part in (folder, path.name) if part))
+    except ResourceMissing:
+        return path

@@ -100,13 +100,6 @@ def write_run(
     (run_dir / "run.json").write_text(json.dumps(meta, indent=2, default=_jsonable) + "\n")
 
 
-def read_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    requests = pd.read_parquet(run_dir / "requests.parquet")
-    timeline = pd.read_parquet(run_dir / "timeline.parquet")
-    meta = json.loads((run_dir / "run.json").read_text())
-    return requests, timeline, meta
-
-
 def read_replicas(run_dir: Path) -> pd.DataFrame:
     """Per-replica samples; empty for runs without a backend (or from before they were kept)."""
     path = run_dir / "replicas.parquet"

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from harness.services import IMAGES, free_port
 from mlscale.cli import app
-from tests.support import IMAGES, free_port
 
 runner = CliRunner()
 RATE = 15

@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 import pytest
 from typer.testing import CliRunner
 
+from harness.services import IMAGES, ServiceProcess, free_port, start_dispatcher, start_module, wait_ready
 from mlscale.backends.state import read_state
 from mlscale.cli import app
-from tests.support import IMAGES, ServiceProcess, free_port, start_dispatcher, start_module, wait_ready
 
 SECONDS = int(os.environ.get("MLSCALE_FUZZ_SECONDS", "10"))
 MIN_REQUESTS = int(os.environ.get("MLSCALE_FUZZ_MIN_REQUESTS", "100"))

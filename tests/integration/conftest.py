@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ServiceProcess, free_port, start_module, wait_ready
+from harness.services import ServiceProcess, free_port, start_module, wait_ready
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

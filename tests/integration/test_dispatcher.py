@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.services import ServiceProcess, b64, jpeg_bytes, start_dispatcher, wait_exit
 from tests.fakes import Receiver, fake_upstream, serving
-from tests.support import ServiceProcess, b64, jpeg_bytes, start_dispatcher, wait_exit
 
 IMAGE = b64(jpeg_bytes(320, 240))
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.support import IMAGES, ServiceProcess, b64, jpeg_bytes
+from harness.services import IMAGES, ServiceProcess, b64, jpeg_bytes
 
 TEN_MB = 10 * 1024 * 1024
 

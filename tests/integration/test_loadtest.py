@@ -18,10 +18,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from typer.testing import CliRunner
 
+from harness.services import ServiceProcess, free_port, start_dispatcher
 from mlscale.cli import app
 from mlscale.results import REQUEST_COLUMNS, TIMELINE_COLUMNS
 from tests.fakes import serving
-from tests.support import ServiceProcess, free_port, start_dispatcher
 
 runner = CliRunner()
 

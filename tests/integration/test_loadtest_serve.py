@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from harness.services import IMAGES, ServiceProcess, free_port, start_dispatcher, wait_exit, wait_ready
 from mlscale.images import load_images
 from mlscale.loadgen.options import LoadTestOptions
 from mlscale.loadtest_api import LoadTestService
 from tests.fakes import ThreadedServer
-from tests.support import IMAGES, ServiceProcess, free_port, start_dispatcher, wait_exit, wait_ready
 
 
 def test_run_load_test_then_generate_report(tmp_path: Path, replicas: dict[str, ServiceProcess]) -> None:

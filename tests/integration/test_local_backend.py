@@ -27,12 +27,12 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from harness.services import IMAGES, free_port
 from mlscale.backends.state import read_state
 from mlscale.cli import app
 from mlscale.report.build import FIGURES as REPORT_FIGURES
 from tests.browser import drawn_fraction, render
 from tests.prometheus import DASHBOARD, Prometheus, prometheus_binary
-from tests.support import IMAGES, free_port
 
 FIGURES = [name for name, _, _ in REPORT_FIGURES]
 

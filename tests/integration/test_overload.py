@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from harness.overload import OVERLOAD, overload, p99
 from mlscale.results import DISPATCHER_OUTCOMES
-from tests.overload import OVERLOAD, overload, p99
 
 
 def test_every_row_matches_what_the_dispatcher_did(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import ipaddress
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -22,6 +21,7 @@ from typing import BinaryIO
 
 import httpx
 
+from mlscale.net import free_port as free_port  # one definition, re-exported
 from tests.k8s.certs import make_pki
 
 CACHE = Path(os.environ.get("MLSCALE_K8S_CACHE", "/var/cache/mlscale-k8s"))
@@ -29,12 +29,6 @@ BIN = CACHE / "bin"
 SERVICE_CIDR = "127.0.100.0/24"
 ADMIN_TOKEN = "mlscale-testbed-admin"
 CONTROLLER_TOKEN = "mlscale-testbed-controller-manager"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def binaries_present() -> bool:

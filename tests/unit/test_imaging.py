@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness.services import IMAGES, jpeg_bytes
 from mlscale_inference.imaging import ImageError, decode_image
 from mlscale_inference.labels import imagenet_labels
 from mlscale_inference.model import top_k
-from tests.support import IMAGES, jpeg_bytes
 
 
 def encode(image: Image.Image, fmt: str) -> bytes:

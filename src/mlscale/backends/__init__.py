@@ -109,15 +109,10 @@ def local_options(up: UpOptions) -> LocalOptions:
 
 def _calibration_images() -> Path | None:
     """``images/`` in the working directory, else the sample images mlscale ships (if any)."""
-    from mlscale.errors import ResourceMissing
-    from mlscale.locations import sample_images
+    from mlscale.locations import local_or_shipped
 
-    if Path("images").is_dir():
-        return Path("images")
-    try:
-        return sample_images()
-    except ResourceMissing:
-        return None
+    folder = local_or_shipped(Path("images"))
+    return folder if folder.is_dir() else None
 
 
 def kubernetes_options(up: UpOptions) -> KubernetesOptions:

@@ -16,8 +16,8 @@ import httpx
 import pandas as pd
 from typer.testing import CliRunner
 
+from harness.services import IMAGES, b64, free_port, jpeg_bytes, start_dispatcher, start_module, wait_ready
 from mlscale.cli import app
-from tests.support import IMAGES, b64, free_port, jpeg_bytes, start_dispatcher, start_module, wait_ready
 
 OVERLOAD = 10
 MAX_QUEUE = 20

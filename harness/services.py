@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: free ports, real service processes on 127.0.0.1, sample images."""
+"""Real service processes on 127.0.0.1 and sample images, for the tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import base64
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,10 @@ from pathlib import Path
 
 import httpx
 
+from mlscale.net import free_port as free_port  # one definition, re-exported
+
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def b64(data: bytes) -> str:
