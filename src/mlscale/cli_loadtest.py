@@ -19,6 +19,7 @@ from mlscale.workload import Arrival
 if TYPE_CHECKING:
     from mlscale.images import ImagePool
     from mlscale.loadgen.options import LoadTestOptions, ScheduleOptions
+    from mlscale.loadgen.progress import LiveSnapshot
     from mlscale.loadgen.runner import LoadTestResult
     from mlscale.workload import Workload
 
@@ -119,7 +120,7 @@ def _run(
     from dataclasses import replace
 
     from mlscale.backends.probe import probe_running_system
-    from mlscale.loadgen.runner import run_load_test
+    from mlscale.loadgen.runner import LoadTest
 
     probe = probe_running_system()
     system = probe.describe() if probe else None
@@ -139,15 +140,15 @@ def _run(
     )
     offsets = scaled.offsets(workload)
     if not live:
-        return run_async(run_load_test(workload, offsets, pool, options, probe=probe))
+        return run_async(LoadTest(workload, offsets, pool, options, probe=probe).run())
     from mlscale.cli_live import render
 
     with Live(console=console, refresh_per_second=1, transient=False) as view:
-        return run_async(
-            run_load_test(
-                workload, offsets, pool, options, probe=probe, progress=lambda now: view.update(render(now))
-            )
-        )
+
+        def show(now: LiveSnapshot) -> None:
+            view.update(render(now))
+
+        return run_async(LoadTest(workload, offsets, pool, options, probe=probe, progress=show).run())
 
 
 def _images_folder(given: Path | None) -> Path:

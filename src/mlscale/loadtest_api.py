@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mlscale.contracts.serve import serve_document
+from mlscale.defaults import RESULT_PATH
 from mlscale.errors import InputError
 from mlscale.images import ImagePool
 from mlscale.loadgen.options import MAX_PLANNED, MAX_SCALE, MAX_STEP_SECONDS, LoadTestOptions, ScheduleOptions
@@ -253,7 +254,7 @@ class LoadTestService:
             routes=[
                 Route("/runLoadTest", self._run_load, methods=["GET", "POST"]),
                 Route(
-                    "/storeLatency",
+                    RESULT_PATH,
                     store_latency_endpoint(lambda: self.store, self.options.result_token),
                     methods=["POST"],
                 ),

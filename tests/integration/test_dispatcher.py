@@ -107,22 +107,6 @@ def test_drain_rate_two_forwards_two_items_per_second(
     assert 1.8 <= rate <= 2.2, f"drained at {rate:.2f}/s over {span:.1f}s"
 
 
-def test_a_full_queue_answers_429_and_counts_it(tmp_path: Path) -> None:
-    # No upstream: the one forwarder holds one job and waits, the queue fills to its bound.
-    dispatcher = start_dispatcher(tmp_path / "d.log", "--max-queue", "5", "--concurrency", "1")
-    try:
-        responses = enqueue_many(dispatcher.url, 10, "full")
-        statuses = [r.status_code for r in responses]
-        assert statuses.count(202) == 6  # 5 queued + 1 taken by the forwarder
-        refused = [r for r in responses if r.status_code == 429]
-        assert len(refused) == 4
-        assert all(r.headers["retry-after"] == "1" and r.json()["error"] == "queue_full" for r in refused)
-        stats = httpx.get(f"{dispatcher.url}/stats").json()
-        assert (stats["rejected"], stats["queue_depth"]) == (4, 5)
-    finally:
-        dispatcher.stop()
-
-
 def test_requests_move_off_an_upstream_that_answers_503(
     tmp_path: Path, replicas: dict[str, ServiceProcess], receiver: tuple[Receiver, str]
 ) -> None:
@@ -239,36 +223,6 @@ def test_every_id_arrives_exactly_once_when_30_percent_of_callbacks_fail(tmp_pat
     assert stats["report"]["failed_posts"] == sink.failed
 
 
-BAD = [
-    (b"{nope", 400, "invalid_json"),
-    (b'"a string"', 400, "invalid_body"),
-    (b'{"id": "x"}', 400, "missing_field"),
-    (b'{"image": 5}', 422, "invalid_field"),
-    (b'{"image": ""}', 400, "invalid_image"),
-    (b'{"image": "not*base64"}', 400, "invalid_base64"),
-    (b'{"image": "aGVsbG8=", "id": 7}', 422, "invalid_field"),
-    (b'{"image": "aGVsbG8=", "sent_at": "yesterday"}', 422, "invalid_field"),
-    # Issue 13: a control character in an id killed a forwarder once it reached the header.
-    (b'{"image": "aGVsbG8=", "id": "x\\r\\n1"}', 422, "invalid_field"),
-    (b'{"image": "aGVsbG8=", "id": "has space"}', 422, "invalid_field"),
-]
-
-
-@pytest.mark.parametrize(("body", "status", "error"), BAD, ids=[b[2] + str(i) for i, b in enumerate(BAD)])
-def test_bad_enqueue_bodies_get_4xx_json(tmp_path: Path, body: bytes, status: int, error: str) -> None:
-    dispatcher = start_dispatcher(tmp_path / "d.log")
-    try:
-        response = httpx.post(f"{dispatcher.url}/enqueue", content=body)
-        assert response.status_code == status
-        assert response.json()["error"] == error
-        assert response.json()["detail"]
-        big = httpx.post(f"{dispatcher.url}/enqueue", content=b"x" * (14 * 1024 * 1024 + 1))
-        assert (big.status_code, big.json()["error"]) == (413, "body_too_large")
-        assert httpx.get(f"{dispatcher.url}/stats").json()["accepted"] == 0
-    finally:
-        dispatcher.stop()
-
-
 def test_upstreams_change_at_run_time_only_with_the_control_token(
     tmp_path: Path, receiver: tuple[Receiver, str]
 ) -> None:
@@ -286,22 +240,9 @@ def test_upstreams_change_at_run_time_only_with_the_control_token(
         try:
             enqueue_many(dispatcher.url, 5, "one")
             sink.wait_for(5, timeout=10)
+            # (its refusals without the token are tests/unit/test_dispatcher_app.py's)
             body = {"upstreams": [second.url]}
             assert httpx.put(f"{dispatcher.url}/upstreams", json=body).status_code == 403
-            wrong = httpx.put(
-                f"{dispatcher.url}/upstreams", json=body, headers={"authorization": "Bearer nope"}
-            )
-            assert wrong.status_code == 403
-            not_ascii = httpx.put(  # issue 13: a hmac TypeError answered 500
-                f"{dispatcher.url}/upstreams", json=body, headers=[(b"authorization", b"Bearer \xe9")]
-            )
-            assert (not_ascii.status_code, not_ascii.json()["error"]) == (403, "forbidden")
-            bad = httpx.put(
-                f"{dispatcher.url}/upstreams",
-                json={"upstreams": ["ftp://x"]},
-                headers={"authorization": "Bearer s3cret"},
-            )
-            assert bad.status_code == 422
             ok = httpx.put(
                 f"{dispatcher.url}/upstreams", json=body, headers={"authorization": "Bearer s3cret"}
             )
@@ -312,16 +253,6 @@ def test_upstreams_change_at_run_time_only_with_the_control_token(
             dispatcher.stop()
     replicas_by_batch = {(str(r["id"])[:3], r["replica"]) for r in records}
     assert replicas_by_batch == {("one", "first"), ("two", "second")}
-
-
-def test_a_huge_results_cursor_is_a_400_not_a_500(tmp_path: Path) -> None:
-    dispatcher = start_dispatcher(tmp_path / "d.log")
-    try:
-        huge = httpx.get(f"{dispatcher.url}/results", params={"after": "9" * 40})
-        assert (huge.status_code, huge.json()["error"]) == (400, "invalid_query")
-        assert httpx.get(f"{dispatcher.url}/results", params={"after": 2**53}).status_code == 200
-    finally:
-        dispatcher.stop()
 
 
 def test_upstreams_discovered_from_a_name_serve_requests(

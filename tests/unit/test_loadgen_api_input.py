@@ -2,43 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from starlette.applications import Starlette
 
 from mlscale.images import ImagePool
 from mlscale.loadgen.options import MAX_PLANNED, LoadTestOptions
 from mlscale.loadgen.receiver import OutcomeStore, receiver_app
 from mlscale.loadtest_api import LoadTestService
 from mlscale.web import MAX_CONTROL_BODY
+from tests.asgi import AppClient
 
 TOKEN = {"authorization": "Bearer t0ken"}
-
-
-class AppClient:
-    """Requests straight into the ASGI app (httpx.ASGITransport): no socket, no server."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.app = app
-
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-                return await client.request(method, path, **kwargs)
-
-        return asyncio.run(call())
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", path, **kwargs)
 
 
 def service() -> AppClient:

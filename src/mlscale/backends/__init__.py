@@ -7,7 +7,7 @@ opens the one the state file says is up (local when none is).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,18 +125,10 @@ def kubernetes_options(up: UpOptions) -> KubernetesOptions:
         "autoscaling.targetCPUUtilizationPercentage": up.target_cpu,
         "inference.resources.requests.cpu": up.cpu_request,
     }
-    cluster = up.cluster
     return KubernetesOptions(
-        namespace=cluster.namespace,
-        context=cluster.context,
-        minikube=cluster.minikube,
-        build=cluster.build,
-        load=cluster.load,
-        registry=cluster.registry,
+        **asdict(up.cluster),  # the same names: context, namespace, minikube, registry, build, ...
         weights=up.weights or "imagenet",
-        monitoring=cluster.monitoring,
         values_files=[up.values] if up.values else [],
-        dispatcher_url=cluster.dispatcher_url,
         result_url=up.result_url,  # None: the chart's default (the host as Minikube's pods see it)
         set_values={k: str(v) for k, v in chart_values.items() if v is not None},
     )

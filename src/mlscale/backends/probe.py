@@ -9,6 +9,8 @@ from mlscale.backends import open_backend
 from mlscale.backends.base import Backend
 from mlscale.backends.state import read_state
 
+SYSTEM_FIELDS = ("backend", "min_replicas", "max_replicas", "target_cpu_utilization", "time_scale")
+
 
 class BackendProbe:
     def __init__(self, backend: Backend) -> None:
@@ -40,14 +42,8 @@ class BackendProbe:
     def describe(self) -> dict[str, Any]:
         """The system under test for run.json: backend, HPA numbers, time scale, calibration."""
         now = self.backend.status()
-        return {
-            "backend": now.backend,
-            "min_replicas": now.min_replicas,
-            "max_replicas": now.max_replicas,
-            "target_cpu_utilization": now.target_cpu_utilization,
-            "time_scale": now.time_scale,
-            **({"calibration": now.calibration} if now.calibration else {}),
-        }
+        described = {name: getattr(now, name) for name in SYSTEM_FIELDS}
+        return {**described, **({"calibration": now.calibration} if now.calibration else {})}
 
 
 def probe_running_system() -> BackendProbe | None:

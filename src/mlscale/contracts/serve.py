@@ -6,6 +6,7 @@ from typing import Any
 
 from mlscale import __version__
 from mlscale.contracts import BEARER, document, errors, json_body
+from mlscale.defaults import RESULT_PATH
 from mlscale.results import DISPATCHER_OUTCOMES
 from mlscale.workload import MAX_RATE
 
@@ -61,7 +62,7 @@ def serve_document(max_step_seconds: float, max_scale: float) -> dict[str, Any]:
                     },
                 },
             },
-            "/storeLatency": {
+            RESULT_PATH: {
                 "post": {
                     "security": [{"result": []}],
                     "requestBody": {

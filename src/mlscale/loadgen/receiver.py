@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mlscale.defaults import RESULT_PATH
 from mlscale.results import DISPATCHER_OUTCOMES
 from mlscale.web import MAX_RESULTS_BODY, BodyError, bearer_ok, forbidden, read_json
 
@@ -83,5 +84,5 @@ def store_latency_endpoint(
 
 def receiver_app(store: OutcomeStore, token: str | None = None) -> Starlette:
     return Starlette(
-        routes=[Route("/storeLatency", store_latency_endpoint(lambda: store, token), methods=["POST"])]
+        routes=[Route(RESULT_PATH, store_latency_endpoint(lambda: store, token), methods=["POST"])]
     )

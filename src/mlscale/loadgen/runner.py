@@ -254,16 +254,3 @@ class LoadTest:
             "partial": partial,
             "versions": {"mlscale": __version__, "python": platform.python_version()},
         }
-
-
-async def run_load_test(
-    workload: Workload,
-    offsets: list[float],
-    images: ImagePool,
-    options: LoadTestOptions,
-    *,
-    probe: SystemProbe | None = None,
-    progress: Progress | None = None,
-) -> LoadTestResult:
-    """Run one load test with its own /storeLatency and write its run directory."""
-    return await LoadTest(workload, offsets, images, options, probe=probe, progress=progress).run()

@@ -77,9 +77,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"mlscale-dispatcher: {exc}", file=sys.stderr)
         sys.exit(2)
-    from mlscale_dispatcher.app import DispatcherState, create_app
+    from mlscale_dispatcher.app import create_app
     from mlscale_dispatcher.logs import configure_logging
     from mlscale_dispatcher.server import GracefulServer
+    from mlscale_dispatcher.state import DispatcherState
 
     configure_logging(settings.log_level)
     state = DispatcherState(settings)

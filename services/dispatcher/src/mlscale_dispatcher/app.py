@@ -5,6 +5,10 @@ image), queues, and answers 202 at once; 429 + ``Retry-After`` when the queue is
 while shutting down. ``GET /results?after=N`` serves outcomes for clients that missed
 callbacks; ``GET /stats`` is the live view; ``PUT /upstreams`` (only with the control token)
 replaces the replica list as a backend scales.
+
+The handlers are module-level and find their ``DispatcherState`` on ``request.app.state``; the HTTP
+sessions are made by the lifespan unless ``create_app`` is given them, so tests run the app
+in-process (httpx's ASGITransport) with no server.
 """
 
 from __future__ import annotations
@@ -17,11 +21,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import aiohttp
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -33,9 +35,8 @@ from mlscale_dispatcher import openapi
 from mlscale_dispatcher.config import ConfigError, Settings, check_url
 from mlscale_dispatcher.discovery import discover_forever
 from mlscale_dispatcher.forwarder import Forwarder, Job
-from mlscale_dispatcher.ledger import Ledger, Record
-from mlscale_dispatcher.metrics import DispatcherMetrics
-from mlscale_dispatcher.upstreams import UpstreamPool
+from mlscale_dispatcher.ledger import Record
+from mlscale_dispatcher.state import DispatcherState, Sessions
 
 log = logging.getLogger("mlscale_dispatcher")
 
@@ -54,23 +55,6 @@ class BadRequest(Exception):
         self.status, self.error, self.detail = status, error, detail
 
 
-@dataclass
-class DispatcherState:
-    settings: Settings
-    metrics: DispatcherMetrics = field(default_factory=DispatcherMetrics.create)
-    accepted: int = 0
-    rejected: int = 0
-    draining: bool = False
-    forwarder: Forwarder | None = None
-    queue: asyncio.Queue[Job] | None = None
-
-    def idle(self) -> bool:
-        """Nothing queued and nothing in flight: a draining dispatcher may stop."""
-        return (self.queue is None or self.queue.empty()) and (
-            self.forwarder is None or not self.forwarder.in_flight
-        )
-
-
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
@@ -79,55 +63,34 @@ def error_response(status: int, error: str, detail: str, headers: dict[str, str]
     return json_response({"error": error, "detail": detail}, status, headers)
 
 
-def create_app(settings: Settings, state: DispatcherState | None = None) -> Starlette:
-    state = state or DispatcherState(settings)
-    metrics = state.metrics
-    pool = UpstreamPool(settings.upstreams)
-    ledger = Ledger(settings.results_kept, settings.report_buffer)
-    queue: asyncio.Queue[Job] = asyncio.Queue(maxsize=settings.max_queue)
-    state.queue = queue
-    metrics.upstreams.set(len(pool))
+def state_of(request: Request) -> DispatcherState:
+    state: DispatcherState = request.app.state.dispatcher
+    return state
 
-    report_headers = {"content-type": "application/json"}
-    if settings.result_token:  # the load tester refuses outcome posts without it
-        report_headers["authorization"] = f"Bearer {settings.result_token}"
 
-    async def post_results(session: aiohttp.ClientSession, records: list[Record]) -> None:
-        assert settings.result_url is not None
-        async with session.post(
-            settings.result_url,
-            data=orjson.dumps({"records": records}),
-            headers=report_headers,
-            timeout=aiohttp.ClientTimeout(total=10),
-        ) as response:
-            await response.read()
-            response.raise_for_status()
-
+def lifespan_for(
+    state: DispatcherState, given: Sessions | None
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        session = aiohttp.ClientSession(connector=connector)
-        report_session = aiohttp.ClientSession()
-        forwarder = Forwarder(settings, queue, pool, ledger, metrics, session)
+        settings, ledger = state.settings, state.ledger
+        sessions = given or Sessions.open()
+        forwarder = Forwarder(settings, state.queue, state.pool, ledger, state.metrics, sessions.forward)
         state.forwarder = forwarder
         forwarder.resize()
         tasks = [asyncio.create_task(forwarder.watch_workers())]
         if settings.discover is not None:
-            tasks.append(
-                asyncio.create_task(
-                    discover_forever(settings.discover, settings.discover_interval, replace_upstreams)
-                )
+            discovery = discover_forever(
+                settings.discover, settings.discover_interval, state.replace_upstreams
             )
+            tasks.append(asyncio.create_task(discovery))
 
         async def post(records: list[Record]) -> None:
-            await post_results(report_session, records)
+            await state.post_results(sessions.report, records)
 
         if settings.result_url is not None:
-            tasks.append(
-                asyncio.create_task(
-                    ledger.report_forever(post, settings.report_batch, settings.report_interval)
-                )
-            )
+            reporting = ledger.report_forever(post, settings.report_batch, settings.report_interval)
+            tasks.append(asyncio.create_task(reporting))
         log.info(
             "dispatcher ready",
             extra={
@@ -149,187 +112,208 @@ def create_app(settings: Settings, state: DispatcherState | None = None) -> Star
             if not await ledger.flush(post, settings.report_batch, deadline):
                 log.error("results not delivered at exit", extra={"unsent": ledger.unsent})
         log.info("dispatcher stopped", extra={"dropped": dropped, "counts": ledger.counts})
-        await session.close()
-        await report_session.close()
+        if given is None:
+            await sessions.close()
 
-    async def read_json(request: Request) -> Any:
-        limit = settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-        try:
-            return orjson.loads(b"".join(chunks))
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(400, "invalid_json", f"the body is not JSON: {exc}") from None
+    return lifespan
 
-    def parse_job(payload: Any) -> Job:
-        if not isinstance(payload, dict):
-            raise BadRequest(400, "invalid_body", "the body must be a JSON object with an 'image' field")
-        if "image" not in payload:
-            raise BadRequest(400, "missing_field", "'image' is required: a base64 JPEG or PNG")
-        image = payload["image"]
-        if not isinstance(image, str):
-            raise BadRequest(422, "invalid_field", "'image' must be a base64 string")
-        if not image:
-            raise BadRequest(400, "invalid_image", "'image' is empty")
-        if len(image) > settings.max_image_bytes * 4 // 3 + 4:
-            raise BadRequest(413, "image_too_large", f"the image is over {settings.max_image_bytes} bytes")
-        try:  # base64 is checked, not the image: decoding pictures is the inference tier's work
-            binascii.a2b_base64(image, strict_mode=True)
-        except (binascii.Error, ValueError) as exc:
-            raise BadRequest(400, "invalid_base64", f"'image' is not valid base64: {exc}") from None
-        job_id = payload.get("id")
-        if job_id is None:
-            job_id = uuid.uuid4().hex
-        elif not isinstance(job_id, str) or not ID_PATTERN.fullmatch(job_id):
-            raise BadRequest(422, "invalid_field", f"'id' must be a string of {ID_RULE}")
-        sent_at = payload.get("sent_at")
-        if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, (int, float))):
-            raise BadRequest(422, "invalid_field", "'sent_at' must be a number (epoch seconds)")
-        return Job(job_id, image, None if sent_at is None else float(sent_at))
 
-    def reject_full() -> Response:
-        state.rejected += 1
-        metrics.requests.labels("rejected").inc()
+async def read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(400, "invalid_json", f"the body is not JSON: {exc}") from exc
+
+
+def parse_job(payload: Any, max_image_bytes: int) -> Job:
+    if not isinstance(payload, dict):
+        raise BadRequest(400, "invalid_body", "the body must be a JSON object with an 'image' field")
+    if "image" not in payload:
+        raise BadRequest(400, "missing_field", "'image' is required: a base64 JPEG or PNG")
+    image = payload["image"]
+    if not isinstance(image, str):
+        raise BadRequest(422, "invalid_field", "'image' must be a base64 string")
+    if not image:
+        raise BadRequest(400, "invalid_image", "'image' is empty")
+    if len(image) > max_image_bytes * 4 // 3 + 4:
+        raise BadRequest(413, "image_too_large", f"the image is over {max_image_bytes} bytes")
+    try:  # base64 is checked, not the image: decoding pictures is the inference tier's work
+        binascii.a2b_base64(image, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(400, "invalid_base64", f"'image' is not valid base64: {exc}") from exc
+    job_id = payload.get("id")
+    if job_id is None:
+        job_id = uuid.uuid4().hex
+    elif not isinstance(job_id, str) or not ID_PATTERN.fullmatch(job_id):
+        raise BadRequest(422, "invalid_field", f"'id' must be a string of {ID_RULE}")
+    sent_at = payload.get("sent_at")
+    if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, (int, float))):
+        raise BadRequest(422, "invalid_field", "'sent_at' must be a number (epoch seconds)")
+    return Job(job_id, image, None if sent_at is None else float(sent_at))
+
+
+def reject_full(state: DispatcherState) -> Response:
+    state.rejected += 1
+    state.metrics.requests.labels("rejected").inc()
+    return error_response(
+        429, "queue_full", f"the queue holds its limit of {state.settings.max_queue}", {"retry-after": "1"}
+    )
+
+
+async def enqueue(request: Request) -> Response:
+    state = state_of(request)
+    if state.draining:
         return error_response(
-            429, "queue_full", f"the queue holds its limit of {settings.max_queue}", {"retry-after": "1"}
+            503, "shutting_down", "the dispatcher is draining; send elsewhere", {"retry-after": "5"}
         )
+    if state.queue.full():  # a rejection must stay cheap under overload: no JSON or base64 work
+        return reject_full(state)
+    try:
+        payload = await read_json(request, state.settings.max_body_bytes)
+        job = parse_job(payload, state.settings.max_image_bytes)
+    except BadRequest as exc:
+        return error_response(exc.status, exc.error, exc.detail)
+    try:
+        state.queue.put_nowait(job)
+    except asyncio.QueueFull:
+        return reject_full(state)
+    state.accepted += 1
+    state.metrics.requests.labels("accepted").inc()
+    depth = state.queue.qsize()
+    state.metrics.queue_depth.set(depth)
+    return json_response({"id": job.id, "queue_depth": depth}, 202)
 
-    async def enqueue(request: Request) -> Response:
-        if state.draining:
-            return error_response(
-                503, "shutting_down", "the dispatcher is draining; send elsewhere", {"retry-after": "5"}
-            )
-        if queue.full():  # a rejection must stay cheap under overload: no JSON or base64 work
-            return reject_full()
-        try:
-            job = parse_job(await read_json(request))
-        except BadRequest as exc:
-            return error_response(exc.status, exc.error, exc.detail)
-        try:
-            queue.put_nowait(job)
-        except asyncio.QueueFull:
-            return reject_full()
-        state.accepted += 1
-        metrics.requests.labels("accepted").inc()
-        depth = queue.qsize()
-        metrics.queue_depth.set(depth)
-        return json_response({"id": job.id, "queue_depth": depth}, 202)
 
-    async def results(request: Request) -> Response:
-        try:
-            after = int(request.query_params.get("after", "0"))
-            limit = int(request.query_params.get("limit", str(RESULTS_PAGE)))
-        except ValueError:
-            return error_response(400, "invalid_query", "'after' and 'limit' must be integers")
-        if not 0 <= after <= MAX_CURSOR or not 0 < limit <= RESULTS_PAGE:
-            return error_response(
-                400, "invalid_query", f"'after' must be in 0..{MAX_CURSOR} and 'limit' in 1..{RESULTS_PAGE}"
-            )
-        records, cursor, truncated = ledger.since(after, limit)
-        return json_response({"records": records, "next": cursor, "truncated": truncated})
-
-    async def stats(request: Request) -> Response:
-        forwarder = state.forwarder
-        return json_response(
-            {
-                "queue_depth": queue.qsize(),
-                "max_queue": settings.max_queue,
-                "in_flight": len(forwarder.in_flight) if forwarder else 0,
-                "workers": forwarder.wanted_workers() if forwarder else 0,
-                "accepted": state.accepted,
-                "rejected": state.rejected,
-                "outcomes": ledger.counts,
-                "upstreams": pool.snapshot(time.monotonic()),
-                "report": {
-                    "unsent": ledger.unsent,
-                    "posted": ledger.report.posted,
-                    "failed_posts": ledger.report.failed_posts,
-                    "overflowed": ledger.report.overflowed,
-                },
-                "draining": state.draining,
-                "time": time.time(),
-            }
-        )
-
-    def replace_upstreams(urls: list[str]) -> None:
-        """PUT /upstreams and discovery both land here: the pool, its gauge, the forwarders."""
-        pool.replace(urls)
-        metrics.upstreams.set(len(pool))
-        if state.forwarder is not None:
-            state.forwarder.resize()
-
-    async def put_upstreams(request: Request) -> Response:
-        # Header values arrive latin-1 decoded; compare bytes (compare_digest refuses non-ASCII str).
-        token = request.headers.get("authorization", "").removeprefix("Bearer ").encode("latin-1")
-        expected = (settings.control_token or "").encode()
-        if not expected or not hmac.compare_digest(token, expected):
-            return error_response(403, "forbidden", "PUT /upstreams needs the dispatcher's control token")
-        try:
-            payload = await read_json(request)
-            urls = payload.get("upstreams") if isinstance(payload, dict) else None
-            if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-                raise BadRequest(422, "invalid_field", "'upstreams' must be a list of URLs")
-            checked = [check_url("upstream", u) for u in urls]
-        except BadRequest as exc:
-            return error_response(exc.status, exc.error, exc.detail)
-        except ConfigError as exc:
-            return error_response(422, "invalid_field", str(exc))
-        replace_upstreams(checked)
-        log.info("upstreams replaced", extra={"upstreams": checked})
-        return json_response({"upstreams": pool.snapshot(time.monotonic())})
-
-    async def healthz(request: Request) -> Response:
-        return json_response({"status": "alive"})
-
-    async def readyz(request: Request) -> Response:
-        if state.draining:
-            return json_response({"status": "not_ready", "reason": "draining"}, 503)
-        return json_response({"status": "ready", "upstreams": len(pool)})
-
-    async def metrics_endpoint(request: Request) -> Response:
-        metrics.queue_depth.set(queue.qsize())
-        metrics.report_pending.set(ledger.unsent)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    contract = orjson.dumps(openapi.document(ID_PATTERN.pattern, MAX_CURSOR, RESULTS_PAGE))
-
-    async def openapi_endpoint(request: Request) -> Response:
-        return Response(contract, media_type="application/json")
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
-
-    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+async def results(request: Request) -> Response:
+    try:
+        after = int(request.query_params.get("after", "0"))
+        limit = int(request.query_params.get("limit", str(RESULTS_PAGE)))
+    except ValueError:
+        return error_response(400, "invalid_query", "'after' and 'limit' must be integers")
+    if not 0 <= after <= MAX_CURSOR or not 0 < limit <= RESULTS_PAGE:
         return error_response(
-            405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}"
+            400, "invalid_query", f"'after' must be in 0..{MAX_CURSOR} and 'limit' in 1..{RESULTS_PAGE}"
         )
+    records, cursor, truncated = state_of(request).ledger.since(after, limit)
+    return json_response({"records": records, "next": cursor, "truncated": truncated})
 
-    async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(
-            500, "internal_error", f"{type(exc).__name__}: the dispatcher failed; see its log"
-        )
 
+async def stats(request: Request) -> Response:
+    state = state_of(request)
+    forwarder, ledger = state.forwarder, state.ledger
+    return json_response(
+        {
+            "queue_depth": state.queue.qsize(),
+            "max_queue": state.settings.max_queue,
+            "in_flight": len(forwarder.in_flight) if forwarder else 0,
+            "workers": forwarder.wanted_workers() if forwarder else 0,
+            "accepted": state.accepted,
+            "rejected": state.rejected,
+            "outcomes": ledger.counts,
+            "upstreams": state.pool.snapshot(time.monotonic()),
+            "report": {
+                "unsent": ledger.unsent,
+                "posted": ledger.report.posted,
+                "failed_posts": ledger.report.failed_posts,
+                "overflowed": ledger.report.overflowed,
+            },
+            "draining": state.draining,
+            "time": time.time(),
+        }
+    )
+
+
+async def put_upstreams(request: Request) -> Response:
+    state = state_of(request)
+    # Header values arrive latin-1 decoded; compare bytes (compare_digest refuses non-ASCII str).
+    token = request.headers.get("authorization", "").removeprefix("Bearer ").encode("latin-1")
+    expected = (state.settings.control_token or "").encode()
+    if not expected or not hmac.compare_digest(token, expected):
+        return error_response(403, "forbidden", "PUT /upstreams needs the dispatcher's control token")
+    try:
+        payload = await read_json(request, state.settings.max_body_bytes)
+        urls = payload.get("upstreams") if isinstance(payload, dict) else None
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise BadRequest(422, "invalid_field", "'upstreams' must be a list of URLs")
+        checked = [check_url("upstream", u) for u in urls]
+    except BadRequest as exc:
+        return error_response(exc.status, exc.error, exc.detail)
+    except ConfigError as exc:
+        return error_response(422, "invalid_field", str(exc))
+    state.replace_upstreams(checked)
+    log.info("upstreams replaced", extra={"upstreams": checked})
+    return json_response({"upstreams": state.pool.snapshot(time.monotonic())})
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "alive"})
+
+
+async def readyz(request: Request) -> Response:
+    state = state_of(request)
+    if state.draining:
+        return json_response({"status": "not_ready", "reason": "draining"}, 503)
+    return json_response({"status": "ready", "upstreams": len(state.pool)})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    state = state_of(request)
+    state.metrics.queue_depth.set(state.queue.qsize())
+    state.metrics.report_pending.set(state.ledger.unsent)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+CONTRACT = orjson.dumps(openapi.document(ID_PATTERN.pattern, MAX_CURSOR, RESULTS_PAGE))
+
+
+async def openapi_endpoint(request: Request) -> Response:
+    return Response(CONTRACT, media_type="application/json")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", f"{type(exc).__name__}: the dispatcher failed; see its log")
+
+
+ROUTES = [
+    Route("/enqueue", enqueue, methods=["POST"]),
+    Route("/results", results, methods=["GET"]),
+    Route("/stats", stats, methods=["GET"]),
+    Route("/upstreams", put_upstreams, methods=["PUT"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
+    Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+]
+
+
+def create_app(
+    settings: Settings, state: DispatcherState | None = None, sessions: Sessions | None = None
+) -> Starlette:
+    """The dispatcher as an ASGI app. ``sessions``: forward and report with these (the caller
+    closes them) instead of sessions the lifespan opens and closes."""
+    state = state or DispatcherState(settings)
     app = Starlette(
-        routes=[
-            Route("/enqueue", enqueue, methods=["POST"]),
-            Route("/results", results, methods=["GET"]),
-            Route("/stats", stats, methods=["GET"]),
-            Route("/upstreams", put_upstreams, methods=["PUT"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Route("/openapi.json", openapi_endpoint, methods=["GET"]),
-        ],
-        lifespan=lifespan,
+        routes=ROUTES,
+        lifespan=lifespan_for(state, sessions),
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.dispatcher = state

@@ -12,7 +12,7 @@ from types import FrameType
 
 import uvicorn
 
-from mlscale_dispatcher.app import DispatcherState
+from mlscale_dispatcher.state import DispatcherState
 
 
 class GracefulServer(uvicorn.Server):

@@ -3,6 +3,10 @@
 The model runs on one dedicated thread so the event loop keeps answering health checks and
 scrapes while it works. Admission is bounded: at most ``max_pending`` requests are running or
 waiting; the next one gets 503 with ``Retry-After`` so a caller can try another replica.
+
+The handlers are module-level and find their ``ReplicaState`` on ``request.app.state``; the model
+comes from ``load_predictor`` (Keras MobileNetV2 unless a test gives another), so tests run the app
+in-process (httpx's ASGITransport) with no server.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ class Predictor(Protocol):
     def predict(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]: ...
 
 
+def keras_classifier(settings: Settings) -> Predictor:
+    return Classifier(settings.weights, settings.model_threads)
+
+
 @dataclass
 class ReplicaState:
     """What the handlers and the draining server share."""
@@ -56,6 +64,11 @@ class ReplicaState:
     draining: bool = False
     pending: int = 0
     load_error: str | None = None
+    labels: tuple[str, ...] = field(default_factory=imagenet_labels)
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+    )
+    """The model's one thread: the event loop keeps answering while it works."""
 
 
 class BadRequest(Exception):
@@ -74,6 +87,215 @@ def error_response(status: int, error: str, detail: str, headers: dict[str, str]
     return json_response({"error": error, "detail": detail}, status, headers)
 
 
+def state_of(request: Request) -> ReplicaState:
+    state: ReplicaState = request.app.state.replica
+    return state
+
+
+async def load_model(state: ReplicaState, loader: Callable[[Settings], Predictor]) -> None:
+    """Load and warm the model on its thread; a failure is kept for /readyz and the log."""
+
+    def load_and_warm() -> Predictor:
+        predictor = loader(state.settings)
+        predictor.predict(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8))
+        return predictor
+
+    started = time.perf_counter()
+    try:
+        state.predictor = await asyncio.get_running_loop().run_in_executor(state.executor, load_and_warm)
+    except Exception as exc:  # the process stays up to say why on /readyz and in the log
+        state.load_error = f"{type(exc).__name__}: {exc}"
+        log.exception("model failed to load")
+        return
+    state.ready = True
+    state.metrics.ready.set(1)
+    settings = state.settings
+    load_s = round(time.perf_counter() - started, 2)
+    log.info(
+        "model ready",
+        extra={"weights": settings.weights_label, "threads": settings.model_threads, "load_s": load_s},
+    )
+
+
+def lifespan_for(
+    state: ReplicaState, loader: Callable[[Settings], Predictor]
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Load in the background so /healthz answers (and liveness holds) while TF starts.
+        loading = asyncio.create_task(load_model(state, loader))
+        yield
+        state.ready = False
+        state.metrics.ready.set(0)
+        await loading
+        state.executor.shutdown(wait=True)
+
+    return lifespan
+
+
+def run_pipeline(state: ReplicaState, image: bytes, k: int) -> tuple[list[dict[str, Any]], float, float]:
+    assert state.predictor is not None
+    t0 = time.perf_counter()
+    pixels = decode_image(image, INPUT_SIZE, state.settings.max_pixels)
+    t1 = time.perf_counter()
+    probabilities = state.predictor.predict(pixels[np.newaxis])[0]
+    t2 = time.perf_counter()
+    return top_k(probabilities, k, state.labels), t1 - t0, t2 - t1
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_request(body: bytes, max_image_bytes: int) -> tuple[bytes, int]:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(400, "invalid_json", f"the body is not JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise BadRequest(400, "invalid_body", "the body must be a JSON object with an 'image' field")
+    if "image" not in payload:
+        raise BadRequest(400, "missing_field", "'image' is required: a base64 JPEG or PNG")
+    encoded = payload["image"]
+    if not isinstance(encoded, str):
+        raise BadRequest(422, "invalid_field", "'image' must be a base64 string")
+    k = payload.get("top_k", DEFAULT_TOP_K)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K:
+        raise BadRequest(422, "invalid_field", f"'top_k' must be an integer from 1 to {MAX_TOP_K}, got {k!r}")
+    if encoded.startswith("data:") and "," in encoded:  # tolerate data URLs
+        encoded = encoded.split(",", 1)[1]
+    if len(encoded) > max_image_bytes * 4 // 3 + 4:
+        raise BadRequest(413, "image_too_large", f"the image is over {max_image_bytes} bytes")
+    try:
+        image = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(400, "invalid_base64", f"'image' is not valid base64: {exc}") from exc
+    if not image:
+        raise BadRequest(400, "invalid_image", "'image' is empty")
+    if len(image) > max_image_bytes:
+        raise BadRequest(
+            413, "image_too_large", f"the image is {len(image)} bytes; the limit is {max_image_bytes}"
+        )
+    return image, k
+
+
+async def infer(request: Request) -> Response:
+    state = state_of(request)
+    started = time.perf_counter()
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
+    headers = {"x-request-id": request_id}
+    response, outcome = await handle_infer(state, request, headers)
+    state.metrics.requests.labels(outcome).inc()
+    elapsed = time.perf_counter() - started
+    if outcome == "ok":
+        state.metrics.latency.labels("total").observe(elapsed)
+    log.info(
+        "infer",
+        extra={
+            "request_id": request_id,
+            "status": response.status_code,
+            "outcome": outcome,
+            "ms": round(elapsed * 1000, 2),
+        },
+    )
+    return response
+
+
+async def handle_infer(
+    state: ReplicaState, request: Request, headers: dict[str, str]
+) -> tuple[Response, str]:
+    settings, metrics = state.settings, state.metrics
+    try:
+        image, k = parse_request(await read_body(request, settings.max_body_bytes), settings.max_image_bytes)
+    except BadRequest as exc:
+        return error_response(exc.status, exc.error, exc.detail, headers), "bad_request"
+    retry = {**headers, "retry-after": "1"}
+    if not state.ready:
+        detail = state.load_error or "the model is still loading"
+        return error_response(503, "not_ready", detail, retry), "not_ready"
+    if state.pending >= settings.max_pending:
+        detail = f"{state.pending} requests already admitted (limit {settings.max_pending})"
+        return error_response(503, "overloaded", detail, retry), "overloaded"
+    state.pending += 1
+    metrics.in_flight.set(state.pending)
+    try:
+        loop = asyncio.get_running_loop()
+        predictions, decode_s, infer_s = await loop.run_in_executor(
+            state.executor, run_pipeline, state, image, k
+        )
+    except ImageError as exc:
+        status = {"unsupported_image_format": 415, "image_too_large": 413}.get(exc.kind, 400)
+        return error_response(status, exc.kind, exc.detail, headers), "bad_request"
+    finally:
+        state.pending -= 1
+        metrics.in_flight.set(state.pending)
+    metrics.latency.labels("decode").observe(decode_s)
+    metrics.latency.labels("infer").observe(infer_s)
+    answer = {
+        "predictions": predictions,
+        "model": MODEL_NAME,
+        "replica": settings.replica_id,
+        "timings_ms": {"decode": round(decode_s * 1000, 3), "infer": round(infer_s * 1000, 3)},
+    }
+    return json_response(answer, headers=headers), "ok"
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "alive", "replica": state_of(request).settings.replica_id})
+
+
+async def readyz(request: Request) -> Response:
+    state = state_of(request)
+    replica = state.settings.replica_id
+    if state.ready and not state.draining:
+        return json_response({"status": "ready", "replica": replica})
+    reason = "draining" if state.draining else (state.load_error or "loading")
+    return json_response({"status": "not_ready", "reason": reason, "replica": replica}, 503)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(state_of(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+CONTRACT = orjson.dumps(openapi.document(MAX_TOP_K))
+
+
+async def openapi_endpoint(request: Request) -> Response:
+    return Response(CONTRACT, media_type="application/json")
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", f"{type(exc).__name__}: the service failed; see its log")
+
+
+ROUTES = [
+    Route("/infer", infer, methods=["POST"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics_endpoint, methods=["GET"]),
+    Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+]
+
+
 def create_app(
     settings: Settings,
     load_predictor: Callable[[Settings], Predictor] | None = None,
@@ -81,12 +303,8 @@ def create_app(
 ) -> Starlette:
     """Build the app. ``load_predictor`` defaults to the Keras MobileNetV2 classifier."""
     state = state or ReplicaState(settings)
-    loader = load_predictor or (lambda s: Classifier(s.weights, s.model_threads))
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-    labels = imagenet_labels()
-    metrics = state.metrics
-    metrics.cpu_request.set(settings.cpu)
-    metrics.model.info(
+    state.metrics.cpu_request.set(settings.cpu)
+    state.metrics.model.info(
         {
             "model": MODEL_NAME,
             "weights": settings.weights_label,
@@ -95,189 +313,9 @@ def create_app(
             "version": __version__,
         }
     )
-
-    def load_and_warm() -> Predictor:
-        predictor = loader(settings)
-        predictor.predict(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8))
-        return predictor
-
-    async def load_model() -> None:
-        started = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        try:
-            state.predictor = await loop.run_in_executor(executor, load_and_warm)
-        except Exception as exc:  # the process stays up to say why on /readyz and in the log
-            state.load_error = f"{type(exc).__name__}: {exc}"
-            log.exception("model failed to load")
-            return
-        state.ready = True
-        metrics.ready.set(1)
-        load_s = round(time.perf_counter() - started, 2)
-        log.info(
-            "model ready",
-            extra={"weights": settings.weights_label, "threads": settings.model_threads, "load_s": load_s},
-        )
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Load in the background so /healthz answers (and liveness holds) while TF starts.
-        loading = asyncio.create_task(load_model())
-        yield
-        state.ready = False
-        metrics.ready.set(0)
-        await loading
-        executor.shutdown(wait=True)
-
-    def run_pipeline(image: bytes, k: int) -> tuple[list[dict[str, Any]], float, float]:
-        assert state.predictor is not None
-        t0 = time.perf_counter()
-        pixels = decode_image(image, INPUT_SIZE, settings.max_pixels)
-        t1 = time.perf_counter()
-        probabilities = state.predictor.predict(pixels[np.newaxis])[0]
-        t2 = time.perf_counter()
-        return top_k(probabilities, k, labels), t1 - t0, t2 - t1
-
-    async def read_body(request: Request) -> bytes:
-        limit = settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def parse_request(body: bytes) -> tuple[bytes, int]:
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequest(400, "invalid_json", f"the body is not JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise BadRequest(400, "invalid_body", "the body must be a JSON object with an 'image' field")
-        if "image" not in payload:
-            raise BadRequest(400, "missing_field", "'image' is required: a base64 JPEG or PNG")
-        encoded = payload["image"]
-        if not isinstance(encoded, str):
-            raise BadRequest(422, "invalid_field", "'image' must be a base64 string")
-        k = payload.get("top_k", DEFAULT_TOP_K)
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K:
-            raise BadRequest(
-                422, "invalid_field", f"'top_k' must be an integer from 1 to {MAX_TOP_K}, got {k!r}"
-            )
-        if encoded.startswith("data:") and "," in encoded:  # tolerate data URLs
-            encoded = encoded.split(",", 1)[1]
-        if len(encoded) > settings.max_image_bytes * 4 // 3 + 4:
-            raise BadRequest(413, "image_too_large", f"the image is over {settings.max_image_bytes} bytes")
-        try:
-            image = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise BadRequest(400, "invalid_base64", f"'image' is not valid base64: {exc}") from None
-        if not image:
-            raise BadRequest(400, "invalid_image", "'image' is empty")
-        if len(image) > settings.max_image_bytes:
-            raise BadRequest(
-                413,
-                "image_too_large",
-                f"the image is {len(image)} bytes; the limit is {settings.max_image_bytes}",
-            )
-        return image, k
-
-    async def infer(request: Request) -> Response:
-        started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        headers = {"x-request-id": request_id}
-        response, outcome = await handle_infer(request, headers)
-        metrics.requests.labels(outcome).inc()
-        elapsed = time.perf_counter() - started
-        if outcome == "ok":
-            metrics.latency.labels("total").observe(elapsed)
-        log.info(
-            "infer",
-            extra={
-                "request_id": request_id,
-                "status": response.status_code,
-                "outcome": outcome,
-                "ms": round(elapsed * 1000, 2),
-            },
-        )
-        return response
-
-    async def handle_infer(request: Request, headers: dict[str, str]) -> tuple[Response, str]:
-        try:
-            body = await read_body(request)
-            image, k = parse_request(body)
-        except BadRequest as exc:
-            return error_response(exc.status, exc.error, exc.detail, headers), "bad_request"
-        retry = {**headers, "retry-after": "1"}
-        if not state.ready:
-            detail = state.load_error or "the model is still loading"
-            return error_response(503, "not_ready", detail, retry), "not_ready"
-        if state.pending >= settings.max_pending:
-            detail = f"{state.pending} requests already admitted (limit {settings.max_pending})"
-            return error_response(503, "overloaded", detail, retry), "overloaded"
-        state.pending += 1
-        metrics.in_flight.set(state.pending)
-        try:
-            loop = asyncio.get_running_loop()
-            predictions, decode_s, infer_s = await loop.run_in_executor(executor, run_pipeline, image, k)
-        except ImageError as exc:
-            status = {"unsupported_image_format": 415, "image_too_large": 413}.get(exc.kind, 400)
-            return error_response(status, exc.kind, exc.detail, headers), "bad_request"
-        finally:
-            state.pending -= 1
-            metrics.in_flight.set(state.pending)
-        metrics.latency.labels("decode").observe(decode_s)
-        metrics.latency.labels("infer").observe(infer_s)
-        answer = {
-            "predictions": predictions,
-            "model": MODEL_NAME,
-            "replica": settings.replica_id,
-            "timings_ms": {"decode": round(decode_s * 1000, 3), "infer": round(infer_s * 1000, 3)},
-        }
-        return json_response(answer, headers=headers), "ok"
-
-    async def healthz(request: Request) -> Response:
-        return json_response({"status": "alive", "replica": settings.replica_id})
-
-    async def readyz(request: Request) -> Response:
-        if state.ready and not state.draining:
-            return json_response({"status": "ready", "replica": settings.replica_id})
-        reason = "draining" if state.draining else (state.load_error or "loading")
-        return json_response({"status": "not_ready", "reason": reason, "replica": settings.replica_id}, 503)
-
-    async def metrics_endpoint(request: Request) -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    contract = orjson.dumps(openapi.document(MAX_TOP_K))
-
-    async def openapi_endpoint(request: Request) -> Response:
-        return Response(contract, media_type="application/json")
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
-
-    async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return error_response(
-            405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}"
-        )
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", f"{type(exc).__name__}: the service failed; see its log")
-
     app = Starlette(
-        routes=[
-            Route("/infer", infer, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_endpoint, methods=["GET"]),
-            Route("/openapi.json", openapi_endpoint, methods=["GET"]),
-        ],
-        lifespan=lifespan,
+        routes=ROUTES,
+        lifespan=lifespan_for(state, load_predictor or keras_classifier),
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.replica = state

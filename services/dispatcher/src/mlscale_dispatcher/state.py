@@ -1,0 +1,81 @@
+"""What one dispatcher holds while it runs: its queue, upstream pool, ledger, metrics and counts,
+and the HTTP sessions it forwards and reports with (made by the app's lifespan, or given by a
+test)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import aiohttp
+import orjson
+
+from mlscale_dispatcher.config import Settings
+from mlscale_dispatcher.forwarder import Forwarder, Job
+from mlscale_dispatcher.ledger import Ledger, Record
+from mlscale_dispatcher.metrics import DispatcherMetrics
+from mlscale_dispatcher.upstreams import UpstreamPool
+
+
+@dataclass
+class Sessions:
+    """``forward`` reaches the replicas (no connection limit: the forwarder count is the limit);
+    ``report`` posts outcomes to the load tester."""
+
+    forward: aiohttp.ClientSession
+    report: aiohttp.ClientSession
+
+    @classmethod
+    def open(cls) -> Sessions:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        return cls(aiohttp.ClientSession(connector=connector), aiohttp.ClientSession())
+
+    async def close(self) -> None:
+        await self.forward.close()
+        await self.report.close()
+
+
+@dataclass
+class DispatcherState:
+    settings: Settings
+    metrics: DispatcherMetrics = field(default_factory=DispatcherMetrics.create)
+    accepted: int = 0
+    rejected: int = 0
+    draining: bool = False
+    forwarder: Forwarder | None = None
+    queue: asyncio.Queue[Job] = field(init=False)
+    pool: UpstreamPool = field(init=False)
+    ledger: Ledger = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.queue = asyncio.Queue(maxsize=settings.max_queue)
+        self.pool = UpstreamPool(settings.upstreams)
+        self.ledger = Ledger(settings.results_kept, settings.report_buffer)
+        self.metrics.upstreams.set(len(self.pool))
+
+    def idle(self) -> bool:
+        """Nothing queued and nothing in flight: a draining dispatcher may stop."""
+        return self.queue.empty() and (self.forwarder is None or not self.forwarder.in_flight)
+
+    def replace_upstreams(self, urls: list[str]) -> None:
+        """PUT /upstreams and discovery both land here: the pool, its gauge, the forwarders."""
+        self.pool.replace(urls)
+        self.metrics.upstreams.set(len(self.pool))
+        if self.forwarder is not None:
+            self.forwarder.resize()
+
+    async def post_results(self, session: aiohttp.ClientSession, records: list[Record]) -> None:
+        settings = self.settings
+        assert settings.result_url is not None
+        headers = {"content-type": "application/json"}
+        if settings.result_token:  # the load tester refuses outcome posts without it
+            headers["authorization"] = f"Bearer {settings.result_token}"
+        async with session.post(
+            settings.result_url,
+            data=orjson.dumps({"records": records}),
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=10),
+        ) as response:
+            await response.read()
+            response.raise_for_status()

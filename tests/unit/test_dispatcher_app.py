@@ -1,0 +1,107 @@
+"""The dispatcher's app in-process (ASGI, no server, no process): what it refuses and how it
+answers. What only a process shows (signals, drain, ports, real forwarding) stays in
+tests/integration/test_dispatcher.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from mlscale_dispatcher.app import create_app
+from mlscale_dispatcher.config import Settings
+from tests.asgi import run_with
+
+BAD = [
+    (b"{nope", 400, "invalid_json"),
+    (b'"a string"', 400, "invalid_body"),
+    (b'{"id": "x"}', 400, "missing_field"),
+    (b'{"image": 5}', 422, "invalid_field"),
+    (b'{"image": ""}', 400, "invalid_image"),
+    (b'{"image": "not*base64"}', 400, "invalid_base64"),
+    (b'{"image": "aGVsbG8=", "id": 7}', 422, "invalid_field"),
+    (b'{"image": "aGVsbG8=", "sent_at": "yesterday"}', 422, "invalid_field"),
+    # Issue 13: a control character in an id killed a forwarder once it reached the header.
+    (b'{"image": "aGVsbG8=", "id": "x\\r\\n1"}', 422, "invalid_field"),
+    (b'{"image": "aGVsbG8=", "id": "has space"}', 422, "invalid_field"),
+]
+
+
+@pytest.mark.parametrize(("body", "status", "error"), BAD, ids=[b[2] + str(i) for i, b in enumerate(BAD)])
+def test_bad_enqueue_bodies_get_4xx_json(body: bytes, status: int, error: str) -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        response = await client.post("/enqueue", content=body)
+        assert response.status_code == status
+        assert response.json()["error"] == error
+        assert response.json()["detail"]
+        big = await client.post("/enqueue", content=b"x" * (14 * 1024 * 1024 + 1))
+        assert (big.status_code, big.json()["error"]) == (413, "body_too_large")
+        assert (await client.get("/stats")).json()["accepted"] == 0
+
+    run_with(create_app(Settings()), scenario)
+
+
+def test_a_full_queue_answers_429_and_counts_it() -> None:
+    """No upstream: the one forwarder holds one job and waits, the queue fills to its bound."""
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        statuses = []
+        for i in range(10):
+            response = await client.post("/enqueue", json={"image": "aGVsbG8=", "id": f"full-{i}"})
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert response.headers["retry-after"] == "1"
+                assert response.json()["error"] == "queue_full"
+            if i == 0:  # let the forwarder take the first job off the queue
+                for _ in range(100):
+                    if (await client.get("/stats")).json()["in_flight"]:
+                        break
+                    await asyncio.sleep(0.01)
+        assert statuses.count(202) == 6  # 5 queued + 1 taken by the forwarder
+        assert statuses.count(429) == 4
+        stats = (await client.get("/stats")).json()
+        assert (stats["rejected"], stats["queue_depth"]) == (4, 5)
+
+    run_with(create_app(Settings(max_queue=5, concurrency=1)), scenario, lifespan=True)
+
+
+def test_a_huge_results_cursor_is_a_400_not_a_500() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        huge = await client.get("/results", params={"after": "9" * 40})
+        assert (huge.status_code, huge.json()["error"]) == (400, "invalid_query")
+        assert (await client.get("/results", params={"after": 2**53})).status_code == 200
+
+    run_with(create_app(Settings()), scenario)
+
+
+def test_upstreams_need_the_control_token_and_valid_urls() -> None:
+    body = {"upstreams": ["http://10.0.0.7:8001"]}
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        assert (await client.put("/upstreams", json=body)).status_code == 403
+        wrong = await client.put("/upstreams", json=body, headers={"authorization": "Bearer nope"})
+        assert wrong.status_code == 403
+        not_ascii = await client.put(  # issue 13: a hmac TypeError answered 500
+            "/upstreams", json=body, headers=[(b"authorization", b"Bearer \xe9")]
+        )
+        assert (not_ascii.status_code, not_ascii.json()["error"]) == (403, "forbidden")
+        token = {"authorization": "Bearer s3cret"}
+        bad = await client.put("/upstreams", json={"upstreams": ["ftp://x"]}, headers=token)
+        assert bad.status_code == 422
+        ok = await client.put("/upstreams", json=body, headers=token)
+        assert ok.status_code == 200
+        ready = (await client.get("/readyz")).json()
+        assert ready == {"status": "ready", "upstreams": 1}
+
+    run_with(create_app(Settings(control_token="s3cret")), scenario)
+
+
+def test_unknown_routes_and_methods_answer_json() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        missing = await client.get("/nope")
+        assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
+        wrong = await client.get("/enqueue")
+        assert (wrong.status_code, wrong.json()["error"]) == (405, "method_not_allowed")
+
+    run_with(create_app(Settings()), scenario)

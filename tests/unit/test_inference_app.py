@@ -1,0 +1,187 @@
+"""The inference app in-process (ASGI, no server, no process) with a stand-in model: what it
+refuses, how it admits, what it says while loading. The real model under Uvicorn is
+tests/integration/test_inference_service.py's."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+import pytest
+from PIL import Image
+from starlette.applications import Starlette
+
+from harness.services import b64, jpeg_bytes
+from mlscale_inference.app import Predictor, create_app
+from mlscale_inference.config import Settings
+from tests.asgi import run_with
+
+TEN_MB = 10 * 1024 * 1024
+
+
+class FlatModel:
+    """Every class equally likely, as MobileNetV2 with weights=None answers."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.gate = gate
+        self.calls = 0
+
+    def predict(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        self.calls += 1
+        if self.gate is not None and self.calls > 1:  # the warm-up call passes
+            self.gate.wait(10)
+        return np.full((len(batch), 1000), 0.001, dtype=np.float32)
+
+
+def app_with(loader: Callable[[Settings], Predictor], **settings: Any) -> Starlette:
+    return create_app(Settings(weights="none", replica_id="in-process", **settings), loader)
+
+
+def serving_model(model: Predictor) -> Callable[[Settings], Predictor]:
+    return lambda settings: model
+
+
+async def until_ready(client: httpx.AsyncClient) -> None:
+    for _ in range(500):
+        if (await client.get("/readyz")).status_code == 200:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the stand-in model never became ready")
+
+
+def _gif() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "GIF")
+    return b64(out.getvalue())
+
+
+def _bomb() -> bytes:
+    """A 20000x20000 1-bit PNG: 48 KB on the wire, 400 megapixels decoded."""
+    buffer = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+BAD_INPUTS = [
+    ("not json", b"{not json", 400, "invalid_json"),
+    ("array body", b"[1, 2]", 400, "invalid_body"),
+    ("missing image", json.dumps({"top_k": 3}).encode(), 400, "missing_field"),
+    ("image not a string", json.dumps({"image": 42}).encode(), 422, "invalid_field"),
+    ("bad base64", json.dumps({"image": "@@@not base64@@@"}).encode(), 400, "invalid_base64"),
+    ("empty image", json.dumps({"image": ""}).encode(), 400, "invalid_image"),
+    ("text bytes", json.dumps({"image": b64(b"hello, not an image")}).encode(), 400, "invalid_image"),
+    ("gif", json.dumps({"image": _gif()}).encode(), 415, "unsupported_image_format"),
+    ("truncated jpeg", json.dumps({"image": b64(jpeg_bytes()[:3000])}).encode(), 400, "invalid_image"),
+    # Issue 13: both answered 500.
+    ("decompression bomb", json.dumps({"image": b64(_bomb())}).encode(), 413, "image_too_large"),
+    (
+        "bmp header, random bytes",
+        json.dumps({"image": b64(b"BM" + random.Random(1).randbytes(4000))}).encode(),
+        400,
+        "invalid_image",
+    ),
+    ("top_k zero", json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": 0}).encode(), 422, "invalid_field"),
+    (
+        "top_k huge",
+        json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": 1001}).encode(),
+        422,
+        "invalid_field",
+    ),
+    (
+        "top_k string",
+        json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": "5"}).encode(),
+        422,
+        "invalid_field",
+    ),
+    (
+        "top_k bool",
+        json.dumps({"image": b64(jpeg_bytes(64, 64)), "top_k": True}).encode(),
+        422,
+        "invalid_field",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "status", "error"), BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_gets_a_4xx_json_error(case: str, body: bytes, status: int, error: str) -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        await until_ready(client)
+        response = await client.post("/infer", content=body, headers={"content-type": "application/json"})
+        assert response.status_code == status, response.text
+        assert response.json()["error"] == error
+        assert response.json()["detail"]
+
+    run_with(app_with(serving_model(FlatModel())), scenario, lifespan=True)
+
+
+def test_oversize_images_and_bodies_are_413() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        image = b64(b"\xff\xd8" + bytes(TEN_MB))  # just over 10 MB once decoded
+        over = await client.post("/infer", json={"image": image})
+        assert (over.status_code, over.json()["error"]) == (413, "image_too_large")
+        body = await client.post("/infer", content=b"x" * (15 * 1024 * 1024))
+        assert (body.status_code, body.json()["error"]) == (413, "body_too_large")
+
+    run_with(app_with(serving_model(FlatModel())), scenario, lifespan=True)
+
+
+def test_unknown_route_and_method_are_json_errors() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        assert (await client.get("/nope")).json()["error"] == "not_found"
+        response = await client.get("/infer")
+        assert (response.status_code, response.json()["error"]) == (405, "method_not_allowed")
+
+    run_with(app_with(serving_model(FlatModel())), scenario)
+
+
+def test_a_model_that_fails_to_load_says_why_on_readyz_and_infer() -> None:
+    def broken(settings: Settings) -> Predictor:
+        raise OSError("weights file is truncated")
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        for _ in range(500):
+            ready = await client.get("/readyz")
+            if ready.json()["reason"] != "loading":
+                break
+            await asyncio.sleep(0.01)
+        assert (ready.status_code, ready.json()["reason"]) == (503, "OSError: weights file is truncated")
+        infer = await client.post("/infer", json={"image": b64(jpeg_bytes(64, 64))})
+        assert (infer.status_code, infer.json()["error"]) == (503, "not_ready")
+        assert infer.headers["retry-after"] == "1"
+        assert (await client.get("/healthz")).status_code == 200  # alive: liveness does not restart it
+
+    run_with(app_with(broken), scenario, lifespan=True)
+
+
+def test_admission_is_bounded_at_max_pending() -> None:
+    """Two admitted (one on the model's thread, one waiting for it): the third is 503 at once."""
+    gate = threading.Event()
+    model = FlatModel(gate)
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        await until_ready(client)
+        image = b64(jpeg_bytes(64, 64))
+        admitted = [asyncio.create_task(client.post("/infer", json={"image": image})) for _ in range(2)]
+        for _ in range(500):
+            if "mlscale_inference_in_flight 2.0" in (await client.get("/metrics")).text:
+                break
+            await asyncio.sleep(0.01)
+        refused = await client.post("/infer", json={"image": image})
+        assert (refused.status_code, refused.json()["error"]) == (503, "overloaded")
+        assert refused.headers["retry-after"] == "1"
+        gate.set()
+        answers = await asyncio.gather(*admitted)
+        assert [a.status_code for a in answers] == [200, 200]
+        assert len(answers[0].json()["predictions"]) == 5
+        metrics = (await client.get("/metrics")).text
+        assert 'mlscale_inference_requests_total{outcome="overloaded"} 1.0' in metrics
+
+    run_with(app_with(serving_model(model), max_pending=2), scenario, lifespan=True)
