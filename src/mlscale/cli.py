@@ -56,7 +56,7 @@ def version() -> None:
 
 def demo(
     workload: Annotated[
-        Path | None, typer.Option(help="the workload to run [default: workloads/demo.txt]")
+        Path | None, typer.Option(help="the workload to run \\[default: workloads/demo.txt]")
     ] = None,
     time_scale: Annotated[
         float, typer.Option(help="multiply every HPA period and window (0 < x <= 1)")

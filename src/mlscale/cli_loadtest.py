@@ -36,11 +36,12 @@ def loadtest(
         Path | None, typer.Argument(help="per-second rates, e.g. workloads/ramp.txt (optional with --serve)")
     ] = None,
     dispatcher: Annotated[
-        str | None, typer.Option(help="the dispatcher's base URL [default: the running system's, else :8000]")
+        str | None,
+        typer.Option(help="the dispatcher's base URL \\[default: the running system's, else :8000]"),
     ] = None,
     images: Annotated[
         Path | None,
-        typer.Option(help="folder of .jpg/.jpeg/.png to send [default: ./images, else the samples]"),
+        typer.Option(help="folder of .jpg/.jpeg/.png to send \\[default: ./images, else the samples]"),
     ] = None,
     step_seconds: Annotated[float, typer.Option(min=0.001, help="hold each rate this many seconds")] = 1.0,
     scale: Annotated[float, typer.Option(min=0.0, help="multiply every rate")] = 1.0,
@@ -50,7 +51,7 @@ def loadtest(
     listen: Annotated[
         str | None,
         typer.Option(
-            help="HOST:PORT for /storeLatency [default: 127.0.0.1:3003; 0.0.0.0:3003 for kubernetes]"
+            help="HOST:PORT for /storeLatency \\[default: 127.0.0.1:3003; 0.0.0.0:3003 for kubernetes]"
         ),
     ] = None,
     drain_timeout: Annotated[float, typer.Option(min=0.0, help="seconds to wait for outcomes")] = 30.0,
@@ -64,14 +65,14 @@ def loadtest(
         typer.Option(
             min=0.001,
             help="requests/s one replica serves at the CPU target, for `# unit: replicas` workloads "
-            "[default: the running system's calibration]",
+            "\\[default: the running system's calibration]",
         ),
     ] = None,
     result_token: Annotated[
         str | None,
         typer.Option(
             envvar="MLSCALE_RESULT_TOKEN",
-            help="token the dispatcher's outcome posts carry [default: .mlscale/result-token, made by up]",
+            help="token the dispatcher's outcome posts carry \\[default: .mlscale/result-token, made by up]",
         ),
     ] = None,
 ) -> None:

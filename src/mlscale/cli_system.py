@@ -55,7 +55,7 @@ def up(
     weights: Annotated[
         str | None,
         typer.Option(
-            help="imagenet, none (random, same CPU) or a weights file [local: none; kubernetes: imagenet]"
+            help="imagenet, none (random, same CPU) or a weights file \\[local: none; kubernetes: imagenet]"
         ),
     ] = None,
     cpu_request: Annotated[
@@ -73,7 +73,7 @@ def up(
     result_url: Annotated[
         str | None,
         typer.Option(
-            help=f"where the dispatcher posts outcomes [local: {defaults.RESULT_URL}; "
+            help=f"where the dispatcher posts outcomes \\[local: {defaults.RESULT_URL}; "
             "kubernetes: the chart's]"
         ),
     ] = None,

@@ -59,3 +59,12 @@ def test_a_listener_beyond_loopback_needs_a_result_token(
     result = runner.invoke(app, ["loadtest", str(workload), "--listen", "0.0.0.0:3003", "--no-live"])
     assert result.exit_code == 2
     assert "--result-token" in result.output
+
+
+def test_help_shows_bracketed_defaults_rich_would_eat_as_markup() -> None:
+    """Help texts such as "[default: the running system's]" vanished as Rich markup tags."""
+    loadtest = runner.invoke(app, ["loadtest", "--help"], env={"COLUMNS": "250"})
+    assert "[default: the running system's, else :8000]" in loadtest.output
+    assert "[default: ./images, else the samples]" in loadtest.output
+    up = runner.invoke(app, ["up", "--help"], env={"COLUMNS": "250"})
+    assert "[local: none; kubernetes: imagenet]" in up.output
