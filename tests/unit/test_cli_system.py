@@ -203,3 +203,25 @@ def test_demo_tears_down_when_the_load_test_fails(
     assert "no such workload file" in result.output
     backend: FakeBackend = cli_system.fake  # type: ignore[attr-defined]
     assert [name for name, _ in backend.calls] == ["up", "down"]
+
+
+def test_mlscale_debug_shows_the_chained_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable() -> None:
+        try:
+            raise ConnectionRefusedError("connect to 127.0.0.1:41234 refused")
+        except OSError as exc:
+            raise NotUp("the local system's control API did not answer") from exc
+
+    class Failing(FakeBackend):
+        def status(self) -> SystemStatus:
+            unreachable()
+            raise AssertionError("unreachable")
+
+    monkeypatch.setattr(cli_system, "open_backend", lambda up=None, console=None: Failing())
+    quiet = runner.invoke(app, ["status"])
+    assert quiet.exit_code == 1
+    assert "ConnectionRefusedError" not in quiet.output
+    loud = runner.invoke(app, ["status"], env={"MLSCALE_DEBUG": "1", "COLUMNS": "200"})
+    assert loud.exit_code == 1
+    assert "ConnectionRefusedError: connect to 127.0.0.1:41234 refused" in loud.output
+    assert "error: the local system's control API did not answer" in loud.output
