@@ -5,4 +5,6 @@ from __future__ import annotations
 from rich.console import Console
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
+"""Errors are never broken across lines by the console: a path or a command in one must stay whole
+(a test that looked for "no such image folder" failed when the wrap fell between "no" and "such")."""
