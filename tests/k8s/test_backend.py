@@ -63,7 +63,7 @@ def test_up_status_down_on_a_real_api_server(
     assert replica["ready"] is True
     assert replica["cpu_milli"] == pytest.approx(350)
     assert replica["cpu_utilization"] == pytest.approx(70)
-    assert status["extra"]["namespace"] == "backend"
+    assert (status["cluster"]["namespace"], status["cluster"]["release"]) == ("backend", "mlscale")
 
     down = runner.invoke(app, ["down"])
     assert down.exit_code == 0, down.output
