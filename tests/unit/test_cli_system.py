@@ -225,3 +225,23 @@ def test_mlscale_debug_shows_the_chained_cause(monkeypatch: pytest.MonkeyPatch) 
     assert loud.exit_code == 1
     assert "ConnectionRefusedError: connect to 127.0.0.1:41234 refused" in loud.output
     assert "error: the local system's control API did not answer" in loud.output
+
+
+def test_loadtest_live_view_draws_the_runners_progress(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The live path: the runner's progress callback redraws the Rich table (no system up)."""
+    monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
+    port = free_port()
+    workload = tmp_path / "tiny.txt"
+    workload.write_text("2,2\n")
+    with serving(fake_dispatcher(f"http://127.0.0.1:{port}")) as dispatcher:
+        result = runner.invoke(
+            app,
+            ["loadtest", str(workload), "--dispatcher", dispatcher.url, "--listen", f"127.0.0.1:{port}",
+             "--runs-dir", str(tmp_path / "runs")],
+            env={"COLUMNS": "200"},
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "mlscale loadtest" in result.output  # the live table's title
+    assert "4/4" in result.output  # the last frame: every planned request sent

@@ -123,6 +123,7 @@ class LoadTest:
         try:
             stats = await self._send()
             await self._drain()
+            self._report()  # the last frame shows the run complete, not the second before its end
         except asyncio.CancelledError:
             # Ctrl-C: keep what was sent and what came back, written as a partial run.
             interrupted = True
