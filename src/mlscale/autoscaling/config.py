@@ -33,6 +33,8 @@ class ScalingRules:
     stabilization_window_seconds: float
     select_policy: SelectPolicy = "Max"
     policies: tuple[ScalingPolicy, ...] = ()
+    tolerance: float | None = None
+    """``behavior.scaleUp/scaleDown.tolerance`` (Kubernetes 1.33+); None: the controller's own."""
 
 
 # Kubernetes' defaults (autoscaling/v2 SetDefaults_HorizontalPodAutoscalerBehavior).
@@ -58,12 +60,25 @@ class HPAConfig:
     time_scale: float = 1.0
     """Every period and window above is multiplied by this (e.g. 0.2 for a quick demo)."""
     one_window_stabilization: bool = False
+    behavior: bool = True
+    """The HPA has ``behavior``. Without it Kubernetes takes its older path (``normalizeDesiredReplicas``:
+    only a downscale window, a scale-up cap of max(2 x current, 4), no scale-event records)."""
+    downscale_stabilization_seconds: float = 300.0
+    """``--horizontal-pod-autoscaler-downscale-stabilization``: the window of the path without behavior."""
     """Kubernetes 1.20's stabilization: one window, chosen by desired >= current (see hpa.stabilize).
     Off: today's, which bounds the recommendation by both windows."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale
+
+    @property
+    def up_tolerance(self) -> float:
+        return self.tolerance if self.scale_up.tolerance is None else self.scale_up.tolerance
+
+    @property
+    def down_tolerance(self) -> float:
+        return self.tolerance if self.scale_down.tolerance is None else self.scale_down.tolerance
 
 
 def _int(section: dict[str, Any], key: str, where: str, default: int, minimum: int) -> int:
@@ -77,6 +92,13 @@ def _seconds(section: dict[str, Any], key: str, where: str, default: float) -> f
     value = section.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{where}.{key} must be a number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+def _tolerance(section: dict[str, Any], where: str) -> float:
+    value = section["tolerance"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ConfigError(f"{where}.tolerance must be a fraction in [0, 1), e.g. 0.05, not {value!r}")
     return float(value)
 
 
@@ -104,6 +126,7 @@ def _rules(raw: Any, where: str, default: ScalingRules) -> ScalingRules:
         _seconds(raw, "stabilizationWindowSeconds", where, default.stabilization_window_seconds),
         select,
         tuple(policies) if policies else default.policies,
+        _tolerance(raw, where) if "tolerance" in raw else None,
     )
 
 
@@ -120,6 +143,8 @@ def parse_hpa_config(section: Any, where: str = "autoscaling") -> HPAConfig:
         scale_up=_rules(behavior.get("scaleUp"), f"{where}.behavior.scaleUp", DEFAULT_SCALE_UP),
         scale_down=_rules(behavior.get("scaleDown"), f"{where}.behavior.scaleDown", DEFAULT_SCALE_DOWN),
         tolerance=_seconds(section, "tolerance", where, 0.1),
+        behavior=bool(behavior),  # the chart renders no behavior for an empty one either
+        downscale_stabilization_seconds=_seconds(section, "downscaleStabilizationSeconds", where, 300),
         sync_period_seconds=_seconds(section, "syncPeriodSeconds", where, 15),
         metric_resolution_seconds=_seconds(section, "metricResolutionSeconds", where, 15),
     )

@@ -92,6 +92,16 @@ def _utilization(usage: dict[str, int], requests: dict[str, int], target: int) -
     return utilization / target, utilization
 
 
+def within_tolerance(ratio: float, config: HPAConfig) -> bool:
+    """``Tolerances.isWithin``: ``(1 - down) <= ratio <= (1 + up)``, per direction (1.33+). Not
+    ``abs(1 - ratio) <= tolerance``: at 33 % for a 30 % target that is 0.10000000000000009 > 0.1 in
+    floating point and scales, where Kubernetes keeps the count. Kubernetes 1.20 (the controller
+    ``one_window_stabilization`` follows, and the one tests/k8s runs) still tested the absolute form."""
+    if config.one_window_stabilization:
+        return abs(1.0 - ratio) <= config.tolerance
+    return (1.0 - config.down_tolerance) <= ratio <= (1.0 + config.up_tolerance)
+
+
 def replicas_for_cpu(current: int, pods: list[Pod], now: float, config: HPAConfig) -> Recommendation:
     """The desired replica count for the CPU target (``GetResourceReplicas``), before behavior."""
     target = config.target_cpu_utilization
@@ -107,7 +117,7 @@ def replicas_for_cpu(current: int, pods: list[Pod], now: float, config: HPAConfi
     ratio, utilization = _utilization(usage, requests, target)
     scale_up_with_unready = bool(unready) and ratio > 1.0
     if not scale_up_with_unready and not missing:
-        if abs(1.0 - ratio) <= config.tolerance:
+        if within_tolerance(ratio, config):
             return Recommendation(current, utilization, "within tolerance")
         return Recommendation(math.ceil(ratio * ready_count), utilization, "cpu utilization")
     if missing:
@@ -123,7 +133,7 @@ def replicas_for_cpu(current: int, pods: list[Pod], now: float, config: HPAConfi
             usage[name] = 0
     new_ratio, _ = _utilization(usage, requests, target)
     if (
-        abs(1.0 - new_ratio) <= config.tolerance
+        within_tolerance(new_ratio, config)
         or (ratio < 1.0 and new_ratio > 1.0)
         or (ratio > 1.0 and new_ratio < 1.0)
     ):
@@ -189,11 +199,10 @@ def stabilize(
             (up, "ScaleUpStabilized") if desired >= current else (down, "ScaleDownStabilized")
         )
     else:
-        recommendation, reason = current, "ScaleDownStabilized"
-        if recommendation < up:
-            recommendation, reason = up, "ScaleUpStabilized"
-        if recommendation > down:
-            recommendation, reason = down, "ScaleDownStabilized"
+        # Both windows bound the count; the reason names the recommendation's direction, as
+        # Kubernetes does (a held-back scale-up is ScaleUpStabilized, whichever bound held it).
+        recommendation = min(max(current, up), down)
+        reason = "ScaleUpStabilized" if desired >= current else "ScaleDownStabilized"
     log = list(state.recommendations)
     if old_index is not None:
         log[old_index] = (now, desired)  # reuse the oldest slot that no window needs any more
@@ -271,14 +280,20 @@ def limit_rate(current: int, desired: int, now: float, state: HPAState, config: 
 def normalize(
     current: int, desired: int, now: float, state: HPAState, config: HPAConfig
 ) -> tuple[Normalized, HPAState]:
-    """``normalizeDesiredReplicasWithBehaviors``: stabilize, then apply rate limits and bounds."""
+    """``normalizeDesiredReplicasWithBehaviors``: stabilize, then apply rate limits and bounds.
+    An HPA without ``behavior`` takes ``normalizeDesiredReplicas`` instead."""
+    if not config.behavior:
+        return normalize_without_behavior(current, desired, now, state, config)
     stabilized, reason, state = stabilize(current, desired, now, state, config)
     replicas, limit_reason = limit_rate(current, stabilized, now, state, config)
     return Normalized(replicas, stabilized, limit_reason, reason), state
 
 
 def record_scale(state: HPAState, before: int, after: int, now: float, config: HPAConfig) -> HPAState:
-    """``storeScaleEvent``: remember a rescale for the rate policies; drop events no policy needs."""
+    """``storeScaleEvent``: remember a rescale for the rate policies; drop events no policy needs.
+    Without ``behavior`` there are no rate policies, and Kubernetes records nothing."""
+    if not config.behavior:
+        return state
 
     def keep(events: tuple[ScaleEvent, ...], rules: ScalingRules) -> tuple[ScaleEvent, ...]:
         longest = max((config.scaled(p.period_seconds) for p in rules.policies), default=0.0)
@@ -291,6 +306,52 @@ def record_scale(state: HPAState, before: int, after: int, now: float, config: H
         events = (*keep(state.scale_down_events, config.scale_down), ScaleEvent(now, before - after))
         return replace(state, scale_down_events=events)
     return state
+
+
+# ---- the path without behavior (horizontal.go normalizeDesiredReplicas) ---------------------
+
+SCALE_UP_LIMIT_FACTOR = 2.0
+SCALE_UP_LIMIT_MINIMUM = 4.0
+
+
+def stabilize_downscale(desired: int, now: float, state: HPAState, config: HPAConfig) -> tuple[int, HPAState]:
+    """``stabilizeRecommendation``: the highest recommendation within the downscale window."""
+    cutoff = now - config.scaled(config.downscale_stabilization_seconds)
+    highest, old_index = desired, None
+    for index, (at, recommended) in enumerate(state.recommendations):
+        if at < cutoff:
+            old_index = index
+        elif recommended > highest:
+            highest = recommended
+    log = list(state.recommendations)
+    if old_index is not None:
+        log[old_index] = (now, desired)
+    else:
+        log.append((now, desired))
+    return highest, replace(state, recommendations=tuple(log))
+
+
+def convert_with_rules(current: int, desired: int, min_replicas: int, max_replicas: int) -> tuple[int, str]:
+    """``convertDesiredReplicasWithRules``: the bounds, and a scale-up of at most max(2 x current, 4)."""
+    scale_up_limit = int(max(SCALE_UP_LIMIT_FACTOR * current, SCALE_UP_LIMIT_MINIMUM))
+    if max_replicas > scale_up_limit:
+        most, condition = scale_up_limit, "ScaleUpLimit"
+    else:
+        most, condition = max_replicas, "TooManyReplicas"
+    if desired < min_replicas:
+        return min_replicas, "TooFewReplicas"
+    if desired > most:
+        return most, condition
+    return desired, "DesiredWithinRange"
+
+
+def normalize_without_behavior(
+    current: int, desired: int, now: float, state: HPAState, config: HPAConfig
+) -> tuple[Normalized, HPAState]:
+    stabilized, state = stabilize_downscale(desired, now, state, config)
+    stabilization = "ScaleDownStabilized" if stabilized != desired else "ReadyForNewScale"
+    replicas, reason = convert_with_rules(current, stabilized, config.min_replicas, config.max_replicas)
+    return Normalized(replicas, stabilized, reason, stabilization), state
 
 
 @dataclass(frozen=True)
@@ -317,6 +378,9 @@ def decide(
         # current count, so the scale-up window holds the first scale-up back (found by the real
         # controller in tests/k8s: it kept 2 replicas one sync longer than we did).
         state = replace(state, recommendations=((now, current),))
+    if current == 0 and config.min_replicas != 0:
+        # The target was scaled to zero by hand: autoscaling is off until it is scaled up again.
+        return Decision(now, 0, None, 0, 0, 0, "ScalingDisabled"), state
     if current > config.max_replicas:
         return Decision(now, current, None, config.max_replicas, config.max_replicas, config.max_replicas,
                         "Current number of replicas above Spec.MaxReplicas"), state  # fmt: skip
