@@ -4,7 +4,8 @@ Replica-calculation cases: ``pkg/controller/podautoscaler/replica_calculator_tes
 after its Go test). Their harness: requests 1 CPU each unless given, metric timestamp = now with
 a 1-minute window, Ready condition changed at the pod's start, start time "cool" (3 min ago)
 unless "hot" (now); CPU initialization period 2 min, initial readiness delay 10 s.
-Behavior cases: ``horizontal_test.go`` (``TestScalingWithRules``, ``TestNormalizeDesiredReplicas``).
+Behavior cases: ``horizontal_test.go`` (``TestScalingWithRules``; ``TestNormalizeDesiredReplicas``, which
+tests the path without behavior, is in test_hpa_rules.py).
 """
 
 from __future__ import annotations
@@ -292,35 +293,6 @@ def test_scaling_with_rules_matches_kubernetes(
         config = replace(config, scale_down=down)
     result, _ = normalize(current, desired, NOW, HPAState(scale_up_events=events), config)
     assert (result.replicas, result.reason) == (expected, condition)
-
-
-@pytest.mark.parametrize(
-    ("name", "log", "desired", "stabilized", "log_length"),
-    [
-        ("empty log", (), 5, 5, 1),
-        ("stabilize", ((NOW - 120, 4), (NOW - 60, 5)), 3, 5, 3),
-        ("no stabilize", ((NOW - 120, 1), (NOW - 60, 2)), 3, 3, 3),
-        ("no stabilize - old recommendations", ((NOW - 600, 10), (NOW - 540, 9)), 3, 3, 2),
-        (
-            "stabilize - old recommendations",
-            ((NOW - 600, 10), (NOW - 60, 4), (NOW - 120, 5), (NOW - 540, 9)),
-            3,
-            5,
-            4,
-        ),
-    ],
-)
-def test_normalize_desired_replicas_matches_kubernetes(
-    name: str, log: tuple[tuple[float, int], ...], desired: int, stabilized: int, log_length: int
-) -> None:
-    # TestNormalizeDesiredReplicas: a 5-minute downscale window, no upscale window. The Go test
-    # calls the behavior-less stabilizeRecommendation, which has no current count: with the
-    # current count at the top of the range the behavior version must give the same answer.
-    no_up_window = replace(HPAConfig().scale_up, stabilization_window_seconds=0)
-    config = HPAConfig(max_replicas=100, scale_up=no_up_window, scale_down=DEFAULT_SCALE_DOWN)
-    result, state = normalize(100, desired, NOW, HPAState(recommendations=log), config)
-    assert result.stabilized == stabilized
-    assert len(state.recommendations) == log_length
 
 
 def test_time_scale_shortens_windows() -> None:
