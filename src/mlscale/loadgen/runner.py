@@ -219,7 +219,7 @@ class LoadTest:
             counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
         lags = sorted(stats.lags_ms)
         lag_p99 = lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else math.nan
-        meta = self._meta(len(rows), counts, stats, lags, partial)
+        meta = self._meta(len(rows), counts, stats, lags, lag_p99, partial)
         decisions = await self.sampler.decisions_since(self.start_at - 1)
         if decisions is not None:
             meta["autoscaler"] = decisions
@@ -227,7 +227,13 @@ class LoadTest:
         return counts, lag_p99
 
     def _meta(
-        self, recorded: int, counts: dict[str, int], stats: SendStats, lags: list[float], partial: bool
+        self,
+        recorded: int,
+        counts: dict[str, int],
+        stats: SendStats,
+        lags: list[float],
+        lag_p99: float,
+        partial: bool,
     ) -> dict[str, Any]:
         workload = self.workload
         return {
@@ -249,7 +255,7 @@ class LoadTest:
                 "late_threshold_ms": self.options.late_ms,
                 "lag_p50_ms": lags[len(lags) // 2] if lags else None,
                 # NaN is not JSON: a run of 0 requests broke its report
-                "lag_p99_ms": lags[min(len(lags) - 1, int(0.99 * len(lags)))] if lags else None,
+                "lag_p99_ms": lag_p99 if lags else None,
             },
             "duplicate_outcomes": self.store.duplicates,
             "partial": partial,

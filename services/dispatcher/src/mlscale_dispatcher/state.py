@@ -46,6 +46,8 @@ class DispatcherState:
     queue: asyncio.Queue[Job] = field(init=False)
     pool: UpstreamPool = field(init=False)
     ledger: Ledger = field(init=False)
+    report_headers: dict[str, str] = field(init=False)
+    """Of every outcome post; the load tester refuses one without the result token it expects."""
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -53,6 +55,9 @@ class DispatcherState:
         self.pool = UpstreamPool(settings.upstreams)
         self.ledger = Ledger(settings.results_kept, settings.report_buffer)
         self.metrics.upstreams.set(len(self.pool))
+        self.report_headers = {"content-type": "application/json"}
+        if settings.result_token:
+            self.report_headers["authorization"] = f"Bearer {settings.result_token}"
 
     def idle(self) -> bool:
         """Nothing queued and nothing in flight: a draining dispatcher may stop."""
@@ -66,15 +71,11 @@ class DispatcherState:
             self.forwarder.resize()
 
     async def post_results(self, session: aiohttp.ClientSession, records: list[Record]) -> None:
-        settings = self.settings
-        assert settings.result_url is not None
-        headers = {"content-type": "application/json"}
-        if settings.result_token:  # the load tester refuses outcome posts without it
-            headers["authorization"] = f"Bearer {settings.result_token}"
+        assert self.settings.result_url is not None
         async with session.post(
-            settings.result_url,
+            self.settings.result_url,
             data=orjson.dumps({"records": records}),
-            headers=headers,
+            headers=self.report_headers,
             timeout=aiohttp.ClientTimeout(total=10),
         ) as response:
             await response.read()
