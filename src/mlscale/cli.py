@@ -11,7 +11,7 @@ import os
 import platform
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -19,6 +19,9 @@ from rich.table import Table
 from mlscale import __version__, cli_loadtest, cli_report, cli_system
 from mlscale.cli_console import console, errors
 from mlscale.errors import MlscaleError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="mlscale",
@@ -81,10 +84,9 @@ def demo(
     console.print(f"open {run_dir / 'report.html'} in a browser for every figure")
 
 
-def _timeline_table(timeline: object) -> Table:
+def _timeline_table(timeline: pd.DataFrame) -> Table:
     import pandas as pd
 
-    assert isinstance(timeline, pd.DataFrame)
     table = Table(title="replica timeline (every 15 s)")
     for column in ("t (s)", "sent/s", "ok/s", "p50 (ms)", "queue", "replicas", "desired", "CPU % of request"):
         table.add_column(column, justify="right")

@@ -86,7 +86,8 @@ def loadtest(
         raise typer.BadParameter("give a WORKLOAD file (e.g. workloads/ramp.txt), or --serve")
     dispatcher_url, host, port = _endpoints(dispatcher, listen)
     workload = load_workload(local_or_shipped(workload_file, "workloads")) if workload_file else None
-    pool = load_images(_images_folder(images))
+    folder = _images_folder(images)
+    pool = load_images(folder)
     schedule = ScheduleOptions(step_seconds, scale, max_images, arrival, random_seed)
     options = LoadTestOptions(
         dispatcher_url=dispatcher_url,
@@ -100,7 +101,7 @@ def loadtest(
         _serve(workload, pool, schedule, options)
         return
     assert workload is not None
-    result = _run(workload, pool, schedule, options, capacity, live, images_name=str(images or "images"))
+    result = _run(workload, pool, schedule, options, capacity, live, images_name=str(folder))
     summary = Table(title=f"run {result.run_dir}")
     for outcome in result.counts:
         summary.add_column(outcome, justify="right")

@@ -172,6 +172,16 @@ class Normalized:
     """ScaleUpStabilized or ScaleDownStabilized."""
 
 
+def _remember(state: HPAState, now: float, desired: int, old_index: int | None) -> HPAState:
+    """Record this sync's recommendation: in the last slot no window needs any more, else appended."""
+    log = list(state.recommendations)
+    if old_index is not None:
+        log[old_index] = (now, desired)
+    else:
+        log.append((now, desired))
+    return replace(state, recommendations=tuple(log))
+
+
 def stabilize(
     current: int, desired: int, now: float, state: HPAState, config: HPAConfig
 ) -> tuple[int, str, HPAState]:
@@ -203,12 +213,7 @@ def stabilize(
         # Kubernetes does (a held-back scale-up is ScaleUpStabilized, whichever bound held it).
         recommendation = min(max(current, up), down)
         reason = "ScaleUpStabilized" if desired >= current else "ScaleDownStabilized"
-    log = list(state.recommendations)
-    if old_index is not None:
-        log[old_index] = (now, desired)  # reuse the oldest slot that no window needs any more
-    else:
-        log.append((now, desired))
-    return recommendation, reason, replace(state, recommendations=tuple(log))
+    return recommendation, reason, _remember(state, now, desired, old_index)
 
 
 def _changed_within(period: float, events: tuple[ScaleEvent, ...], now: float) -> int:
@@ -323,12 +328,7 @@ def stabilize_downscale(desired: int, now: float, state: HPAState, config: HPACo
             old_index = index
         elif recommended > highest:
             highest = recommended
-    log = list(state.recommendations)
-    if old_index is not None:
-        log[old_index] = (now, desired)
-    else:
-        log.append((now, desired))
-    return highest, replace(state, recommendations=tuple(log))
+    return highest, _remember(state, now, desired, old_index)
 
 
 def convert_with_rules(current: int, desired: int, min_replicas: int, max_replicas: int) -> tuple[int, str]:
