@@ -1,11 +1,13 @@
-"""For tests only: ``metrics.k8s.io/v1beta1`` as metrics-server serves it, with CPU from a scenario.
+"""For tests only: ``metrics.k8s.io/v1beta1`` as metrics-server serves it, with CPU from a scenario,
+and ``external.metrics.k8s.io/v1beta1`` as KEDA's metrics adapter serves it, with values from another.
 
 Served over HTTPS on 127.0.0.1 and registered with an APIService, as metrics-server is
 (``insecureSkipTLSVerify``, as in metrics-server's own manifest). The APIService's Service is an
 ExternalName for 127.0.0.1: Endpoints may not hold loopback addresses, and the aggregator
 resolves an ExternalName Service to its name and the APIService's port without them.
 Every pod-metrics request is logged with what it was answered: for the HPA controller, one
-request is one sync, so the log is the controller's exact input.
+request is one sync, so the log is the controller's exact input; every external-metric request is
+logged beside it (``external_log``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,19 @@ from mlscale.backends.base import cpu_millicores
 from tests.k8s.testbed import free_port
 
 GROUP_VERSION = "metrics.k8s.io/v1beta1"
+EXTERNAL = "external.metrics.k8s.io/v1beta1"
 Scenario = Callable[[Any, float], float | None]
 """(pod, seconds since the scenario began) -> CPU millicores, or None for no metrics."""
+ExternalScenario = Callable[[str, float], float | None]
+"""(metric name, seconds since the scenario began) -> the metric's value, or None: no such metric."""
+
+
+@dataclass
+class ExternalServed:
+    at: float
+    namespace: str
+    metric: str
+    value: float | None
 
 
 def _seconds(moment: datetime.datetime | None) -> float | None:
@@ -56,12 +69,27 @@ class FakeMetricsServer:
     scenario: Scenario = lambda pod, t: 100.0
     began: float = field(default_factory=time.time)
     log: list[Served] = field(default_factory=list)
+    external: ExternalScenario = lambda name, t: None
+    external_log: list[ExternalServed] = field(default_factory=list)
     port: int = field(default_factory=free_port)
 
-    def set_scenario(self, scenario: Scenario) -> None:
+    def set_scenario(self, scenario: Scenario, external: ExternalScenario | None = None) -> None:
         self.began = time.time()
         self.log.clear()
+        self.external_log.clear()
         self.scenario = scenario
+        self.external = external or (lambda name, t: None)
+
+    def _external_metric(self, namespace: str, metric: str) -> list[dict[str, Any]]:
+        now = time.time()
+        value = self.external(metric, now - self.began)
+        self.external_log.append(ExternalServed(now, namespace, metric, value))
+        if value is None:
+            return []
+        stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat().replace("+00:00", "Z")
+        return [
+            {"metricName": metric, "metricLabels": {}, "timestamp": stamp, "value": f"{round(value * 1000)}m"}
+        ]
 
     # --- the API ---
     def _pod_metrics(self, namespace: str | None, selector: str) -> list[dict[str, Any]]:
@@ -150,8 +178,26 @@ class FakeMetricsServer:
                 {"kind": "NodeMetricsList", "apiVersion": GROUP_VERSION, "metadata": {}, "items": []}
             )
 
+        def external_discovery(request: Request) -> JSONResponse:
+            return JSONResponse(
+                {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": EXTERNAL, "resources": []}
+            )
+
+        def external(request: Request) -> JSONResponse:
+            namespace, metric = request.path_params["namespace"], request.path_params["metric"]
+            items = self._external_metric(namespace, metric)
+            if not items:
+                return JSONResponse({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                     "message": f"no metric {metric}", "reason": "NotFound", "code": 404},
+                                    status_code=404)  # fmt: skip
+            return JSONResponse(
+                {"kind": "ExternalMetricValueList", "apiVersion": EXTERNAL, "metadata": {}, "items": items}
+            )
+
         return Starlette(
             routes=[
+                Route(f"/apis/{EXTERNAL}", external_discovery),
+                Route(f"/apis/{EXTERNAL}/namespaces/{{namespace}}/{{metric}}", external),
                 Route("/apis/metrics.k8s.io/v1beta1", discovery),
                 Route("/apis/metrics.k8s.io/v1beta1/pods", pods),
                 Route("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods", pods),
@@ -191,21 +237,22 @@ class FakeMetricsServer:
                 spec=client.V1ServiceSpec(type="ExternalName", external_name="127.0.0.1"),
             ),
         )
-        client.ApiregistrationV1Api(self.api).create_api_service(
-            client.V1APIService(
-                metadata=client.V1ObjectMeta(name="v1beta1.metrics.k8s.io"),
-                spec=client.V1APIServiceSpec(
-                    group="metrics.k8s.io",
-                    version="v1beta1",
-                    insecure_skip_tls_verify=True,
-                    group_priority_minimum=100,
-                    version_priority=100,
-                    service=client.ApiregistrationV1ServiceReference(
-                        namespace="kube-system", name="metrics-server", port=self.port
+        for group in ("metrics.k8s.io", "external.metrics.k8s.io"):
+            client.ApiregistrationV1Api(self.api).create_api_service(
+                client.V1APIService(
+                    metadata=client.V1ObjectMeta(name=f"v1beta1.{group}"),
+                    spec=client.V1APIServiceSpec(
+                        group=group,
+                        version="v1beta1",
+                        insecure_skip_tls_verify=True,
+                        group_priority_minimum=100,
+                        version_priority=100,
+                        service=client.ApiregistrationV1ServiceReference(
+                            namespace="kube-system", name="metrics-server", port=self.port
+                        ),
                     ),
-                ),
+                )
             )
-        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with contextlib.suppress(ApiException):

@@ -2,10 +2,12 @@
 
 1. On the chart's inference Deployment, it scales up when the scenario drives CPU above 70 % and
    back down after the scale-down window.
-2. Conformance: for several CPU scenarios, at every sync the replica count the real controller
+2. Conformance: for several scenarios, at every sync the replica count the real controller
    chooses equals the one ``mlscale.autoscaling.hpa.decide`` chooses from the same per-pod
-   metrics, pod states and behavior. The fake metrics server's log is the controller's input: one
-   pod-metrics request per sync.
+   metrics, pod states and behavior: CPU alone, CPU beside an External metric with an AverageValue
+   target (KEDA's shape, served through external.metrics.k8s.io), and an HPA without ``behavior``
+   (the older path). The fake metrics server's log is the controller's input: one pod-metrics
+   request per sync, and that sync's external-metric request beside it.
 """
 
 from __future__ import annotations
@@ -17,17 +19,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
 from kubernetes import client
 
+from mlscale.autoscaling.behavior import HPAState, record_scale
 from mlscale.autoscaling.config import HPAConfig, parse_hpa_config
-from mlscale.autoscaling.hpa import HPAState, Pod, decide
+from mlscale.autoscaling.hpa import decide
+from mlscale.autoscaling.metrics import Observed, pod_usage
+from mlscale.autoscaling.replicas import Pod, cpu_pod
 from tests.chart.helm import SUBCHARTS_OFF, chart_copy, helm_binary
 from tests.k8s.conftest import Cluster
-from tests.k8s.metrics import Served
+from tests.k8s.metrics import ExternalServed, Served
 
 SYNC = 2.0  # the testbed's --horizontal-pod-autoscaler-sync-period
 # Windows and periods off the 2 s sync grid, so neither side sits on a boundary by a millisecond.
@@ -45,22 +50,32 @@ BEHAVIOR = {
 }
 
 
+@dataclass
+class Timeline:
+    spec: list[tuple[float, int]] = field(default_factory=list)
+    """(time, the Deployment's spec.replicas)."""
+    status: list[tuple[float, int]] = field(default_factory=list)
+    """(time, its status.replicas: the pods that exist, which per-pod External targets divide by)."""
+
+
 @contextmanager
-def replica_timeline(apps: client.AppsV1Api, namespace: str, name: str) -> Iterator[list[tuple[float, int]]]:
-    """(time, the Deployment's spec.replicas), sampled every 50 ms while the block runs."""
-    samples: list[tuple[float, int]] = []
+def replica_timeline(apps: client.AppsV1Api, namespace: str, name: str) -> Iterator[Timeline]:
+    """The Deployment's replica counts, sampled every 50 ms while the block runs."""
+    timeline = Timeline()
     stop = threading.Event()
 
     def poll() -> None:
         while not stop.wait(0.05):
             with contextlib.suppress(client.exceptions.ApiException):
-                replicas = apps.read_namespaced_deployment(name, namespace).spec.replicas
-                samples.append((time.time(), int(replicas)))
+                deployment = apps.read_namespaced_deployment(name, namespace)
+                now = time.time()
+                timeline.spec.append((now, int(deployment.spec.replicas)))
+                timeline.status.append((now, int(deployment.status.replicas or 0)))
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
     try:
-        yield samples
+        yield timeline
     finally:
         stop.set()
         thread.join()
@@ -106,7 +121,8 @@ def test_the_real_controller_scales_the_chart_up_and_back_down(cluster: Cluster)
     try:
         began = time.time()
         cluster.metrics.set_scenario(lambda pod, t: 600.0 if t < 20 else 50.0)  # 120 %, then 10 %
-        with replica_timeline(apps, namespace, "mlscale-inference") as samples:
+        with replica_timeline(apps, namespace, "mlscale-inference") as timeline:
+            samples = timeline.spec
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
                 time.sleep(1)
@@ -138,7 +154,20 @@ class Scenario:
     seconds: float
     min_replicas: int = 1
     not_ready_first_pod: bool = False
+    queue: Callable[[float], float] | None = None
+    """An External metric ``queue`` (seconds -> its value) beside CPU, target AverageValue 5 per pod."""
+    behavior: bool = True
 
+
+QUEUE_METRIC = {
+    "type": "External",
+    "external": {"metric": {"name": "queue"}, "target": {"type": "AverageValue", "averageValue": "5"}},
+}
+CPU_METRIC = {
+    "type": "Resource",
+    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+}
+DOWNSCALE_WINDOW = 9  # the testbed's --horizontal-pod-autoscaler-downscale-stabilization, off the sync grid
 
 SCENARIOS = [
     Scenario("step up", lambda i, t: 100.0 if t < 8 else 600.0, 30),
@@ -147,6 +176,18 @@ SCENARIOS = [
     Scenario("oscillation around the target", lambda i, t: 390.0 if int(t / 4) % 2 else 310.0, 30),
     # The not-ready pod counts as 0 % on a scale-up: (900 + 0) / (2 × 500) = 90 % still scales up.
     Scenario("a pod that is not ready", lambda i, t: 900.0, 24, min_replicas=2, not_ready_first_pod=True),
+    # CPU stays low (30 %); the queue asks for 3, then 6 replicas, then none: the larger proposal wins.
+    Scenario(
+        "cpu and an external queue",
+        lambda i, t: 150.0,
+        34,
+        queue=lambda t: 0.0 if t < 6 else 14.0 if t < 12 else 40.0 if t < 20 else 0.0,
+    ),
+    # No behavior: the scale-up is capped at max(2 x current, 4), the scale-down waits for the
+    # controller's downscale window.
+    Scenario(
+        "no behavior: step up and down", lambda i, t: 900.0 if 4 <= t < 14 else 60.0, 34, behavior=False
+    ),
 ]
 
 
@@ -155,31 +196,36 @@ def hpa_config(scenario: Scenario, one_window: bool) -> HPAConfig:
         {
             "minReplicas": scenario.min_replicas,
             "maxReplicas": 6,
-            "targetCPUUtilizationPercentage": 70,
-            "behavior": BEHAVIOR,
+            "metrics": [CPU_METRIC, QUEUE_METRIC] if scenario.queue else [CPU_METRIC],
+            "behavior": BEHAVIOR if scenario.behavior else {},
             "syncPeriodSeconds": SYNC,
             "tolerance": 0.1,
+            "downscaleStabilizationSeconds": DOWNSCALE_WINDOW,
         }
     )
     return replace(config, one_window_stabilization=one_window)
 
 
-def our_pods(served: Served, window: float) -> list[Pod]:
-    return [
-        Pod(
-            name=p["name"],
-            cpu_request_milli=p["request_milli"],
+def our_inputs(served: Served, window: float, external: list[ExternalServed]) -> tuple[list[Pod], Observed]:
+    """The pods and metric answers of one sync, as the controller was given them."""
+    pods = [
+        cpu_pod(
+            p["name"],
+            p["request_milli"],
             phase=p["phase"] or "Pending",
             ready=p["ready"],
             ready_since=p["ready_since"] if p["ready_since"] is not None else float("-inf"),
-            started_at=p["started_at"] if p["started_at"] is not None else float("-inf"),
+            started_at=p["started_at"],
             deleted=p["deleting"],
-            usage_milli=None if p["cpu_milli"] is None else round(p["cpu_milli"]),
-            metric_at=served.at,
-            metric_window=window,
         )
         for p in served.pods
     ]
+    usage = {p["name"]: pod_usage(round(p["cpu_milli"]), served.at, window)
+             for p in served.pods if p["cpu_milli"] is not None}  # fmt: skip
+    # This sync's external request follows its pod-metrics request within milliseconds.
+    asked = [e for e in external if e.namespace == served.namespace and 0 <= e.at - served.at < SYNC / 2]
+    values = {e.metric: [round(e.value * 1000)] for e in asked[:1] if e.value is not None}
+    return pods, Observed(usage, external=values, timestamp=served.at)
 
 
 @dataclass
@@ -238,8 +284,11 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
         index = order.setdefault(pod.metadata.name, len(order))
         return scenario.cpu(index, t)
 
-    cluster.metrics.set_scenario(cpu)
-    with replica_timeline(apps, namespace, "app") as samples:
+    queue = scenario.queue
+    cluster.metrics.set_scenario(
+        cpu, (lambda name, t: queue(t) if name == "queue" else None) if queue else None
+    )
+    with replica_timeline(apps, namespace, "app") as timeline:
         client.CustomObjectsApi(cluster.api).create_namespaced_custom_object(
             "autoscaling",
             "v2beta2",
@@ -253,30 +302,27 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
                     "minReplicas": scenario.min_replicas,
                     "maxReplicas": 6,
-                    "behavior": BEHAVIOR,
-                    "metrics": [
-                        {
-                            "type": "Resource",
-                            "resource": {
-                                "name": "cpu",
-                                "target": {"type": "Utilization", "averageUtilization": 70},
-                            },
-                        }
-                    ],
+                    **({"behavior": BEHAVIOR} if scenario.behavior else {}),
+                    "metrics": [CPU_METRIC, QUEUE_METRIC] if scenario.queue else [CPU_METRIC],
                 },
             },
         )
         time.sleep(scenario.seconds)
     syncs = [s for s in cluster.metrics.log if s.namespace == namespace]
+    samples, external = timeline.spec, list(cluster.metrics.external_log)
     real = [at(samples, served.at + SYNC / 2) for served in syncs[:-1]]  # the last may not be sampled yet
     replays = {}
     notes: list[str] = []
     for one_window in (True, False):
         config, state, chosen = hpa_config(scenario, one_window), HPAState(), []
         for served, result in zip(syncs, real, strict=False):
-            current = at(samples, served.at - 0.01)
-            seen_pods = our_pods(served, cluster.metrics.window_seconds)
-            decision, state = decide(current, seen_pods, served.at, state, config)
+            current, status = at(samples, served.at - 0.01), at(timeline.status, served.at - 0.01)
+            seen_pods, observed = our_inputs(served, cluster.metrics.window_seconds, external)
+            decision, state = decide(
+                current, seen_pods, observed, served.at, state, config, status_replicas=status
+            )
+            if decision.desired != current:  # storeScaleEvent, after the controller's rescale
+                state = record_scale(state, current, decision.desired, served.at, config)
             chosen.append(decision.desired)
             if one_window and decision.desired != result:
                 seen = [
@@ -289,8 +335,8 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
                     for p in served.pods
                 ]  # (pod, CPU, ready, seconds since its Ready condition changed)
                 notes.append(
-                    f"t={served.at - syncs[0].at:.1f}s current={current} real={result} "
-                    f"ours={decision.desired} ({decision.reason}); pods={seen}"
+                    f"t={served.at - syncs[0].at:.1f}s current={current} status={status} real={result} "
+                    f"ours={decision.desired} ({decision.reason}); external={observed.external}; pods={seen}"
                 )
         replays[one_window] = chosen
     if notes:

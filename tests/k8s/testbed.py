@@ -165,6 +165,8 @@ class Testbed:
                 f"--service-account-private-key-file={pki / 'sa.key'}",
                 f"--root-ca-file={pki / 'ca.crt'}",
                 f"--horizontal-pod-autoscaler-sync-period={self.hpa_sync_seconds}s",
+                # The window of an HPA without behavior (default 5 min), as test_hpa.py replays it.
+                "--horizontal-pod-autoscaler-downscale-stabilization=9s",
             ],
         )
         self.started_in = time.monotonic() - began

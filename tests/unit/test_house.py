@@ -61,7 +61,7 @@ def test_every_mlscale_exception_class_lives_in_errors() -> None:
         "loadgen/http.py:BadResponse",
         "loadtest_api.py:BadRequest",
         "web.py:BodyError",
-        "autoscaling/hpa.py:NoMetrics",
+        "autoscaling/replicas.py:MetricError",
     }
     defined = set()
     for path in modules():

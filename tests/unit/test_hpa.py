@@ -1,11 +1,9 @@
-"""The HPA against cases ported from kubernetes/kubernetes' own tests, plus properties.
-
-Replica-calculation cases: ``pkg/controller/podautoscaler/replica_calculator_test.go`` (each named
-after its Go test). Their harness: requests 1 CPU each unless given, metric timestamp = now with
-a 1-minute window, Ready condition changed at the pod's start, start time "cool" (3 min ago)
-unless "hot" (now); CPU initialization period 2 min, initial readiness delay 10 s.
-Behavior cases: ``horizontal_test.go`` (``TestScalingWithRules``; ``TestNormalizeDesiredReplicas``, which
-tests the path without behavior, is in test_hpa_rules.py).
+"""The HPA's behavior (stabilization windows, rate policies, scale events) against kubernetes/
+kubernetes' ``horizontal_test.go`` (``TestScalingWithRules``, ``TestNormalizeDesiredReplicasWithBehavior``,
+``TestStoreScaleEvents``, ``TestCalculateScaleUpLimitWithScalingRules``,
+``TestCalculateScaleDownLimitWithBehaviors``; current master, every case), plus properties of whole
+syncs. The replica calculator's cases are test_replica_calculator.py, whole-sync cases
+test_horizontal.py, the path without behavior test_hpa_rules.py.
 """
 
 from __future__ import annotations
@@ -17,193 +15,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlscale.autoscaling.config import DEFAULT_SCALE_DOWN, HPAConfig, ScalingPolicy, ScalingRules
-from mlscale.autoscaling.hpa import (
+from mlscale.autoscaling.behavior import (
     HPAState,
-    NoMetrics,
-    Pod,
     ScaleEvent,
-    decide,
+    _changed_within,
+    limit_rate,
     normalize,
     record_scale,
-    replicas_for_cpu,
+    scale_down_limit,
+    scale_up_limit,
     stabilize,
 )
+from mlscale.autoscaling.config import DEFAULT_SCALE_DOWN, HPAConfig, ScalingPolicy, ScalingRules
+from mlscale.autoscaling.hpa import decide
+from mlscale.autoscaling.metrics import Observed, pod_usage
+from mlscale.autoscaling.replicas import Pod, cpu_pod
 
 NOW = 10_000.0
-COOL, HOT = NOW - 180, NOW
-T, F = True, False
-R, P, X = "Running", "Pending", "Failed"
-K8S_TEST_CONFIG = HPAConfig(
-    min_replicas=1,
-    max_replicas=1000,
-    cpu_initialization_period_seconds=120,
-    initial_readiness_delay_seconds=10,
-)
-
-
-def pods(
-    levels: list[int],
-    count: int,
-    *,
-    ready: list[bool] | None = None,
-    phase: list[str] | None = None,
-    deleted: list[bool] | None = None,
-    start: list[float] | None = None,
-    requests: list[int] | None = None,
-) -> list[Pod]:
-    out = []
-    for i in range(count):
-        started = (start or [COOL] * count)[i]
-        out.append(
-            Pod(
-                name=f"pod-{i}",
-                cpu_request_milli=(requests or [1000] * count)[i],
-                phase=(phase or [R] * count)[i],  # type: ignore[arg-type]
-                ready=(ready or [T] * count)[i],
-                ready_since=started,
-                started_at=started,
-                deleted=(deleted or [F] * count)[i],
-                usage_milli=levels[i] if i < len(levels) else None,
-                metric_at=NOW,
-                metric_window=60,
-            )
-        )
-    return out
-
-
-CASES = [
-    # (Go test name, current, pods, target %, expected replicas, expected utilization %)
-    ("TestReplicaCalcScaleUp", 3, pods([300, 500, 700], 3), 30, 5, 50),
-    ("TestReplicaCalcScaleUpUnreadyLessScale", 3, pods([300, 500, 700], 3, ready=[F, T, T]), 30, 4, 60),
-    (
-        "TestReplicaCalcScaleUpHotCpuLessScale",
-        3,
-        pods([300, 500, 700], 3, start=[HOT, COOL, COOL]),
-        30,
-        4,
-        60,
-    ),
-    ("TestReplicaCalcScaleUpUnreadyNoScale", 3, pods([400, 500, 700], 3, ready=[T, F, F]), 30, 3, 40),
-    (
-        "TestReplicaCalcScaleHotCpuNoScale",
-        3,
-        pods([400, 500, 700], 3, ready=[T, F, F], start=[COOL, HOT, HOT]),
-        30,
-        3,
-        40,
-    ),
-    (
-        "TestReplicaCalcScaleUpIgnoresFailedPods",
-        2,
-        pods([500, 700], 4, ready=[T, T, F, F], phase=[R, R, X, X]),
-        30,
-        4,
-        60,
-    ),
-    (
-        "TestReplicaCalcScaleUpIgnoresDeletionPods",
-        2,
-        pods([500, 700], 4, ready=[T, T, F, F], deleted=[F, F, T, T]),
-        30,
-        4,
-        60,
-    ),
-    ("TestReplicaCalcScaleDown", 5, pods([100, 300, 500, 250, 250], 5), 50, 3, 28),
-    (
-        "TestReplicaCalcScaleDownIncludeUnreadyPods",
-        5,
-        pods([100, 300, 500, 250, 250], 5, ready=[T, T, T, F, F]),
-        50,
-        2,
-        30,
-    ),
-    (
-        "TestReplicaCalcScaleDownExcludeUnscheduledPods",
-        5,
-        pods([100], 5, ready=[T, F, F, F, F], phase=[R, P, P, P, P]),
-        50,
-        1,
-        10,
-    ),
-    (
-        "TestReplicaCalcScaleDownIgnoreHotCpuPods",
-        5,
-        pods([100, 300, 500, 250, 250], 5, start=[COOL, COOL, COOL, HOT, HOT]),
-        50,
-        2,
-        30,
-    ),
-    (
-        "TestReplicaCalcScaleDownIgnoresFailedPods",
-        5,
-        pods([100, 300, 500, 250, 250], 7, ready=[T] * 5 + [F, F], phase=[R] * 5 + [X, X]),
-        50,
-        3,
-        28,
-    ),
-    (
-        "TestReplicaCalcScaleDownIgnoresDeletionPods",
-        5,
-        pods([100, 300, 500, 250, 250], 7, ready=[T] * 5 + [F, F], deleted=[F] * 5 + [T, T]),
-        50,
-        3,
-        28,
-    ),
-    ("TestReplicaCalcTolerance", 3, pods([1010, 1030, 1020], 3, requests=[900, 1000, 1100]), 100, 3, 102),
-    ("TestReplicaCalcMissingMetrics", 4, pods([400, 95], 4), 100, 3, 24),
-    ("TestReplicaCalcMissingMetricsNoChangeEq", 2, pods([1000], 2), 100, 2, 100),
-    ("TestReplicaCalcMissingMetricsNoChangeGt", 2, pods([1900], 2), 100, 2, 190),
-    ("TestReplicaCalcMissingMetricsNoChangeLt", 2, pods([600], 2), 100, 2, 60),
-    ("TestReplicaCalcMissingMetricsUnreadyChange", 3, pods([100, 450], 3, ready=[F, T, T]), 50, 3, 45),
-    (
-        "TestReplicaCalcMissingMetricsHotCpuNoChange",
-        3,
-        pods([100, 450], 3, start=[HOT, COOL, COOL]),
-        50,
-        3,
-        45,
-    ),
-    ("TestReplicaCalcMissingMetricsUnreadyScaleUp", 3, pods([100, 2000], 3, ready=[F, T, T]), 50, 4, 200),
-    (
-        "TestReplicaCalcMissingMetricsHotCpuScaleUp",
-        3,
-        pods([100, 2000], 3, ready=[F, T, T], start=[HOT, COOL, COOL]),
-        50,
-        4,
-        200,
-    ),
-    (
-        "TestReplicaCalcMissingMetricsUnreadyScaleDown",
-        4,
-        pods([100, 100, 100], 4, ready=[F, T, T, T]),
-        50,
-        3,
-        10,
-    ),
-    ("TestReplicaCalcDuringRollingUpdateWithMaxSurge", 2, pods([100, 100], 3), 50, 2, 10),
-]
-
-
-@pytest.mark.parametrize(
-    ("current", "pod_list", "target", "replicas", "utilization"),
-    [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
-)
-def test_replica_calculation_matches_kubernetes(
-    current: int, pod_list: list[Pod], target: int, replicas: int, utilization: int
-) -> None:
-    config = replace(K8S_TEST_CONFIG, target_cpu_utilization=target)
-    result = replicas_for_cpu(current, pod_list, NOW, config)
-    assert (result.replicas, result.utilization) == (replicas, utilization)
-
-
-def test_no_metrics_at_all_is_an_error_not_a_scale_TestReplicaCalcEmptyMetrics() -> None:
-    with pytest.raises(NoMetrics):
-        replicas_for_cpu(4, pods([], 3), NOW, replace(K8S_TEST_CONFIG, target_cpu_utilization=100))
-    decision, _ = decide(4, pods([], 3), NOW, HPAState(), replace(K8S_TEST_CONFIG, max_replicas=5))
-    assert decision.desired == 4
-    assert decision.reason.startswith("FailedGetResourceMetric")
+MINUTE = 60.0
 
 
 def rules(pods_value: int, pods_period: int, percent: int, percent_period: int, window: int) -> ScalingRules:
@@ -226,73 +55,213 @@ def uniform_events(changes: list[int], period: int) -> tuple[ScaleEvent, ...]:
 
 
 SCALING_WITH_RULES = [
-    # (name, current, prenormalized, min, max, scale-up rules, scale-down rules, up events,
-    #  expected, condition)
-    ("prenormalized desired replicas within range", 5, 7, 3, 8, None, None, (), 7, "DesiredWithinRange"),
-    ("prenormalized desired replicas < minReplicas", 3, 1, 2, 8, None, None, (), 2, "TooFewReplicas"),
-    ("maxReplicas is the limit because maxReplicas < scaleUpLimit", 20, 1000, 1, 10, None, None, (), 10,
+    # (name, current, prenormalized, min, max, scale-up rules, scale-down rules, up events, down events,
+    #  expected, condition). None rules: Kubernetes' defaults (GenerateHPAScale*Rules).
+    ("prenormalized desired replicas within range", 5, 7, 3, 8, None, None, (), (), 7, "DesiredWithinRange"),
+    ("prenormalized desired replicas < minReplicas", 3, 1, 2, 8, None, None, (), (), 2, "TooFewReplicas"),
+    ("prenormalized desired replicas within range when minReplicas is 0", 1, 0, 0, 10, None, None, (), (), 0,
+     "DesiredWithinRange"),
+    ("maxReplicas is the limit because maxReplicas < scaleUpLimit", 20, 1000, 1, 10, None, None, (), (), 10,
      "TooManyReplicas"),
-    ("desired replica count is more than the maximum replica count", 100, 1000, 100, 150, None, None, (), 150,
+    ("desired replica count is more than the maximum replica count", 100, 1000, 100, 150, None, None, (), (), 150,
      "TooManyReplicas"),
     ("scaleUpLimit is the limit because scaleUpLimit < maxReplicas with user policies", 3, 1000, 1, 2000,
-     rules(0, 0, 1, 60, 0), None, (), 4, "ScaleUpLimit"),
+     rules(0, 0, 1, 60, 0), None, (), (), 4, "ScaleUpLimit"),
+    # skipped in Go (testThis: true returns early); it holds here
     ("scaleDownLimit is the limit because scaleDownLimit > minReplicas with user defined policies",
-     1000, 3, 3, 2000, None, rules(20, 60, 0, 0, 0), (), 980, "ScaleDownLimit"),
-    ("scaleUp with default behavior", 10, 50, 1, 1000, None, None, (), 20, "ScaleUpLimit"),
+     1000, 3, 3, 2000, None, rules(20, 60, 0, 0, 0), (), (), 980, "ScaleDownLimit"),
+    ("scaleUp with default behavior", 10, 50, 1, 1000, None, None, (), (), 20, "ScaleUpLimit"),
     ("scaleUp with pods policy larger than percent policy", 10, 500, 1, 1000, rules(100, 60, 100, 60, 0),
-     None, (), 110, "ScaleUpLimit"),
+     None, (), (), 110, "ScaleUpLimit"),
     ("scaleUp with percent policy larger than pods policy", 10, 500, 1, 1000, rules(2, 60, 100, 60, 0), None,
-     (), 20, "ScaleUpLimit"),
+     (), (), 20, "ScaleUpLimit"),
     ("scaleUp with spec MaxReplicas limitation with large pod policy", 10, 50, 1, 1000,
-     rules(100, 60, 0, 0, 0), None, (), 50, "DesiredWithinRange"),
-    ("scaleUp with pod policy limitation", 10, 50, 1, 1000, rules(30, 60, 0, 0, 0), None, (), 40,
+     rules(100, 60, 0, 0, 0), None, (), (), 50, "DesiredWithinRange"),
+    ("scaleUp with spec MaxReplicas limitation with large percent policy", 10, 50, 1, 1000,
+     rules(10000, 60, 0, 0, 0), None, (), (), 50, "DesiredWithinRange"),
+    ("scaleUp with pod policy limitation", 10, 50, 1, 1000, rules(30, 60, 0, 0, 0), None, (), (), 40,
      "ScaleUpLimit"),
-    ("scaleUp with percent policy limitation", 10, 50, 1, 1000, rules(0, 0, 200, 60, 0), None, (), 30,
+    ("scaleUp with percent policy limitation", 10, 50, 1, 1000, rules(0, 0, 200, 60, 0), None, (), (), 30,
      "ScaleUpLimit"),
     ("scaleDown with percent policy larger than pod policy", 100, 2, 1, 1000, None, rules(20, 60, 1, 60, 300),
-     (), 80, "ScaleDownLimit"),
+     (), (), 80, "ScaleDownLimit"),
     ("scaleDown with pod policy larger than percent policy", 100, 2, 1, 1000, None, rules(2, 60, 1, 60, 300),
-     (), 98, "ScaleDownLimit"),
+     (), (), 98, "ScaleDownLimit"),
+    ("scaleDown with spec MinReplicas=nil limitation with large pod policy", 10, 0, 1, 1000, None,
+     rules(100, 60, 0, 0, 300), (), (), 1, "TooFewReplicas"),
     ("scaleDown with spec MinReplicas limitation with large pod policy", 10, 0, 1, 1000, None,
-     rules(100, 60, 0, 0, 300), (), 1, "TooFewReplicas"),
+     rules(100, 60, 0, 0, 300), (), (), 1, "TooFewReplicas"),
     ("scaleDown with spec MinReplicas limitation with large percent policy", 10, 2, 5, 1000, None,
-     rules(0, 0, 100, 60, 300), (), 5, "TooFewReplicas"),
-    ("scaleDown with pod policy limitation", 10, 2, 1, 1000, None, rules(5, 60, 0, 0, 300), (), 5,
+     rules(0, 0, 100, 60, 300), (), (), 5, "TooFewReplicas"),
+    ("scaleDown with pod policy limitation", 10, 2, 1, 1000, None, rules(5, 60, 0, 0, 300), (), (), 5,
      "ScaleDownLimit"),
-    ("scaleDown with percent policy limitation", 10, 5, 1, 1000, None, rules(0, 0, 50, 60, 300), (), 5,
+    ("scaleDown with percent policy limitation", 10, 5, 1, 1000, None, rules(0, 0, 50, 60, 300), (), (), 5,
      "DesiredWithinRange"),
     ("scaleUp with spec MaxReplicas limitation with large pod policy and events", 100, 500, 1, 200,
-     rules(300, 60, 0, 0, 0), None, uniform_events([1, 5, 9], 120), 200, "TooManyReplicas"),
+     rules(300, 60, 0, 0, 0), None, uniform_events([1, 5, 9], 120), (), 200, "TooManyReplicas"),
+    ("scaleUp with spec MaxReplicas limitation with large percent policy and events", 100, 500, 1, 200,
+     rules(0, 0, 10000, 60, 0), None, uniform_events([1, 5, 9], 120), (), 200, "TooManyReplicas"),
     ("scaleUp with currentReplicas limitation with rate.PeriodSeconds with a lot of recent scale up events",
-     100, 500, 1, 1000, rules(5, 120, 0, 0, 0), None, uniform_events([1, 5, 9], 120), 100, "ScaleUpLimit"),
+     100, 500, 1, 1000, rules(5, 120, 0, 0, 0), None, uniform_events([1, 5, 9], 120), (), 100, "ScaleUpLimit"),
     ("scaleUp with pod policy and previous scale up events", 100, 500, 1, 1000, rules(150, 120, 0, 0, 0),
-     None, uniform_events([1, 5, 9], 120), 235, "ScaleUpLimit"),
+     None, uniform_events([1, 5, 9], 120), (), 235, "ScaleUpLimit"),
+    ("scaleUp with percent policy and previous scale up events", 100, 500, 1, 1000, rules(0, 0, 200, 120, 0),
+     None, uniform_events([1, 5, 9], 120), (), 255, "ScaleUpLimit"),
+    ("scaleUp with percent policy and previous scale up and down events", 6, 24, 1, 1000,
+     rules(0, 0, 300, 300, 0), None, uniform_events([4], 120), uniform_events([2], 120), 16, "ScaleUpLimit"),
+    ("scaleDown with default policy and previous events", 10, 5, 1, 1000, None, None, (),
+     uniform_events([1, 5, 9], 120), 5, "DesiredWithinRange"),
+    ("scaleDown with spec MinReplicas=nil limitation with large pod policy and previous events", 100, 0, 1,
+     1000, None, rules(115, 120, 0, 0, 300), (), uniform_events([1, 5, 9], 120), 1, "TooFewReplicas"),
+    ("scaleDown with spec MinReplicas limitation with large pod policy and previous events", 100, 0, 5, 1000,
+     None, rules(130, 120, 0, 0, 300), (), uniform_events([1, 5, 9], 120), 5, "TooFewReplicas"),
+    ("scaleDown with spec MinReplicas limitation with large percent policy and previous events", 100, 2, 5,
+     1000, None, rules(0, 0, 100, 120, 300), (), uniform_events([1, 5, 9], 120), 5, "TooFewReplicas"),
+    ("scaleDown with pod policy limitation and previous events", 100, 2, 1, 1000, None, rules(5, 120, 0, 0, 300),
+     (), uniform_events([1, 5, 9], 120), 100, "ScaleDownLimit"),
+    ("scaleDown with percent policy limitation and previous events", 100, 0, 1, 1000, None,
+     rules(0, 0, 50, 120, 300), (), uniform_events([2, 4, 6], 120), 56, "ScaleDownLimit"),
+    ("scaleDown with percent policy and previous scale up and down events", 10, 1, 1, 1000, None,
+     rules(0, 0, 50, 180, 0), uniform_events([2], 120), uniform_events([4], 120), 6, "ScaleDownLimit"),
+    ("scaleDown with previous events preventing further scale down", 100, 0, 1, 1000, None,
+     rules(0, 0, 10, 120, 300), (), uniform_events([10, 10, 10], 120), 100, "ScaleDownLimit"),
+    ("scaleDown with with previous events still allowing more scale down", 10, 5, 1, 1000, None,
+     rules(0, 0, 1000, 120, 300), (), uniform_events([10, 10, 10], 120), 5, "DesiredWithinRange"),
+    ("check 'outdated' flag for events for one behavior for up", 100, 200, 1, 1000, rules(1000, 60, 0, 0, 0),
+     None, uniform_events([8, 12, 9, 11], 120), (), 200, "DesiredWithinRange"),
+    ("check that events were not marked 'outdated' for two different policies in the behavior for up", 100,
+     200, 1, 1000, rules(1000, 120, 100, 60, 0), None, uniform_events([8, 12, 9, 11], 120), (), 200,
+     "DesiredWithinRange"),
+    ("check that events were marked 'outdated' for two different policies in the behavior for up", 100, 200,
+     1, 1000, rules(1000, 30, 100, 60, 0), None, uniform_events([8, 12, 9, 11], 120), (), 200,
+     "DesiredWithinRange"),
+    ("check 'outdated' flag for events for one behavior for down", 100, 5, 1, 1000, None,
+     rules(1000, 60, 0, 0, 300), (), uniform_events([8, 12, 9, 11], 120), 5, "DesiredWithinRange"),
+    ("check that events were not marked 'outdated' for two different policies in the behavior for down", 100,
+     5, 1, 1000, None, rules(1000, 120, 100, 60, 300), (), uniform_events([8, 12, 9, 11], 120), 5,
+     "DesiredWithinRange"),
+    ("check that events were marked 'outdated' for two different policies in the behavior for down", 100, 5,
+     1, 1000, None, rules(1000, 30, 100, 60, 300), (), uniform_events([8, 12, 9, 11], 120), 5,
+     "DesiredWithinRange"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("current", "desired", "low", "high", "up", "down", "events", "expected", "condition"),
+    ("current", "desired", "low", "high", "up", "down", "up_events", "down_events", "expected", "condition"),
     [case[1:] for case in SCALING_WITH_RULES],
     ids=[case[0] for case in SCALING_WITH_RULES],
 )
-def test_scaling_with_rules_matches_kubernetes(
+def test_ScalingWithRules(
     current: int,
     desired: int,
     low: int,
     high: int,
     up: ScalingRules | None,
     down: ScalingRules | None,
-    events: tuple[ScaleEvent, ...],
+    up_events: tuple[ScaleEvent, ...],
+    down_events: tuple[ScaleEvent, ...],
     expected: int,
     condition: str,
 ) -> None:
+    """convertDesiredReplicasWithBehaviorRate (the rate policies and bounds, after stabilization)."""
     config = HPAConfig(min_replicas=low, max_replicas=high)
     if up is not None:
         config = replace(config, scale_up=up)
     if down is not None:
         config = replace(config, scale_down=down)
-    result, _ = normalize(current, desired, NOW, HPAState(scale_up_events=events), config)
-    assert (result.replicas, result.reason) == (expected, condition)
+    state = HPAState(scale_up_events=up_events, scale_down_events=down_events)
+    assert limit_rate(current, desired, NOW, state, config) == (expected, condition)
+
+
+NORMALIZE_WITH_BEHAVIOR = [
+    # (name, recommendations (minutes ago, count), current, prenormalized, up window, down window,
+    #  stabilized, stored recommendations or None where Go checks none)
+    ("empty recommendations for scaling down", [], 100, 5, 0, 0, 5, [5]),
+    ("simple scale down stabilization", [(2, 4), (1, 5)], 100, 3, 0, 180, 5, [4, 5, 3]),
+    ("simple scale up stabilization", [(2, 4), (1, 5)], 1, 7, 300, 0, 4, [4, 5, 7]),
+    ("no scale down stabilization", [(2, 1), (1, 2)], 100, 3, 300, 0, 3, [1, 2, 3]),
+    ("no scale up stabilization", [(2, 4), (1, 5)], 1, 3, 0, 300, 3, [4, 5, 3]),
+    ("no scale down stabilization, reuse recommendation element", [(10, 10), (9, 9)], 100, 3, 0, 0, 3, [10, 3]),
+    ("no scale up stabilization, reuse recommendation element", [(10, 10), (9, 9)], 1, 100, 0, 0, 100, [10, 100]),
+    ("scale down stabilization, reuse one of obsolete recommendation element",
+     [(10, 10), (1, 4), (2, 5), (9, 9)], 100, 3, 0, 180, 5, [10, 4, 5, 3]),
+    ("scale up stabilization, reuse one of obsolete recommendation element",
+     [(100, 10), (1, 6), (2, 5), (3, 9)], 1, 100, 300, 0, 5, [100, 6, 5, 9]),
+    ("scale up and down stabilization, do not scale up when prenormalized rec goes down",
+     [(100, 2), (3, 3)], 2, 1, 300, 300, 2, None),
+    ("scale up and down stabilization, do not scale down when prenormalized rec goes up",
+     [(100, 2), (3, 1)], 2, 3, 300, 300, 2, None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("log", "current", "desired", "up_window", "down_window", "stabilized", "stored"),
+    [case[1:] for case in NORMALIZE_WITH_BEHAVIOR],
+    ids=[case[0] for case in NORMALIZE_WITH_BEHAVIOR],
+)
+def test_NormalizeDesiredReplicasWithBehavior(
+    log: list[tuple[int, int]],
+    current: int,
+    desired: int,
+    up_window: int,
+    down_window: int,
+    stabilized: int,
+    stored: list[int] | None,
+) -> None:
+    """stabilizeRecommendationWithBehaviors: the bound and the recommendation log it leaves."""
+    config = HPAConfig(scale_up=ScalingRules(up_window), scale_down=ScalingRules(down_window))
+    state = HPAState(recommendations=tuple((NOW - minutes * MINUTE, count) for minutes, count in log))
+    got, _, after = stabilize(current, desired, NOW, state, config)
+    assert got == stabilized
+    if stored is not None:
+        assert [count for _, count in after.recommendations] == stored
+
+
+STORE_SCALE_EVENTS = [
+    # (name, previous events (seconds ago, change), rules or None (no behavior), change per 60 s before,
+    #  live events after storing a change of 5: Go also keeps the outdated ones, marked, and reuses one slot)
+    ("empty entries with default behavior", [], None, 0, []),
+    ("empty entries with two-policy-behavior", [], rules(10, 60, 100, 60, 0), 0, [5]),
+    ("one outdated entry to be kept untouched without behavior", [(61, 7)], None, 0, [7]),
+    ("one outdated entry to be replaced with behavior", [(61, 7)], rules(10, 60, 100, 60, 0), 0, [5]),
+    ("one actual entry to be not touched with behavior", [(58, 7)], rules(10, 60, 100, 60, 0), 7, [7, 5]),
+    ("two entries, one of them to be replaced", [(61, 7), (59, 6)], rules(10, 60, 0, 0, 0), 6, [6, 5]),
+    ("replace one entry, use policies with different periods", [(29, 8), (59, 6), (61, 7), (61, 9)],
+     rules(10, 60, 100, 30, 0), 14, [8, 6, 5]),
+    ("two entries, both actual", [(58, 7), (59, 6)], rules(10, 120, 100, 30, 0), 13, [7, 6, 5]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("previous", "scaling", "change_before", "live_after"),
+    [case[1:] for case in STORE_SCALE_EVENTS],
+    ids=[case[0] for case in STORE_SCALE_EVENTS],
+)
+def test_StoreScaleEvents(
+    previous: list[tuple[int, int]], scaling: ScalingRules | None, change_before: int, live_after: list[int]
+) -> None:
+    """storeScaleEvent and getReplicasChangePerPeriod, up (10 -> 15) and down (10 -> 5)."""
+    events = tuple(ScaleEvent(NOW - ago, change) for ago, change in previous)
+    for up in (True, False):
+        config = HPAConfig(behavior=scaling is not None)
+        if scaling is not None:
+            config = replace(config, scale_up=scaling) if up else replace(config, scale_down=scaling)
+        state = HPAState(scale_up_events=events) if up else HPAState(scale_down_events=events)
+        assert _changed_within(60, events, NOW) == change_before
+        after = record_scale(state, 10, 15 if up else 5, NOW, config)
+        stored = after.scale_up_events if up else after.scale_down_events
+        longest = max((p.period_seconds for p in scaling.policies), default=0) if scaling else float("inf")
+        assert [e.change for e in stored if e.at > NOW - longest] == live_after
+
+
+def test_CalculateScaleUpLimitWithScalingRules() -> None:
+    scaling = ScalingRules(300, "Min", (ScalingPolicy("Pods", 2, 60), ScalingPolicy("Percent", 50, 60)))
+    assert scale_up_limit(1, HPAState(), scaling, NOW, HPAConfig()) == 2
+
+
+def test_CalculateScaleDownLimitWithBehaviors() -> None:
+    scaling = ScalingRules(300, "Min", (ScalingPolicy("Pods", 2, 60), ScalingPolicy("Percent", 50, 60)))
+    assert scale_down_limit(5, HPAState(), scaling, NOW, HPAConfig()) == 3
 
 
 def test_time_scale_shortens_windows() -> None:
@@ -316,8 +285,20 @@ ORIGINAL = HPAConfig(
 usage = st.integers(min_value=0, max_value=3000)
 
 
-def ready_pods(levels: list[int]) -> list[Pod]:
-    return pods(levels, len(levels))
+def ready_pods(levels: list[int]) -> tuple[list[Pod], Observed]:
+    """Long-started ready pods of 1 CPU each, using ``levels`` milli-CPU."""
+    pods = [
+        cpu_pod(f"pod-{i}", 1000, ready_since=NOW - 600, started_at=NOW - 600) for i in range(len(levels))
+    ]
+    observed = Observed({p.name: pod_usage(level, NOW, 15) for p, level in zip(pods, levels, strict=True)})
+    return pods, observed
+
+
+def sync(current: int, levels: list[int], now: float, state: HPAState, config: HPAConfig = ORIGINAL) -> tuple[
+    int, HPAState]:  # fmt: skip
+    pods, observed = ready_pods(levels)
+    decision, state = decide(current, pods, replace(observed, timestamp=now), now, state, config)
+    return decision.desired, state
 
 
 @given(st.lists(usage, min_size=1, max_size=5), st.lists(st.lists(usage, min_size=1, max_size=5), max_size=8))
@@ -325,16 +306,16 @@ def test_the_result_is_always_within_min_and_max(first: list[int], later: list[l
     state, current, now = HPAState(), len(first), NOW
     for levels in [first, *later]:
         padded = levels[:current] + [levels[-1]] * (current - len(levels))
-        decision, state = decide(current, ready_pods(padded), now, state, ORIGINAL)
-        assert ORIGINAL.min_replicas <= decision.desired <= ORIGINAL.max_replicas
-        current, now = decision.desired, now + 15
+        desired, state = sync(current, padded, now, state)
+        assert ORIGINAL.min_replicas <= desired <= ORIGINAL.max_replicas
+        current, now = desired, now + 15
 
 
 @given(st.integers(min_value=1, max_value=5), st.floats(min_value=0.91, max_value=1.09))
 def test_within_tolerance_nothing_changes(current: int, ratio: float) -> None:
     level = int(ratio * 70 * 10)  # milli-CPU of a 1000m request at ratio x the 70 % target
-    result = replicas_for_cpu(current, ready_pods([level] * current), NOW, ORIGINAL)
-    assert abs(1 - (result.utilization or 0) / 70) > 0.1 or result.replicas == current
+    desired, _ = sync(current, [level] * current, NOW, HPAState(initialized=True))
+    assert abs(1 - level * 100 // 1000 / 70) > 0.1 or desired == current
 
 
 @given(st.integers(min_value=1, max_value=5), usage, st.integers(min_value=2, max_value=30))
@@ -343,10 +324,10 @@ def test_a_stable_metric_never_flaps(start: int, level: int, syncs: int) -> None
     state, current, now = HPAState(), start, NOW
     seen = [current]
     for _ in range(syncs):
-        decision, state = decide(current, ready_pods([level] * current), now, state, ORIGINAL)
-        if decision.desired != current:
-            state = record_scale(state, current, decision.desired, now, ORIGINAL)
-        current, now = decision.desired, now + 15
+        desired, state = sync(current, [level] * current, now, state)
+        if desired != current:
+            state = record_scale(state, current, desired, now, ORIGINAL)
+        current, now = desired, now + 15
         seen.append(current)
     steps = [b - a for a, b in itertools.pairwise(seen) if b != a]
     assert all(s > 0 for s in steps) or all(s < 0 for s in steps)
@@ -368,11 +349,12 @@ def test_kubernetes_1_20s_one_window_stabilization_can_scale_against_the_recomme
 def test_the_first_sync_remembers_the_current_count_before_any_metric() -> None:
     """recordInitialRecommendation: a brand-new HPA's history starts with the current count."""
     config = HPAConfig(scale_up=ScalingRules(3, "Max", (ScalingPolicy("Pods", 4, 15),)))
-    hot = [Pod("a", 500, usage_milli=900, metric_at=NOW, ready_since=NOW - 60, started_at=NOW - 600)]
-    first, state = decide(2, [], NOW, HPAState(), config)  # no metrics yet: no decision either
+    hot = [cpu_pod("a", 500, ready_since=NOW - 60, started_at=NOW - 600)]
+    first, state = decide(2, [], Observed({}), NOW, HPAState(), config)  # no metrics yet: no decision either
     assert first.desired == 2
     assert state.recommendations == ((NOW, 2),)
-    held, state = decide(2, hot, NOW + 2, state, config)
+    busy = Observed({"a": pod_usage(900, NOW + 2, 15)})
+    held, state = decide(2, hot, busy, NOW + 2, state, config)
     assert (held.recommended, held.desired) == (3, 2)  # 2 s ago the count was 2: within the 3 s window
-    moved, _ = decide(2, hot, NOW + 4, state, config)
+    moved, _ = decide(2, hot, busy, NOW + 4, state, config)
     assert moved.desired == 3

@@ -19,7 +19,51 @@ def test_the_charts_values_carry_the_original_designs_numbers() -> None:
 @pytest.mark.parametrize(
     ("yaml_text", "words"),
     [
-        ("autoscaling: {minReplicas: 0}", "minReplicas must be a whole number >= 1"),
+        ("autoscaling: {minReplicas: -1}", "minReplicas must be a whole number >= 0"),
+        ("autoscaling: {minReplicas: 0}", "minReplicas 0 needs at least one Object or External metric"),
+        ("autoscaling: {metrics: {}}", "autoscaling.metrics must be a list"),
+        (
+            "autoscaling: {metrics: [{type: Cheese}]}",
+            "metrics[0].type must be one of Resource, ContainerResource",
+        ),
+        (
+            "autoscaling: {metrics: [{type: Resource, resource: {name: gpu}}]}",
+            "resource.name must be cpu or memory",
+        ),
+        (
+            "autoscaling: {metrics: [{type: ContainerResource, containerResource: {name: cpu, target: "
+            "{type: Utilization, averageUtilization: 50}}}]}",
+            "containerResource.container is required",
+        ),
+        (
+            "autoscaling: {metrics: [{type: Pods, pods: {metric: {name: x}, target: {type: Utilization, "
+            "averageUtilization: 5}}}]}",
+            "metrics[0].pods.target.type must be one of AverageValue",
+        ),
+        (
+            "autoscaling: {metrics: [{type: External, external: {metric: {name: q}, "
+            "target: {type: AverageValue}}}]}",
+            "external.target.averageValue is required",
+        ),
+        (
+            "autoscaling: {metrics: [{type: External, external: {metric: {name: q}, target: {type: Value, "
+            "value: lots}}}]}",
+            "target.value must be a Kubernetes quantity",
+        ),
+        (
+            "autoscaling: {metrics: [{type: External, external: {metric: {name: q}, target: {type: Value, "
+            "value: 0}}}]}",
+            "target.value must be > 0",
+        ),
+        (
+            "autoscaling: {metrics: [{type: Object, object: {metric: {name: q}, "
+            "target: {type: Value, value: 1}}}]}",
+            "object.describedObject needs kind and name",
+        ),
+        (
+            "autoscaling: {metrics: [{type: Pods, pods: {target: {type: AverageValue, averageValue: 1}}}]}",
+            "pods.metric.name is required",
+        ),
         ("autoscaling: {minReplicas: 3, maxReplicas: 2}", "maxReplicas (2) must be >= minReplicas (3)"),
         ("autoscaling: {targetCPUUtilizationPercentage: high}", "targetCPUUtilizationPercentage"),
         ("autoscaling: {behavior: {scaleUp: {selectPolicy: Most}}}", "scaleUp.selectPolicy"),
@@ -45,3 +89,58 @@ def test_overrides_are_validated() -> None:
         load_hpa_config(time_scale=0.0)
     with pytest.raises(ConfigError, match="maxReplicas"):
         load_hpa_config(min_replicas=4, max_replicas=2)
+
+
+def test_metrics_are_read_as_an_hpa_spec_lists_them(tmp_path: Path) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        """
+autoscaling:
+  minReplicas: 0
+  maxReplicas: 9
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 60}}
+    - type: ContainerResource
+      containerResource: {name: memory, container: app, target: {type: AverageValue, averageValue: 1Gi}}
+    - type: Pods
+      pods: {metric: {name: mlscale_inference_in_flight}, target: {type: AverageValue, averageValue: 500m}}
+    - type: Object
+      object:
+        describedObject: {kind: Service, name: mlscale-dispatcher}
+        metric: {name: mlscale_dispatcher_queue_depth}
+        target: {type: Value, value: 20}
+    - type: External
+      external:
+        metric: {name: mlscale_dispatcher_requests_total, selector: {matchLabels: {outcome: ok}}}
+        target: {type: AverageValue, averageValue: "2.5"}
+"""
+    )
+    config = load_hpa_config(values)
+    assert config.min_replicas == 0  # allowed: an Object or External metric can wake it
+    assert config.target_cpu_utilization == 60  # the CPU metric listed sets what calibration sizes for
+    got = [(m.type, m.name, m.target and (m.target.type, m.target.value_milli, m.target.utilization))
+           for m in config.metrics]  # fmt: skip
+    assert got == [
+        ("Resource", "cpu", ("Utilization", None, 60)),
+        ("ContainerResource", "memory", ("AverageValue", 2**30 * 1000, None)),
+        ("Pods", "mlscale_inference_in_flight", ("AverageValue", 500, None)),
+        ("Object", "mlscale_dispatcher_queue_depth", ("Value", 20_000, None)),
+        ("External", "mlscale_dispatcher_requests_total", ("AverageValue", 2500, None)),
+    ]
+    assert config.metrics[3].described_object == "Service/mlscale-dispatcher"
+    assert dict(config.metrics[4].selector) == {"outcome": "ok"}
+    assert [m.label for m in config.metrics] == [
+        "cpu resource utilization (percentage of request)",
+        "memory resource",
+        "pods metric mlscale_inference_in_flight",
+        "Service metric mlscale_dispatcher_queue_depth",
+        "external metric mlscale_dispatcher_requests_total({'outcome': 'ok'})",
+    ]
+
+
+def test_without_metrics_the_cpu_target_is_the_one_metric() -> None:
+    config = load_hpa_config(target_cpu_utilization=55)
+    assert [(m.type, m.name, m.target and m.target.utilization) for m in config.metrics] == [
+        ("Resource", "cpu", 55)
+    ]

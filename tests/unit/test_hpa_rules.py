@@ -1,6 +1,6 @@
-"""Issue 16's first rules, each as current Kubernetes has it (pkg/controller/podautoscaler): scaling
-disabled at zero, the per-direction tolerance, the path without ``behavior``, and the reasons.
-Tests named after Go tests port that test's cases; the others say which rule they pin."""
+"""Issue 16's rules, each as current Kubernetes has it (pkg/controller/podautoscaler): the path
+without ``behavior``, the per-direction tolerance, and the reasons. Tests named after Go tests port
+that test's cases (TestZeroReplicas is in test_horizontal.py); the others say which rule they pin."""
 
 from __future__ import annotations
 
@@ -8,26 +8,39 @@ from dataclasses import replace
 
 import pytest
 
-from mlscale.autoscaling.config import HPAConfig, parse_hpa_config
-from mlscale.autoscaling.hpa import (
+from mlscale.autoscaling.behavior import (
     HPAState,
-    Pod,
     convert_with_rules,
-    decide,
     record_scale,
-    replicas_for_cpu,
     stabilize,
     stabilize_downscale,
 )
+from mlscale.autoscaling.config import HPAConfig, parse_hpa_config
+from mlscale.autoscaling.hpa import Decision, decide
+from mlscale.autoscaling.metrics import Observed, pod_usage
+from mlscale.autoscaling.replicas import Pod, cpu_pod
 from mlscale.errors import ConfigError
 
 MINUTE = 60.0
 NOW = 10_000.0
 
 
-def pods_at(utilizations: list[int], request: int = 1000) -> list[Pod]:
+def pods_at(utilizations: list[int], request: int = 1000) -> tuple[list[Pod], Observed]:
     """Ready pods, long started, using ``utilization`` % of ``request`` millicores each."""
-    return [Pod(f"pod-{i}", request, usage_milli=u * request // 100) for i, u in enumerate(utilizations)]
+    pods = [cpu_pod(f"pod-{i}", request) for i in range(len(utilizations))]
+    usage = {p.name: pod_usage(u * request // 100, NOW, 15) for p, u in zip(pods, utilizations, strict=True)}
+    return pods, Observed(usage)
+
+
+def sync(current: int, utilizations: list[int], config: HPAConfig, state: HPAState | None = None,
+         now: float = NOW) -> tuple[Decision, HPAState]:  # fmt: skip
+    pods, observed = pods_at(utilizations)
+    return decide(current, pods, observed, now, state or HPAState(initialized=True), config)
+
+
+def recommend(current: int, utilizations: list[int], config: HPAConfig) -> int:
+    """The metric's proposal alone (GetResourceReplicas), before windows and limits."""
+    return sync(current, utilizations, config)[0].recommended
 
 
 def without_behavior(**changes: object) -> HPAConfig:
@@ -38,28 +51,30 @@ def without_behavior(**changes: object) -> HPAConfig:
 # ---- horizontal_test.go -------------------------------------------------------------------------
 
 
-def test_ZeroReplicas_scaling_is_disabled() -> None:
-    """TestZeroReplicas: a target at 0 with minReplicas 3 stays at 0 (ScalingDisabled)."""
-    config = HPAConfig(min_replicas=3, max_replicas=5)
-    decision, _ = decide(0, [], NOW, HPAState(), config)
-    assert (decision.desired, decision.reason) == (0, "ScalingDisabled")
-
-
 @pytest.mark.parametrize(
     ("current", "desired", "least", "most", "expected", "condition"),
     [
         (5, 7, 3, 8, 7, "DesiredWithinRange"),  # prenormalized desired replicas within range
         (3, 1, 2, 8, 2, "TooFewReplicas"),  # prenormalized desired replicas < minReplicas
+        (1, 0, 0, 10, 0, "DesiredWithinRange"),  # prenormalized desired zeroed replicas within range
         (20, 1000, 1, 10, 10, "TooManyReplicas"),  # maxReplicas < scaleUpLimit
-        (3, 1000, 1, 2000, 6, "ScaleUpLimit"),  # scaleUpLimit (max(2 x 3, 4)) < maxReplicas
+        (
+            3,
+            1000,
+            1,
+            2000,
+            24,
+            "ScaleUpLimit",
+        ),  # scaleUpLimit (calculateScaleUpLimit(3) = 8 x 3) < maxReplicas
     ],
 )
 def test_ConvertDesiredReplicasWithRules(
     current: int, desired: int, least: int, most: int, expected: int, condition: str
 ) -> None:
-    """4 of its 5 cases. The fifth (current 1, desired 0, minReplicas 0 -> 1) is from before
-    HPAScaleToZero: today's rule takes minReplicas as it is, and mlscale's minReplicas is >= 1."""
-    assert convert_with_rules(current, desired, least, most) == (expected, condition)
+    """All 5 cases, with the Go tests' scaleUpLimitFactor of 8 (mlscale's default is Kubernetes' 2)."""
+    assert convert_with_rules(current, desired, least, most, factor=8) == (expected, condition)
+    if condition == "ScaleUpLimit":
+        assert convert_with_rules(current, desired, least, most) == (6, condition)  # max(2 x 3, 4)
 
 
 @pytest.mark.parametrize(
@@ -88,7 +103,7 @@ def test_without_behavior_the_first_scale_up_is_capped_at_4() -> None:
     """One replica at 400 % of a 50 % target wants 8: the old path allows max(2 x 1, 4) = 4."""
     config = without_behavior()
     assert not config.behavior
-    decision, state = decide(1, pods_at([400]), NOW, HPAState(), config)
+    decision, state = sync(1, [400], config, HPAState())
     assert (decision.recommended, decision.desired, decision.reason) == (8, 4, "ScaleUpLimit")
     assert record_scale(state, 1, 4, NOW, config) == state  # no scale events without behavior
     empty = parse_hpa_config({"maxReplicas": 10, "targetCPUUtilizationPercentage": 50, "behavior": {}})
@@ -96,15 +111,15 @@ def test_without_behavior_the_first_scale_up_is_capped_at_4() -> None:
     defaults = parse_hpa_config({"maxReplicas": 10, "targetCPUUtilizationPercentage": 50,
                                  "behavior": {"scaleUp": {"stabilizationWindowSeconds": 0}}})  # fmt: skip
     # With behavior, Kubernetes' default policies allow max(1 x 200 %, 1 + 4 pods) = 5 at once.
-    assert decide(1, pods_at([400]), NOW, HPAState(), defaults)[0].desired == 5
+    assert sync(1, [400], defaults, HPAState())[0].desired == 5
 
 
 def test_without_behavior_scale_down_waits_for_the_downscale_window() -> None:
     config = without_behavior(downscaleStabilizationSeconds=300)
     state = HPAState(recommendations=((NOW - 120, 6),))
-    decision, _ = decide(6, pods_at([10] * 6), NOW, state, config)
+    decision, _ = sync(6, [10] * 6, config, state)
     assert (decision.recommended, decision.desired, decision.reason) == (2, 6, "ScaleDownStabilized")
-    later, _ = decide(6, pods_at([10] * 6), NOW + 200, state, config)
+    later, _ = sync(6, [10] * 6, config, state, now=NOW + 200)
     assert later.desired == 2
 
 
@@ -115,11 +130,10 @@ def test_a_ratio_of_exactly_1_1_is_within_a_tolerance_of_0_1() -> None:
     """10 pods at 33 % for a 30 % target: 33/30 == 1 + 0.1 in floating point, so the count stays.
     abs(1 - 33/30) is 0.10000000000000009 > 0.1: the old test scaled to 11."""
     config = HPAConfig(target_cpu_utilization=30, max_replicas=20)
-    recommendation = replicas_for_cpu(10, pods_at([33] * 10), NOW, config)
-    assert recommendation.replicas == 10
-    assert recommendation.reason == "within tolerance"
+    decision, _ = sync(10, [33] * 10, config)
+    assert (decision.recommended, decision.desired, decision.reason) == (10, 10, "ReadyForNewScale")
     legacy = replace(config, one_window_stabilization=True)  # 1.20 tested abs(1 - ratio)
-    assert replicas_for_cpu(10, pods_at([33] * 10), NOW, legacy).replicas == 11
+    assert recommend(10, [33] * 10, legacy) == 11
 
 
 def test_tolerance_per_direction() -> None:
@@ -131,9 +145,9 @@ def test_tolerance_per_direction() -> None:
         }
     )
     assert (config.up_tolerance, config.down_tolerance) == (0.0, 0.5)
-    assert replicas_for_cpu(10, pods_at([52] * 10), NOW, config).replicas == 11  # 1.04 > 1 + 0
-    assert replicas_for_cpu(10, pods_at([30] * 10), NOW, config).replicas == 10  # 0.6 >= 1 - 0.5
-    assert replicas_for_cpu(10, pods_at([20] * 10), NOW, config).replicas == 4  # 0.4 < 0.5
+    assert recommend(10, [52] * 10, config) == 11  # 1.04 > 1 + 0
+    assert recommend(10, [30] * 10, config) == 10  # 0.6 >= 1 - 0.5
+    assert recommend(10, [20] * 10, config) == 4  # 0.4 < 0.5
 
 
 @pytest.mark.parametrize("tolerance", [-0.1, 1.0, "0.1", True])

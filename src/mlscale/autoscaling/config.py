@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
+from mlscale.autoscaling.metrics import MetricSpec, cpu_utilization, parse_metrics
 from mlscale.errors import ConfigError
 from mlscale.locations import values_file
 
@@ -47,7 +48,9 @@ class HPAConfig:
     min_replicas: int = 1
     max_replicas: int = 5
     target_cpu_utilization: int = 70
-    """Percent of each replica's CPU request."""
+    """Percent of each replica's CPU request (the CPU metric's target, and what calibration sizes for)."""
+    metric_specs: tuple[MetricSpec, ...] = ()
+    """``spec.metrics`` as listed in values.yaml; empty: the CPU target alone."""
     scale_up: ScalingRules = DEFAULT_SCALE_UP
     scale_down: ScalingRules = DEFAULT_SCALE_DOWN
     # kube-controller-manager flags, with their defaults
@@ -60,14 +63,22 @@ class HPAConfig:
     time_scale: float = 1.0
     """Every period and window above is multiplied by this (e.g. 0.2 for a quick demo)."""
     one_window_stabilization: bool = False
+    """Kubernetes 1.20's stabilization: one window, chosen by desired >= current (see
+    behavior.stabilize), and its absolute tolerance. Off: today's, which bounds the recommendation
+    by both windows and tests the tolerance per direction."""
     behavior: bool = True
     """The HPA has ``behavior``. Without it Kubernetes takes its older path (``normalizeDesiredReplicas``:
     only a downscale window, a scale-up cap of max(2 x current, 4), no scale-event records)."""
     downscale_stabilization_seconds: float = 300.0
     """``--horizontal-pod-autoscaler-downscale-stabilization``: the window of the path without behavior."""
-    """Kubernetes 1.20's stabilization: one window, chosen by desired >= current (see hpa.stabilize).
-    Off: today's, which bounds the recommendation by both windows."""
+    scale_up_limit_factor: float = 2.0
+    """Go's ``scaleUpLimitFactor`` (not a flag): the path without behavior scales up to at most
+    max(factor x current, 4). Kubernetes' own controller tests set it to 8."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def metrics(self) -> tuple[MetricSpec, ...]:
+        return self.metric_specs or (cpu_utilization(self.target_cpu_utilization),)
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale
@@ -136,10 +147,15 @@ def parse_hpa_config(section: Any, where: str = "autoscaling") -> HPAConfig:
     behavior = section.get("behavior") or {}
     if not isinstance(behavior, dict):
         raise ConfigError(f"{where}.behavior must be a mapping")
+    cpu_target = _int(section, "targetCPUUtilizationPercentage", where, 70, 1)
+    metrics = parse_metrics(section.get("metrics"), where, cpu_target)
+    listed_cpu = [m.target.utilization for m in metrics if m.type == "Resource" and m.name == "cpu"
+                  and m.target is not None and m.target.utilization is not None]  # fmt: skip
     config = HPAConfig(
-        min_replicas=_int(section, "minReplicas", where, 1, 1),
+        min_replicas=_int(section, "minReplicas", where, 1, 0),
         max_replicas=_int(section, "maxReplicas", where, 5, 1),
-        target_cpu_utilization=_int(section, "targetCPUUtilizationPercentage", where, 70, 1),
+        target_cpu_utilization=listed_cpu[0] if listed_cpu else cpu_target,
+        metric_specs=metrics if section.get("metrics") else (),
         scale_up=_rules(behavior.get("scaleUp"), f"{where}.behavior.scaleUp", DEFAULT_SCALE_UP),
         scale_down=_rules(behavior.get("scaleDown"), f"{where}.behavior.scaleDown", DEFAULT_SCALE_DOWN),
         tolerance=_seconds(section, "tolerance", where, 0.1),
@@ -152,6 +168,9 @@ def parse_hpa_config(section: Any, where: str = "autoscaling") -> HPAConfig:
 
 
 def validate(config: HPAConfig) -> HPAConfig:
+    if config.min_replicas == 0 and not any(m.type in ("Object", "External") for m in config.metrics):
+        # Kubernetes' own rule (HPAScaleToZero): only an Object or External metric can wake a target at 0.
+        raise ConfigError("minReplicas 0 needs at least one Object or External metric; use minReplicas >= 1")
     if config.max_replicas < config.min_replicas:
         raise ConfigError(
             f"maxReplicas ({config.max_replicas}) must be >= minReplicas ({config.min_replicas})"

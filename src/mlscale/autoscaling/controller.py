@@ -11,14 +11,21 @@ import time
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from mlscale.autoscaling.behavior import HPAState, record_scale
 from mlscale.autoscaling.config import HPAConfig
-from mlscale.autoscaling.hpa import HPAState, Pod, decide, record_scale
+from mlscale.autoscaling.hpa import decide
+from mlscale.autoscaling.metrics import Observed
+from mlscale.autoscaling.replicas import Pod
 
 
 class ScaleTarget(Protocol):
     def current_replicas(self) -> int: ...
 
     def pods(self) -> list[Pod]: ...
+
+    def observed(self) -> Observed:
+        """This sync's answers of the metric APIs (CPU, and the Pods/Object/External metrics listed)."""
+        ...
 
     async def scale_to(self, replicas: int) -> None: ...
 
@@ -34,7 +41,9 @@ class Controller:
     async def sync(self) -> dict[str, Any]:
         now = time.time()
         current = self.target.current_replicas()
-        decision, self.state = decide(current, self.target.pods(), now, self.state, self.config)
+        pods = self.target.pods()
+        decision, self.state = decide(current, pods, self.target.observed(), now, self.state, self.config,
+                                      status_replicas=len([p for p in pods if not p.deleted]))  # fmt: skip
         if decision.desired != current:
             await self.target.scale_to(decision.desired)
             self.state = record_scale(self.state, current, decision.desired, now, self.config)

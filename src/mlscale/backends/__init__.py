@@ -21,6 +21,7 @@ from mlscale.locations import state_dir
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mlscale.autoscaling.config import HPAConfig
     from mlscale.backends.kubernetes.options import KubernetesOptions
     from mlscale.backends.local.options import LocalOptions
 
@@ -73,11 +74,11 @@ class UpOptions:
             raise InputError(f"--time-scale must be in (0, 1], not {self.time_scale}")
 
 
-def _check_autoscaling(up: UpOptions) -> None:
+def _check_autoscaling(up: UpOptions) -> HPAConfig:
     """The values file's autoscaling section with the overrides applied: a bad one fails before ``up``."""
     from mlscale.autoscaling.config import load_hpa_config
 
-    load_hpa_config(
+    return load_hpa_config(
         up.values,
         min_replicas=up.min_replicas,
         max_replicas=up.max_replicas,
@@ -90,7 +91,11 @@ def local_options(up: UpOptions) -> LocalOptions:
     from mlscale.autoscaling.config import load_values
     from mlscale.backends.local.options import LocalOptions
 
-    _check_autoscaling(up)
+    if _check_autoscaling(up).min_replicas == 0:
+        raise InputError(
+            "the local backend starts from at least one replica: set autoscaling.minReplicas >= 1 "
+            "(minReplicas 0 is for a cluster's HPA with an Object or External metric)"
+        )
     requests = load_values(up.values).get("inference", {}).get("resources", {}).get("requests", {})
     return LocalOptions(
         weights=up.weights or "none",

@@ -122,6 +122,7 @@ class Supervisor:
                 log.info(event)
             if time.monotonic() >= next_sample:
                 system.sample()
+                await system.scrape()
                 next_sample = time.monotonic() + resolution
             if control is None and system.published and system.dispatcher.ready:
                 if self.options.calibrate:

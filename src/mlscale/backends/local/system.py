@@ -20,12 +20,14 @@ import psutil
 
 from mlscale.autoscaling.config import HPAConfig
 from mlscale.autoscaling.controller import Controller
-from mlscale.autoscaling.hpa import Pod
+from mlscale.autoscaling.metrics import Observed, pod_usage
+from mlscale.autoscaling.replicas import Pod, cpu_pod
 from mlscale.backends.base import ProcessHealth, ReplicaStatus, SystemStatus, cpu_millicores
 from mlscale.backends.local.calibration import Calibration
 from mlscale.backends.local.health import load_probes
 from mlscale.backends.local.options import LocalOptions
 from mlscale.backends.local.processes import ManagedProcess
+from mlscale.backends.local.scrape import Samples, matching, scrape_all, wanted
 from mlscale.net import free_port
 from mlscale.tokens import ensure_token
 
@@ -36,6 +38,8 @@ class Replica:
     terminating: bool = False
     cpu_milli: float | None = None
     metric_at: float = 0.0
+    scraped: Samples = field(default_factory=dict)
+    """The Pods metrics of the last /metrics scrape (only those the HPA lists)."""
     _last_cpu: tuple[int, float, float] | None = field(default=None, repr=False)
 
     @property
@@ -84,6 +88,8 @@ class LocalSystem:
         self.published: list[str] | None = None
         self.session: aiohttp.ClientSession | None = None
         self.calibration: Calibration | None = None
+        self.dispatcher_scraped: Samples = {}
+        self.scraped_at = 0.0
 
     def _dispatcher_process(self, values: Path) -> ManagedProcess:
         args = ["--host", "127.0.0.1", "--port", str(self.options.dispatcher_port),
@@ -108,11 +114,10 @@ class LocalSystem:
         return sum(1 for r in self.replicas if not r.terminating)
 
     def pods(self) -> list[Pod]:
-        window = self.config.scaled(self.config.metric_resolution_seconds)
         return [
-            Pod(
-                name=r.id,
-                cpu_request_milli=self.request_milli,
+            cpu_pod(
+                r.id,
+                self.request_milli,
                 phase="Running",
                 ready=r.ready,
                 ready_since=r.managed.ready_since
@@ -120,12 +125,26 @@ class LocalSystem:
                 else r.managed.started_at,
                 started_at=r.managed.started_at,
                 deleted=r.terminating,
-                usage_milli=round(r.cpu_milli) if r.cpu_milli is not None else None,
-                metric_at=r.metric_at,
-                metric_window=window,
             )
             for r in self.replicas
         ]
+
+    def observed(self) -> Observed:
+        """What the metric APIs would answer: CPU as metrics-server has it, the Pods metrics from
+        each replica's /metrics, External and Object ones from the dispatcher's (scrape.py)."""
+        window = self.config.scaled(self.config.metric_resolution_seconds)
+        usage = {r.id: pod_usage(round(r.cpu_milli), r.metric_at, window)
+                 for r in self.replicas if r.cpu_milli is not None}  # fmt: skip
+        pods, external, objects = {}, {}, {}
+        for spec in self.config.metrics:
+            if spec.type == "Pods":
+                pods[spec.name] = {r.id: sum(v for _, v in r.scraped[spec.name])
+                                   for r in self.replicas if spec.name in r.scraped}  # fmt: skip
+            elif spec.type in ("External", "Object") and spec.name in self.dispatcher_scraped:
+                values = matching(self.dispatcher_scraped[spec.name], spec.selector)
+                external[spec.name] = values
+                objects[(spec.described_object, spec.name)] = sum(values)
+        return Observed(usage, pods, objects, external, self.scraped_at)
 
     async def scale_to(self, replicas: int) -> None:
         while self.current_replicas() < replicas:
@@ -188,6 +207,36 @@ class LocalSystem:
         now = time.time()
         for replica in self.replicas:
             replica.sample_cpu(now)
+
+    async def scrape(self) -> None:
+        """Read the Pods, Object and External metrics the HPA lists (none for CPU alone)."""
+        per_replica, from_dispatcher = wanted(self.config)
+        if self.session is None or not (per_replica or from_dispatcher):
+            return
+        for replica in self.replicas:
+            if not replica.managed.ready:
+                replica.scraped = {}  # no stale values from before it went unready
+        targets: list[tuple[str, set[str], Replica | None]] = [
+            (r.url, per_replica, r) for r in self.replicas if per_replica and r.managed.ready
+        ]
+        if from_dispatcher:
+            targets.append((self.dispatcher_url, from_dispatcher, None))
+        pages = await asyncio.gather(*(self._metrics_page(url) for url, _, _ in targets))
+        for (_, names, owner), page in zip(targets, pages, strict=True):
+            found = scrape_all(page, names) if page is not None else {}
+            if owner is not None:
+                owner.scraped = found
+            elif page is not None:
+                self.dispatcher_scraped = found
+        self.scraped_at = time.time()
+
+    async def _metrics_page(self, url: str) -> str | None:
+        assert self.session is not None
+        try:
+            async with self.session.get(url + "/metrics") as response:
+                return await response.text() if response.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError):
+            return None  # a replica that does not answer has no sample: a missing metric, as in Kubernetes
 
     def status(self, controller: Controller | None) -> SystemStatus:
         return SystemStatus(
