@@ -111,6 +111,25 @@ def test_older_clusters_get_autoscaling_v2beta2_with_the_same_behavior() -> None
     assert old["spec"] == new["spec"]
 
 
+def test_listed_metrics_render_as_written_and_read_back_the_same() -> None:
+    """ci/metrics-values.yaml: five metric types and no behavior. The chart renders the list as
+    written (v2 and the v2beta2 fallback alike, no behavior key) and the local controller reads the
+    same list from the same file."""
+    scenario = chart_dir() / "ci" / "metrics-values.yaml"
+    listed = yaml.safe_load(scenario.read_text())["autoscaling"]["metrics"]
+    new = one(render([scenario]), "HorizontalPodAutoscaler")
+    old = one(render([scenario], kube_version="1.20.2"), "HorizontalPodAutoscaler")
+    assert new["spec"]["metrics"] == listed
+    assert old["spec"] == new["spec"]
+    assert "behavior" not in new["spec"]
+    config = load_hpa_config(scenario)
+    assert [m.type for m in config.metrics] == [m["type"] for m in listed]
+    assert not config.behavior
+    names = ["cpu", "cpu", "mlscale_inference_in_flight", "mlscale_dispatcher_in_flight",
+             "mlscale_dispatcher_queue_depth"]  # fmt: skip
+    assert [m.name for m in config.metrics] == names
+
+
 def test_inference_has_cpu_requests_probes_and_a_drain_that_fits_the_grace_period() -> None:
     documents = render([])
     values = yaml.safe_load(values_file().read_text())["inference"]

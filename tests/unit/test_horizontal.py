@@ -282,3 +282,17 @@ def test_several_metrics_take_the_largest_proposal() -> None:
     heavier = MetricSpec("Pods", "qps", MetricTarget("AverageValue", value_milli=200))
     both = run(Case(expected=6, metrics=[heavier], **base))  # type: ignore[arg-type]
     assert (cpu_only.desired, both.desired, both.metric) == (4, 6, "pods metric qps")
+
+
+def test_every_metrics_proposal_is_kept_with_the_decision() -> None:
+    """TestScaleUpOneMetricEmpty: CPU proposes 4 at 40 %, the external metric failed; both are recorded."""
+    decision = run(CASES["TestScaleUpOneMetricEmpty"])
+    cpu, queue = decision.proposals
+    assert (cpu.metric, cpu.replicas, cpu.usage) == (
+        "cpu resource utilization (percentage of request)",
+        4,
+        40,
+    )
+    assert (queue.replicas, queue.metric) == (None, "external metric qps({})")
+    assert queue.error is not None
+    assert "unable to get external metric qps" in queue.error

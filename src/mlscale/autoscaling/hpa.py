@@ -109,6 +109,18 @@ def propose(spec: MetricSpec, spec_replicas: int, status_replicas: int, pods: Se
 
 
 @dataclass(frozen=True)
+class MetricProposal:
+    """What one metric asked for (the HPA status' currentMetrics, with the count it proposed)."""
+
+    metric: str
+    replicas: int | None
+    """None: the metric failed (``error`` says why)."""
+    usage: int | None = None
+    """Utilization % for a Utilization target, else the value in milli-units (per pod for AverageValue)."""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class MetricsProposal:
     """``computeReplicasForMetrics``'s answer: the largest valid proposal, or why there is none."""
 
@@ -120,6 +132,7 @@ class MetricsProposal:
     error: str | None = None
     reason: str | None = None
     """The first invalid metric's condition (FailedGetResourceMetric, InvalidMetricSourceType, ...)."""
+    proposals: tuple[MetricProposal, ...] = ()
 
 
 def compute_replicas_for_metrics(
@@ -133,6 +146,7 @@ def compute_replicas_for_metrics(
     calc = calculator(config, now)
     replicas, metric, utilization = 0, "", None
     invalid, first_error, first_reason = 0, None, None
+    asked: list[MetricProposal] = []
     for spec in config.metrics:
         try:
             proposal = propose(spec, spec_replicas, status_replicas, pods, observed, calc)
@@ -140,7 +154,9 @@ def compute_replicas_for_metrics(
             if invalid == 0:
                 first_error, first_reason = str(exc), FAILED_REASON.get(spec.type, "InvalidMetricSourceType")
             invalid += 1
+            asked.append(MetricProposal(spec.label, None, error=str(exc)))
             continue
+        asked.append(MetricProposal(spec.label, proposal.replicas, proposal.usage))
         if (
             utilization is None
             and spec.type == "Resource"
@@ -154,8 +170,8 @@ def compute_replicas_for_metrics(
         message = (
             f"invalid metrics ({invalid} invalid out of {len(config.metrics)}), first error is: {first_error}"
         )
-        return MetricsProposal(None, "", utilization, message, first_reason)
-    return MetricsProposal(replicas, metric, utilization)
+        return MetricsProposal(None, "", utilization, message, first_reason, tuple(asked))
+    return MetricsProposal(replicas, metric, utilization, proposals=tuple(asked))
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,8 @@ class Decision:
     target", "All metrics below target") or ReadyForNewScale; on failure, the condition and error."""
     metric: str = ""
     """The metric whose proposal won (computeReplicasForMetrics), as Kubernetes names it."""
+    proposals: tuple[MetricProposal, ...] = ()
+    """Every metric's proposal this sync, the winner's among them."""
 
 
 def _clamped(now: float, current: int, to: int, reason: str) -> Decision:
@@ -208,7 +226,7 @@ def decide(current: int, pods: Sequence[Pod], observed: Observed, now: float, st
     proposal = compute_replicas_for_metrics(current, status, pods, observed, now, config)
     if proposal.replicas is None:
         failed = Decision(now, current, proposal.utilization, current, current, current,
-                          f"{proposal.reason}: {proposal.error}")  # fmt: skip
+                          f"{proposal.reason}: {proposal.error}", proposals=proposal.proposals)  # fmt: skip
         return failed, state
     normalized, state = normalize(current, proposal.replicas, now, state, config)
     if normalized.replicas != normalized.stabilized:
@@ -222,5 +240,5 @@ def decide(current: int, pods: Sequence[Pod], observed: Observed, now: float, st
     else:
         reason = "ReadyForNewScale"
     decision = Decision(now, current, proposal.utilization, proposal.replicas, normalized.stabilized,
-                        normalized.replicas, reason, proposal.metric)  # fmt: skip
+                        normalized.replicas, reason, proposal.metric, proposal.proposals)  # fmt: skip
     return decision, state
