@@ -183,11 +183,9 @@ SCENARIOS = [
         34,
         queue=lambda t: 0.0 if t < 6 else 14.0 if t < 12 else 40.0 if t < 20 else 0.0,
     ),
-    # No behavior: the scale-up is capped at max(2 x current, 4), the scale-down waits for the
-    # controller's downscale window.
-    Scenario(
-        "no behavior: step up and down", lambda i, t: 900.0 if 4 <= t < 14 else 60.0, 34, behavior=False
-    ),
+    # No behavior: 400 % of the request wants 6 from 1, capped at max(2 x 1, 4) = 4 (ScaleUpLimit),
+    # then 6 (TooManyReplicas); the scale-down waits for the controller's downscale window (9 s).
+    Scenario("without behavior", lambda i, t: 2000.0 if 4 <= t < 14 else 60.0, 34, behavior=False),
 ]
 
 
@@ -222,8 +220,10 @@ def our_inputs(served: Served, window: float, external: list[ExternalServed]) ->
     ]
     usage = {p["name"]: pod_usage(round(p["cpu_milli"]), served.at, window)
              for p in served.pods if p["cpu_milli"] is not None}  # fmt: skip
-    # This sync's external request follows its pod-metrics request within milliseconds.
-    asked = [e for e in external if e.namespace == served.namespace and 0 <= e.at - served.at < SYNC / 2]
+    # This sync's external request is within milliseconds of its pod-metrics one (the pod-metrics
+    # time is taken after the fake server lists the pods, so the external may log first).
+    asked = sorted((e for e in external if e.namespace == served.namespace and abs(e.at - served.at) < SYNC / 2),
+                   key=lambda e: abs(e.at - served.at))  # fmt: skip
     values = {e.metric: [round(e.value * 1000)] for e in asked[:1] if e.value is not None}
     return pods, Observed(usage, external=values, timestamp=served.at)
 
@@ -340,6 +340,9 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
                 )
         replays[one_window] = chosen
     if notes:
+        notes += [
+            f"  external t={e.at - syncs[0].at:.3f} ns={e.namespace} {e.metric}={e.value}" for e in external
+        ]
         events = core.list_namespaced_event(
             namespace, field_selector="involvedObject.kind=HorizontalPodAutoscaler"
         )

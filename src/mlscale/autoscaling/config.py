@@ -63,9 +63,10 @@ class HPAConfig:
     time_scale: float = 1.0
     """Every period and window above is multiplied by this (e.g. 0.2 for a quick demo)."""
     one_window_stabilization: bool = False
-    """Kubernetes 1.20's stabilization: one window, chosen by desired >= current (see
-    behavior.stabilize), and its absolute tolerance. Off: today's, which bounds the recommendation
-    by both windows and tests the tolerance per direction."""
+    """Kubernetes 1.20's controller (what tests/k8s runs): one stabilization window, chosen by
+    desired >= current (see behavior.stabilize), the absolute tolerance, and invalid metrics that
+    stop a sync only when all are invalid. Off: today's, which bounds the recommendation by both
+    windows, tests the tolerance per direction and lets no invalid metric allow a scale-down."""
     behavior: bool = True
     """The HPA has ``behavior``. Without it Kubernetes takes its older path (``normalizeDesiredReplicas``:
     only a downscale window, a scale-up cap of max(2 x current, 4), no scale-event records)."""
