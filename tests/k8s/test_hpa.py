@@ -222,8 +222,8 @@ def our_inputs(served: Served, window: float, external: list[ExternalServed]) ->
              for p in served.pods if p["cpu_milli"] is not None}  # fmt: skip
     # This sync's external request is within milliseconds of its pod-metrics one (the pod-metrics
     # time is taken after the fake server lists the pods, so the external may log first).
-    asked = sorted((e for e in external if e.namespace == served.namespace and abs(e.at - served.at) < SYNC / 2),
-                   key=lambda e: abs(e.at - served.at))  # fmt: skip
+    near = [e for e in external if e.namespace == served.namespace and abs(e.at - served.at) < SYNC / 2]
+    asked = sorted(near, key=lambda e: abs(e.at - served.at))
     values = {e.metric: [round(e.value * 1000)] for e in asked[:1] if e.value is not None}
     return pods, Observed(usage, external=values, timestamp=served.at)
 
