@@ -11,6 +11,7 @@ object value and external series are the same levels; no ``behavior`` unless a t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -296,3 +297,22 @@ def test_every_metrics_proposal_is_kept_with_the_decision() -> None:
     assert (queue.replicas, queue.metric) == (None, "external metric qps({})")
     assert queue.error is not None
     assert "unable to get external metric qps" in queue.error
+
+
+def test_ComputedToleranceAlgImplementation() -> None:
+    """Both runs of horizontal_test.go's TestComputedToleranceAlgImplementation (minReplicas 0,
+    maxReplicas 1000, 10 pods at half their request, a target just past and just inside tolerance)."""
+    start_pods, used = 10, 10 * 150
+    requested = 2 * used
+    per_pod = requested // start_pods
+    requests = [per_pod + d for d in (100, -100, 10, -10, 2, -2, 1, -1, 0, 0)]
+    target = abs(1 / (requested / used * (1 - 0.1))) + 0.01
+    final_pods = math.ceil(used / (requested * target) * start_pods)
+    past = Case(0, 1000, start_pods, final_pods, int(target * 100), levels=[used // 10] * 10, requests=requests,
+                recommendations=[])  # fmt: skip
+    assert run(past).desired == final_pods == 9
+    inside = abs(1 / (requested / used * (1 - 0.1))) + 0.004
+    held = Case(0, 1000, start_pods, start_pods, int(inside * 100), levels=[used // 10] * 10, requests=requests,
+                recommendations=[], reason="ReadyForNewScale")  # fmt: skip
+    decision = run(held)
+    assert (decision.desired, decision.reason) == (10, "ReadyForNewScale")
