@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mlscale.autoscaling.config import ScalingPolicy, ScalingRules
 from mlscale.autoscaling.metrics import Observed, PodUsage
 from mlscale.autoscaling.replicas import Calculator, Container, Pod, Tolerances
 
@@ -86,3 +87,13 @@ def qps_observed(values: Sequence[int]) -> Observed:
         external={"qps": list(values)},
         timestamp=NOW,
     )
+
+
+def rules(pods_value: int, pods_period: int, percent: int, percent_period: int, window: int) -> ScalingRules:
+    """horizontal_test.go's generateScalingRules (selectPolicy Max)."""
+    policies = []
+    if pods_value:
+        policies.append(ScalingPolicy("Pods", pods_value, pods_period))
+    if percent:
+        policies.append(ScalingPolicy("Percent", percent, percent_period))
+    return ScalingRules(window, "Max", tuple(policies))

@@ -22,12 +22,11 @@ from mlscale.autoscaling.config import (
     DEFAULT_SCALE_DOWN,
     DEFAULT_SCALE_UP,
     HPAConfig,
-    ScalingPolicy,
     ScalingRules,
 )
 from mlscale.autoscaling.hpa import Decision, decide
 from mlscale.autoscaling.metrics import MetricSpec, MetricTarget, Observed, PodUsage, cpu_utilization
-from tests.unit.kube_cases import COOL, DEPLOYMENT, HOT, NOW, WINDOW, F, R, T, X, go_pods
+from tests.unit.kube_cases import COOL, DEPLOYMENT, HOT, NOW, WINDOW, F, R, T, X, go_pods, rules
 
 QPS_PODS = MetricSpec("Pods", "qps", MetricTarget("AverageValue", value_milli=15000))
 CHEDDAR = MetricSpec("CheddarCheese")
@@ -48,16 +47,6 @@ def container_cpu(container: str, percent: int) -> MetricSpec:
     return MetricSpec(
         "ContainerResource", "cpu", MetricTarget("Utilization", utilization=percent), container=container
     )
-
-
-def rules(pods: int, pods_period: int, percent: int, percent_period: int, window: int) -> ScalingRules:
-    """horizontal_test.go's generateScalingRules."""
-    policies = []
-    if pods:
-        policies.append(ScalingPolicy("Pods", pods, pods_period))
-    if percent:
-        policies.append(ScalingPolicy("Percent", percent, percent_period))
-    return ScalingRules(window, "Max", tuple(policies))
 
 
 @dataclass

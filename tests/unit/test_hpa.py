@@ -30,19 +30,10 @@ from mlscale.autoscaling.config import DEFAULT_SCALE_DOWN, HPAConfig, ScalingPol
 from mlscale.autoscaling.hpa import decide
 from mlscale.autoscaling.metrics import Observed, pod_usage
 from mlscale.autoscaling.replicas import Pod, cpu_pod
+from tests.unit.kube_cases import rules
 
 NOW = 10_000.0
 MINUTE = 60.0
-
-
-def rules(pods_value: int, pods_period: int, percent: int, percent_period: int, window: int) -> ScalingRules:
-    """horizontal_test.go's generateScalingRules."""
-    policies = []
-    if pods_value:
-        policies.append(ScalingPolicy("Pods", pods_value, pods_period))
-    if percent:
-        policies.append(ScalingPolicy("Percent", percent, percent_period))
-    return ScalingRules(window, "Max", tuple(policies))
 
 
 def uniform_events(changes: list[int], period: int) -> tuple[ScaleEvent, ...]:
