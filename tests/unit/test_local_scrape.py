@@ -20,7 +20,7 @@ metrics:
   - type: Pods
     pods: {metric: {name: mlscale_inference_in_flight}, target: {type: AverageValue, averageValue: "2"}}
   - type: External
-    external: {metric: {name: mlscale_dispatcher_queue_depth}, target: {type: AverageValue, averageValue: "5"}}
+    external: {metric: {name: mlscale_dispatcher_queue_depth}, target: {type: AverageValue, averageValue: 5}}
   - type: External
     external:
       metric: {name: mlscale_dispatcher_requests_total, selector: {matchLabels: {outcome: ok}}}
