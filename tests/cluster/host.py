@@ -123,13 +123,29 @@ class Snapshot:
         )
 
 
+BUILT_IN_CHAINS = {"INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"}
+
+
 def _rules(saved: str) -> list[str]:
-    """iptables-save output without its comments and packet counters: the rules themselves."""
+    """iptables-save output without its comments and packet counters: the rules themselves. A table
+    with nothing in it (built-in chains, policy ACCEPT, no rule) counts as no table: on a machine
+    where nothing had loaded the iptables modules before, the cluster leaves them loaded and empty
+    (seen on a fresh machine: `*filter`, `*nat` and `*mangle` with only their chains)."""
     import re
 
-    return [
-        re.sub(r"\[\d+:\d+\]", "", line).strip() for line in saved.splitlines() if not line.startswith("#")
-    ]
+    lines = [re.sub(r"\[\d+:\d+\]", "", ln).strip() for ln in saved.splitlines() if not ln.startswith("#")]
+    kept: list[str] = []
+    table: list[str] = []
+    for line in lines:
+        table.append(line)
+        if line != "COMMIT":
+            continue
+        body = table[1:-1]
+        if not all(ln.startswith(":") and ln.split()[0][1:] in BUILT_IN_CHAINS and ln.split()[1] == "ACCEPT"
+                   for ln in body):  # fmt: skip
+            kept += table
+        table = []
+    return kept + table
 
 
 def differences(before: Snapshot, after: Snapshot) -> list[str]:
