@@ -13,6 +13,7 @@ import pytest
 
 from mlscale.autoscaling.hpa import resource_samples
 from mlscale.autoscaling.replicas import (
+    MAX_INT32,
     MAX_INT64,
     Container,
     MetricError,
@@ -205,7 +206,8 @@ METRIC_CASES = [
     ("TestReplicaCalcScaleUpCMPerPodObject", "object-per-pod", 3, [20000], 5000, (4, 6667), {}, None),
     ("TestReplicaCalcScaleUpCMObjectIgnoresUnreadyPods", "object", 3, [50000], 10000, (5, 50000),
      {"ready": [F, T, F]}, None),
-    ("TestReplicaCalcScaleUpCMExternal", "pods", 1, [8600], 4400, (2, 8600), {}, None),  # a Pods metric in Go too
+    # This and ...NoLabels are gone from master but in every release's file: a Pods metric in Go too
+    ("TestReplicaCalcScaleUpCMExternal", "pods", 1, [8600], 4400, (2, 8600), {}, None),
     ("TestReplicaCalcScaleUpCMExternalIgnoresUnreadyPods", "external", 3, [8600], 4400, (2, 8600),
      {"ready": [F, T, F]}, None),
     ("TestReplicaCalcScaleUpCMExternalNoLabels", "pods", 1, [8600], 4400, (2, 8600), {}, None),
@@ -234,6 +236,11 @@ METRIC_CASES = [
      {"phase": [R, R, R]}, None),
     ("TestReplicaCalcExternalMetricUsageOverflow", "external", 3, [MAX_INT64 // 2 + 1] * 2, MAX_INT64,
      (3, MAX_INT64), {}, None),
+    ("TestReplicaCalcScaleUpOverflow", "object", 3, [MAX_INT64], 1, (MAX_INT32, MAX_INT64), {}, None),
+    ("TestExternalPerPodMetricReplicaOverflow", "external-per-pod", 1, [MAX_INT64], 1, (MAX_INT32, MAX_INT64), {},
+     None),
+    ("TestExternalPerPodMetricUsageOverflow", "external-per-pod", 1, [MAX_INT64], MAX_INT64, (1, MAX_INT64), {},
+     None),
 ]  # fmt: skip
 
 
