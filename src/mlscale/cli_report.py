@@ -67,7 +67,7 @@ def report(
     if run.partial:
         console.print("[yellow]partial run[/]: " + "; ".join(run.partial_reasons))
     console.print(_summary_table(result.stats, run.path))
-    events = html.scale_event_rows(result.stats)
+    events = html.scale_event_rows(result.stats, compact=True)  # the full reasons are in stats.json
     if events:
         scale = Table(title="scale events")
         for column in html.SCALE_EVENT_HEADER:

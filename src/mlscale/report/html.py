@@ -84,7 +84,26 @@ def summary_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def scale_event_rows(stats: dict[str, Any]) -> list[list[str]]:
+def short_reason(reason: str | None) -> str | None:
+    """Kubernetes' rescale reason with the metric named briefly, for an 80-column terminal:
+    "cpu resource utilization (percentage of request) above target" -> "cpu above target",
+    "external metric queue({}) above target" -> "queue above target", "All metrics below
+    target" -> "below target". Conditions (ScaleUpLimit, ...) and failures stay as they are."""
+    if reason is None:
+        return None
+    if reason == "All metrics below target":
+        return "below target"
+    if not reason.endswith(" above target"):
+        return reason
+    metric = reason.removesuffix(" above target")
+    for prefix in ("pods metric ", "external metric "):
+        metric = metric.removeprefix(prefix)
+    metric = metric.split("(")[0].split(" resource")[0].split(" container")[0].split(" metric ")[-1]
+    return f"{metric.strip()} above target"
+
+
+def scale_event_rows(stats: dict[str, Any], compact: bool = False) -> list[list[str]]:
+    """One row per scale event; ``compact`` names the metric of a reason briefly (short_reason)."""
     return [
         [
             _fmt(e["at_s"]),
@@ -94,7 +113,7 @@ def scale_event_rows(stats: dict[str, Any]) -> list[list[str]]:
             _fmt(e["decision_after_load_s"], " s"),
             _fmt(e["ready_after_decision_s"], " s"),
             _fmt(e["reaction_s"], " s"),
-            _fmt(e["reason"]),
+            _fmt(short_reason(e["reason"]) if compact else e["reason"]),
         ]
         for e in stats["autoscaling"]["scale_events"]
     ]
