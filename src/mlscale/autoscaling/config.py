@@ -149,14 +149,14 @@ def parse_hpa_config(section: Any, where: str = "autoscaling") -> HPAConfig:
     if not isinstance(behavior, dict):
         raise ConfigError(f"{where}.behavior must be a mapping")
     cpu_target = _int(section, "targetCPUUtilizationPercentage", where, 70, 1)
-    metrics = parse_metrics(section.get("metrics"), where, cpu_target)
+    metrics = parse_metrics(section.get("metrics"), where)
     listed_cpu = [m.target.utilization for m in metrics if m.type == "Resource" and m.name == "cpu"
                   and m.target is not None and m.target.utilization is not None]  # fmt: skip
     config = HPAConfig(
         min_replicas=_int(section, "minReplicas", where, 1, 0),
         max_replicas=_int(section, "maxReplicas", where, 5, 1),
         target_cpu_utilization=listed_cpu[0] if listed_cpu else cpu_target,
-        metric_specs=metrics if section.get("metrics") else (),
+        metric_specs=metrics,
         scale_up=_rules(behavior.get("scaleUp"), f"{where}.behavior.scaleUp", DEFAULT_SCALE_UP),
         scale_down=_rules(behavior.get("scaleDown"), f"{where}.behavior.scaleDown", DEFAULT_SCALE_DOWN),
         tolerance=_seconds(section, "tolerance", where, 0.1),

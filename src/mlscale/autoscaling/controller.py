@@ -43,7 +43,7 @@ class Controller:
         current = self.target.current_replicas()
         pods = self.target.pods()
         decision, self.state = decide(current, pods, self.target.observed(), now, self.state, self.config,
-                                      status_replicas=len([p for p in pods if not p.deleted]))  # fmt: skip
+                                      status_replicas=sum(not p.deleted for p in pods))  # fmt: skip
         if decision.desired != current:
             await self.target.scale_to(decision.desired)
             self.state = record_scale(self.state, current, decision.desired, now, self.config)

@@ -29,21 +29,30 @@ _SUFFIXES = {
 }  # fmt: skip
 
 
-def milli_value(quantity: Any, where: str = "quantity") -> int:
-    """A Kubernetes quantity ("500m", "1.5", "2Gi", 15) as milli-units, rounded up like MilliValue()."""
-    text = str(quantity).strip() if isinstance(quantity, str | int | float) else ""
-    if isinstance(quantity, bool) or not text:
-        raise ConfigError(f"{where} must be a Kubernetes quantity such as 500m, 2 or 1Gi, not {quantity!r}")
+def quantity_value(text: str) -> Decimal:
+    """A Kubernetes quantity ("500m", "1.5", "2Gi") in its base unit, exactly; ValueError if it is
+    none. The one parser of quantities: ``milli_value`` here, ``backends.base.cpu_millicores``."""
+    text = text.strip()
     suffix = next((s for s in sorted(_SUFFIXES, key=len, reverse=True) if s and text.endswith(s)), "")
     try:
         number = Decimal(text[: len(text) - len(suffix)] if suffix else text)
     except InvalidOperation as exc:
-        raise ConfigError(
-            f"{where} must be a Kubernetes quantity such as 500m, 2 or 1Gi, not {quantity!r}"
-        ) from exc
+        raise ValueError(f"{text!r} is not a Kubernetes quantity") from exc
     if not number.is_finite() or number < 0:
-        raise ConfigError(f"{where} must be a finite quantity >= 0, not {quantity!r}")
-    return math.ceil(number * _SUFFIXES[suffix] * 1000)
+        raise ValueError(f"{text!r} is not a finite quantity >= 0")
+    return number * _SUFFIXES[suffix]
+
+
+def milli_value(quantity: Any, where: str = "quantity") -> int:
+    """A Kubernetes quantity ("500m", "1.5", "2Gi", 15) as milli-units, rounded up like MilliValue()."""
+    refused = f"{where} must be a Kubernetes quantity >= 0 such as 500m, 2 or 1Gi, not {quantity!r}"
+    text = str(quantity).strip() if isinstance(quantity, str | int | float) else ""
+    if isinstance(quantity, bool) or not text:
+        raise ConfigError(refused)
+    try:
+        return math.ceil(quantity_value(text) * 1000)
+    except ValueError as exc:
+        raise ConfigError(refused) from exc
 
 
 @dataclass(frozen=True)
@@ -194,10 +203,10 @@ def parse_metric(raw: Any, where: str) -> MetricSpec:
                       selector=selector)  # fmt: skip
 
 
-def parse_metrics(raw: Any, where: str, cpu_target: int) -> tuple[MetricSpec, ...]:
-    """``autoscaling.metrics``; empty or absent means the CPU target alone (the original design)."""
+def parse_metrics(raw: Any, where: str) -> tuple[MetricSpec, ...]:
+    """``autoscaling.metrics`` as listed; empty or absent (HPAConfig.metrics: the CPU target alone)."""
     if raw is None or raw == []:
-        return (cpu_utilization(cpu_target),)
+        return ()
     if not isinstance(raw, list):
         raise ConfigError(f"{where}.metrics must be a list of HPA metric specs")
     return tuple(parse_metric(item, f"{where}.metrics[{index}]") for index, item in enumerate(raw))

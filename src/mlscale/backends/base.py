@@ -6,6 +6,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from mlscale.autoscaling.metrics import quantity_value
+
 
 @dataclass
 class ReplicaStatus:
@@ -130,8 +132,6 @@ def cpu_millicores(quantity: str) -> float:
     Both backends speak it: the local one for its replicas' request, the kubernetes one for
     pod requests and the metrics API's usage.
     """
-    match = re.fullmatch(r"([0-9.]+)([numk]?)", quantity.strip())
-    if match is None:
+    if re.fullmatch(r"[0-9.]+[numk]?", quantity.strip()) is None:  # CPU takes no other suffix
         raise ValueError(f"{quantity!r} is not a CPU quantity")
-    number, suffix = float(match.group(1)), match.group(2)
-    return number * {"n": 1e-6, "u": 1e-3, "m": 1.0, "": 1000.0, "k": 1e6}[suffix]
+    return float(quantity_value(quantity) * 1000)

@@ -140,10 +140,12 @@ class LocalSystem:
             if spec.type == "Pods":
                 pods[spec.name] = {r.id: sum(v for _, v in r.scraped[spec.name])
                                    for r in self.replicas if spec.name in r.scraped}  # fmt: skip
-            elif spec.type in ("External", "Object") and spec.name in self.dispatcher_scraped:
-                values = matching(self.dispatcher_scraped[spec.name], spec.selector)
-                external[spec.name] = values
-                objects[(spec.described_object, spec.name)] = sum(values)
+            elif spec.type == "External" and spec.name in self.dispatcher_scraped:
+                external[spec.name] = matching(self.dispatcher_scraped[spec.name], spec.selector)
+            elif spec.type == "Object" and spec.name in self.dispatcher_scraped:
+                objects[(spec.described_object, spec.name)] = sum(
+                    matching(self.dispatcher_scraped[spec.name], spec.selector)
+                )
         return Observed(usage, pods, objects, external, self.scraped_at)
 
     async def scale_to(self, replicas: int) -> None:
