@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from mlscale import __version__, cli_loadtest, cli_report, cli_system
+from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_system
 from mlscale.cli_console import console, errors
 from mlscale.errors import MlscaleError
 
@@ -108,6 +108,7 @@ for _command in (
     cli_system.down,
     cli_loadtest.loadtest,
     cli_report.report,
+    cli_compare.compare,
     demo,
     version,
 ):

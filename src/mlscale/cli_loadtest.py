@@ -140,9 +140,9 @@ def _run(
             **({"system": system} if system else {}),
         },
     )
-    offsets = scaled.offsets(workload)
+    offsets, plan = scaled.offsets(workload), scaled.plan(workload)
     if not live:
-        return run_async(LoadTest(workload, offsets, pool, options, probe=probe).run())
+        return run_async(LoadTest(workload, offsets, pool, options, probe=probe, plan=plan).run())
     from mlscale.cli_live import render
 
     with Live(console=console, refresh_per_second=1, transient=False) as view:
@@ -150,7 +150,8 @@ def _run(
         def show(now: LiveSnapshot) -> None:
             view.update(render(now))
 
-        return run_async(LoadTest(workload, offsets, pool, options, probe=probe, progress=show).run())
+        test = LoadTest(workload, offsets, pool, options, probe=probe, progress=show, plan=plan)
+        return run_async(test.run())
 
 
 def _images_folder(given: Path | None) -> Path:

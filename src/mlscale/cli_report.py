@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,6 +58,7 @@ def report(
         for stats in all_stats:
             table.add_row(*build.compare_row(stats))
         console.print(table)
+        _print_ranking(build.RANKING_HEADER, build.ranking_rows(json.loads(files[0].read_text())))
         _print_files(files)
         return
     if len(paths) > 1:
@@ -92,6 +94,17 @@ def _summary_table(stats: dict[str, Any], path: Path) -> Table:
     for name, value in summary_rows(stats):
         table.add_row(name, value)
     return table
+
+
+def _print_ranking(header: tuple[str, ...], rows: list[list[str]]) -> None:
+    table = Table(
+        title="policies ranked (median, min–max over repeats; ≈ within the spread of the one above)"
+    )
+    for column in header:
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _print_files(files: list[Path]) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mlscale import defaults
+from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.backends import BackendName, ClusterChoice, SystemStatus, UpOptions, open_backend
 from mlscale.cli_console import console
 
@@ -42,8 +43,8 @@ def status_table(status: SystemStatus) -> Table:
     decision = status.last_decision or {}
     table.caption = (
         f"replicas {status.ready_replicas} ready of {len(status.replicas)}, "
-        f"desired {status.desired_replicas} (min {status.min_replicas}, max {status.max_replicas}, "
-        f"CPU target {status.target_cpu_utilization} %)"
+        f"desired {status.desired_replicas} (policy {status.policy}, min {status.min_replicas}, "
+        f"max {status.max_replicas}, CPU target {status.target_cpu_utilization} %)"
         + (f" · time scale {status.time_scale:g}" if status.time_scale != 1 else "")
         + (f" · last decision: {decision.get('reason')}" if decision else "")
     )
@@ -78,6 +79,10 @@ def up(
         ),
     ] = None,
     values: Annotated[Path | None, typer.Option(help="Helm values file with the autoscaling section")] = None,
+    policy: Annotated[
+        PolicyName | None,
+        typer.Option(help="what scales: cpu (HPA), queue (KEDA), kpa (Knative), oracle \\[values.yaml]"),
+    ] = None,
     kube_context: Annotated[str | None, typer.Option(help="kubernetes: the kubeconfig context")] = None,
     namespace: Annotated[str, typer.Option(help="kubernetes: the namespace")] = "mlscale",
     minikube: Annotated[bool, typer.Option(help="kubernetes: the cluster is Minikube")] = True,
@@ -92,11 +97,12 @@ def up(
         typer.Option(help="kubernetes: reach the dispatcher here (no Minikube URL, no port-forward)"),
     ] = None,
 ) -> None:
-    """Bring the system up: the dispatcher and inference replicas, scaled by the HPA."""
+    """Bring the system up: the dispatcher and inference replicas, scaled by the chosen policy."""
     options = UpOptions(
         backend=backend, weights=weights, cpu_request=cpu_request, min_replicas=min_replicas,
         max_replicas=max_replicas, target_cpu=target_cpu, time_scale=time_scale,
         dispatcher_port=dispatcher_port, result_url=result_url, values=values,
+        policy=policy.value if policy else None,
         cluster=ClusterChoice(
             context=kube_context, namespace=namespace, minikube=minikube, registry=registry,
             build=not skip_build, load=not skip_load, monitoring=monitoring, dispatcher_url=dispatcher_url,

@@ -23,7 +23,7 @@ from tests.chart.helm import SUBCHARTS_OFF, helm, render
 
 KUBERNETES_VERSIONS = ("1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0")
 SCENARIOS = sorted(p.name for p in (chart_dir() / "ci").glob("*-values.yaml"))
-CRD_KINDS = {"ServiceMonitor"}  # not in Kubernetes' own schemas
+CRD_KINDS = {"ServiceMonitor", "ScaledObject"}  # not in Kubernetes' own schemas (test_keda.py: KEDA's)
 
 
 def by_kind(documents: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -297,12 +297,13 @@ def test_a_missing_cpu_request_is_refused_with_the_reason() -> None:
 def test_subcharts_are_pinned_and_switchable() -> None:
     chart = yaml.safe_load((chart_dir() / "Chart.yaml").read_text())
     names = {d["name"]: d for d in chart["dependencies"]}
-    assert set(names) == {"kube-prometheus-stack", "loki", "promtail"}
+    assert set(names) == {"kube-prometheus-stack", "loki", "promtail", "keda"}
     for name, dependency in names.items():
         assert all(part.isdigit() for part in dependency["version"].split(".")), dependency  # exact, no range
         assert dependency["condition"] == f"{name}.enabled"
     values = yaml.safe_load(values_file().read_text())
-    assert all(values[name]["enabled"] is True for name in names)
+    assert all(values[name]["enabled"] is True for name in names if name != "keda")  # monitoring on
+    assert values["keda"]["enabled"] is False  # only the queue policy needs it
 
 
 def test_every_values_key_is_documented() -> None:

@@ -46,6 +46,8 @@ class ExternalServed:
     namespace: str
     metric: str
     value: float | None
+    selector: str = ""
+    """The labelSelector the HPA asked with (KEDA's adapter answers per ScaledObject)."""
 
 
 def _seconds(moment: datetime.datetime | None) -> float | None:
@@ -80,10 +82,10 @@ class FakeMetricsServer:
         self.scenario = scenario
         self.external = external or (lambda name, t: None)
 
-    def _external_metric(self, namespace: str, metric: str) -> list[dict[str, Any]]:
+    def _external_metric(self, namespace: str, metric: str, selector: str = "") -> list[dict[str, Any]]:
         now = time.time()
         value = self.external(metric, now - self.began)
-        self.external_log.append(ExternalServed(now, namespace, metric, value))
+        self.external_log.append(ExternalServed(now, namespace, metric, value, selector))
         if value is None:
             return []
         stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat().replace("+00:00", "Z")
@@ -185,7 +187,7 @@ class FakeMetricsServer:
 
         def external(request: Request) -> JSONResponse:
             namespace, metric = request.path_params["namespace"], request.path_params["metric"]
-            items = self._external_metric(namespace, metric)
+            items = self._external_metric(namespace, metric, request.query_params.get("labelSelector", ""))
             if not items:
                 return JSONResponse({"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                      "message": f"no metric {metric}", "reason": "NotFound", "code": 404},

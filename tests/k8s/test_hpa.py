@@ -29,6 +29,13 @@ from mlscale.autoscaling.behavior import HPAState, record_scale
 from mlscale.autoscaling.config import HPAConfig, parse_hpa_config
 from mlscale.autoscaling.hpa import decide
 from mlscale.autoscaling.metrics import Observed, pod_usage
+from mlscale.autoscaling.policies.queue import (
+    METRIC_NAME,
+    SELECTOR_LABEL,
+    QueuePolicy,
+    QueueSettings,
+    keda_hpa_spec,
+)
 from mlscale.autoscaling.replicas import Pod, cpu_pod
 from tests.chart.helm import SUBCHARTS_OFF, chart_copy, helm_binary
 from tests.k8s.conftest import Cluster
@@ -157,6 +164,9 @@ class Scenario:
     queue: Callable[[float], float] | None = None
     """An External metric ``queue`` (seconds -> its value) beside CPU, target AverageValue 5 per pod."""
     behavior: bool = True
+    keda: Callable[[float], float] | None = None
+    """The queue policy's HPA half alone: the HPA KEDA generates (``keda_hpa_spec``) over the
+    External metric ``s0-prometheus``, served for the ScaledObject's selector; seconds -> value."""
 
 
 QUEUE_METRIC = {
@@ -183,13 +193,37 @@ SCENARIOS = [
         34,
         queue=lambda t: 0.0 if t < 6 else 14.0 if t < 12 else 40.0 if t < 20 else 0.0,
     ),
+    # KEDA's HPA for the queue policy (threshold 5 per replica): a backlog of 12, then 26, then 6
+    # asks for 3 and 6 (2 pods per 5 s at most) and, once the 9 s scale-down window passes, 2.
+    Scenario(
+        "queue policy: the HPA KEDA generates",
+        lambda i, t: 100.0,
+        34,
+        keda=lambda t: 2.0 if t < 4 else 12.0 if t < 10 else 26.0 if t < 18 else 6.0,
+    ),
     # No behavior: 400 % of the request wants 6 from 1, capped at max(2 x 1, 4) = 4 (ScaleUpLimit),
     # then 6 (TooManyReplicas); the scale-down waits for the controller's downscale window (9 s).
     Scenario("without behavior", lambda i, t: 2000.0 if 4 <= t < 14 else 60.0, 34, behavior=False),
 ]
 
 
+KEDA_SETTINGS = QueueSettings(threshold=5, max_replica_count=6, behavior=BEHAVIOR, sync_period_seconds=SYNC)
+SCALED_OBJECT = "app"
+
+
+def keda_spec() -> dict[str, Any]:
+    """The generated HPA's spec with the testbed's controller flags (for our replay)."""
+    return {**keda_hpa_spec(KEDA_SETTINGS, SCALED_OBJECT), "tolerance": 0.1,
+            "downscaleStabilizationSeconds": DOWNSCALE_WINDOW}  # fmt: skip
+
+
 def hpa_config(scenario: Scenario, one_window: bool) -> HPAConfig:
+    if scenario.keda:
+        # The very config the local backend's queue policy runs its HPA half with.
+        policy = QueuePolicy.make(KEDA_SETTINGS, SCALED_OBJECT)
+        config = replace(policy.hpa, tolerance=0.1, downscale_stabilization_seconds=DOWNSCALE_WINDOW)
+        assert config == parse_hpa_config(keda_spec())
+        return replace(config, one_window_stabilization=one_window)
     config = parse_hpa_config(
         {
             "minReplicas": scenario.min_replicas,
@@ -202,6 +236,11 @@ def hpa_config(scenario: Scenario, one_window: bool) -> HPAConfig:
         }
     )
     return replace(config, one_window_stabilization=one_window)
+
+
+def hpa_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``keda_hpa_spec`` an HPA object has (the rest are controller flags)."""
+    return {k: spec[k] for k in ("minReplicas", "maxReplicas", "metrics", "behavior") if k in spec}
 
 
 def our_inputs(served: Served, window: float, external: list[ExternalServed]) -> tuple[list[Pod], Observed]:
@@ -284,10 +323,13 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
         index = order.setdefault(pod.metadata.name, len(order))
         return scenario.cpu(index, t)
 
-    queue = scenario.queue
-    cluster.metrics.set_scenario(
-        cpu, (lambda name, t: queue(t) if name == "queue" else None) if queue else None
-    )
+    queue, keda = scenario.queue, scenario.keda
+    if keda:
+        cluster.metrics.set_scenario(cpu, lambda name, t: keda(t) if name == METRIC_NAME else None)
+    else:
+        cluster.metrics.set_scenario(
+            cpu, (lambda name, t: queue(t) if name == "queue" else None) if queue else None
+        )
     with replica_timeline(apps, namespace, "app") as timeline:
         client.CustomObjectsApi(cluster.api).create_namespaced_custom_object(
             "autoscaling",
@@ -300,16 +342,26 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
                 "metadata": {"name": "app"},
                 "spec": {
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "app"},
-                    "minReplicas": scenario.min_replicas,
-                    "maxReplicas": 6,
-                    **({"behavior": BEHAVIOR} if scenario.behavior else {}),
-                    "metrics": [CPU_METRIC, QUEUE_METRIC] if scenario.queue else [CPU_METRIC],
+                    **(
+                        hpa_fields(keda_spec())
+                        if scenario.keda
+                        else {
+                            "minReplicas": scenario.min_replicas,
+                            "maxReplicas": 6,
+                            **({"behavior": BEHAVIOR} if scenario.behavior else {}),
+                            "metrics": [CPU_METRIC, QUEUE_METRIC] if scenario.queue else [CPU_METRIC],
+                        }
+                    ),
                 },
             },
         )
         time.sleep(scenario.seconds)
     syncs = [s for s in cluster.metrics.log if s.namespace == namespace]
     samples, external = timeline.spec, list(cluster.metrics.external_log)
+    if keda:  # the controller asked as KEDA's HPA asks: for the ScaledObject's series
+        assert {e.selector for e in external if e.namespace == namespace} == {
+            f"{SELECTOR_LABEL}={SCALED_OBJECT}"
+        }
     real = [at(samples, served.at + SYNC / 2) for served in syncs[:-1]]  # the last may not be sampled yet
     replays = {}
     notes: list[str] = []

@@ -225,6 +225,17 @@ def test_replica_seconds_from_samples_bridges_a_missed_second() -> None:
     assert stats.replica_seconds(timeline_frame([1, 1, None, 1]), frame(samples, REPLICA_COLUMNS)) == 6.0
 
 
+def test_replica_seconds_count_zero_for_polled_seconds_without_a_replica() -> None:
+    samples = [
+        {"second": 0, "replica": "a", "ready": True, "cpu_utilization": 50.0},
+        # seconds 1-3: scaled to zero (polled, nobody there); second 4: the poll missed it
+        {"second": 5, "replica": "b", "ready": False, "cpu_utilization": 0.0},
+        {"second": 6, "replica": "b", "ready": True, "cpu_utilization": 40.0},
+    ]
+    timeline = timeline_frame([1, 0, 0, 0, None, 0, 1])
+    assert stats.replica_seconds(timeline, frame(samples, REPLICA_COLUMNS)) == 3.0  # not 7: zero is zero
+
+
 def test_replica_seconds_without_samples_uses_the_ready_count_and_none_without_a_backend() -> None:
     empty = frame([], REPLICA_COLUMNS)
     assert stats.replica_seconds(timeline_frame([1, 2, None, 2]), empty) == 5.0

@@ -95,3 +95,12 @@ httpGet:
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* The autoscaling policy, checked: the chart renders cpu (an HPA) and queue (a ScaledObject). */}}
+{{- define "mlscale.policy" -}}
+{{- $policy := .Values.autoscaling.policy | default "cpu" }}
+{{- if not (has $policy (list "cpu" "queue")) }}
+{{- fail (printf "autoscaling.policy %q: the chart renders cpu (an HPA) and queue (a KEDA ScaledObject); kpa and oracle run on the local backend only" $policy) }}
+{{- end }}
+{{- $policy }}
+{{- end }}

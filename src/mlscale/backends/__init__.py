@@ -63,6 +63,8 @@ class UpOptions:
     result_url: str | None = None
     values: Path | None = None
     """A values file with the autoscaling section (None: the chart's values.yaml)."""
+    policy: str | None = None
+    """cpu, queue, kpa or oracle (None: the values file's autoscaling.policy)."""
     cluster: ClusterChoice = field(default_factory=ClusterChoice)
 
     def __post_init__(self) -> None:
@@ -72,6 +74,19 @@ class UpOptions:
                 raise InputError(f"--{name.replace('_', '-')} must be >= 1, not {value}")
         if not 0 < self.time_scale <= 1:
             raise InputError(f"--time-scale must be in (0, 1], not {self.time_scale}")
+        from mlscale.autoscaling.policies.base import POLICY_NAMES
+
+        if self.policy is not None and self.policy not in POLICY_NAMES:
+            raise InputError(f"--policy must be one of {', '.join(POLICY_NAMES)}, not {self.policy!r}")
+
+
+def _policy(up: UpOptions, config: HPAConfig) -> str:
+    """The policy ``up`` runs: --policy, else the values file's; its settings checked first."""
+    from mlscale.autoscaling.config import load_values
+    from mlscale.autoscaling.policies import parse_policy_settings
+
+    settings = parse_policy_settings(load_values(up.values).get("autoscaling"), config)
+    return up.policy or settings.name
 
 
 def _check_autoscaling(up: UpOptions) -> HPAConfig:
@@ -91,10 +106,13 @@ def local_options(up: UpOptions) -> LocalOptions:
     from mlscale.autoscaling.config import load_values
     from mlscale.backends.local.options import LocalOptions
 
-    if _check_autoscaling(up).min_replicas == 0:
+    config = _check_autoscaling(up)
+    policy = _policy(up, config)
+    if config.min_replicas == 0:
         raise InputError(
             "the local backend starts from at least one replica: set autoscaling.minReplicas >= 1 "
-            "(minReplicas 0 is for a cluster's HPA with an Object or External metric)"
+            "(minReplicas 0 is for a cluster's HPA with an Object or External metric; to scale to "
+            "zero locally, use --policy queue, kpa or oracle)"
         )
     requests = load_values(up.values).get("inference", {}).get("resources", {}).get("requests", {})
     return LocalOptions(
@@ -106,6 +124,7 @@ def local_options(up: UpOptions) -> LocalOptions:
         min_replicas=up.min_replicas,
         max_replicas=up.max_replicas,
         target_cpu=up.target_cpu,
+        policy=policy,
         values_file=up.values,
         state_dir=state_dir(),
         images=_calibration_images(),
@@ -123,8 +142,14 @@ def _calibration_images() -> Path | None:
 def kubernetes_options(up: UpOptions) -> KubernetesOptions:
     from mlscale.backends.kubernetes.options import KubernetesOptions
 
-    _check_autoscaling(up)
+    policy = _policy(up, _check_autoscaling(up))
+    if policy not in ("cpu", "queue"):
+        raise InputError(
+            f"--policy {policy} runs on the local backend only: the chart renders cpu as an HPA and "
+            "queue as a KEDA ScaledObject (Knative's KPA needs Knative Serving; the oracle is a yardstick)"
+        )
     chart_values = {
+        "autoscaling.policy": up.policy,
         "autoscaling.minReplicas": up.min_replicas,
         "autoscaling.maxReplicas": up.max_replicas,
         "autoscaling.targetCPUUtilizationPercentage": up.target_cpu,

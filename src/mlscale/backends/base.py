@@ -67,6 +67,8 @@ class SystemStatus:
     max_replicas: int
     target_cpu_utilization: int
     time_scale: float = 1.0
+    policy: str = "cpu"
+    """What scales the replicas: cpu (the HPA), queue (KEDA), kpa (Knative) or oracle."""
     last_decision: dict[str, Any] | None = None
     dispatcher: ProcessHealth | None = None
     """The dispatcher process, where the backend runs it itself (local)."""

@@ -9,7 +9,7 @@ from mlscale.backends import open_backend
 from mlscale.backends.base import Backend
 from mlscale.backends.state import read_state
 
-SYSTEM_FIELDS = ("backend", "min_replicas", "max_replicas", "target_cpu_utilization", "time_scale")
+SYSTEM_FIELDS = ("backend", "policy", "min_replicas", "max_replicas", "target_cpu_utilization", "time_scale")
 
 
 class BackendProbe:
@@ -38,6 +38,12 @@ class BackendProbe:
 
     def decisions(self) -> list[dict[str, Any]]:
         return self.backend.decisions()
+
+    def announce(self, rates: list[float], start_at: float) -> None:
+        """The workload's plan, for a backend whose policy reads it (the local oracle); others ignore it."""
+        announce = getattr(self.backend, "announce", None)
+        if announce is not None:
+            announce(rates, start_at)
 
     def describe(self) -> dict[str, Any]:
         """The system under test for run.json: backend, HPA numbers, time scale, calibration."""

@@ -54,6 +54,11 @@ class ScheduleOptions:
             max_requests=self.max_images,
         )
 
+    def plan(self, workload: Workload) -> list[float]:
+        """Requests/s of each second of the schedule: what the oracle policy plans from."""
+        seconds = math.ceil(len(workload.rates) * self.step_seconds)
+        return [workload.tick(second, self.step_seconds, self.scale) or 0.0 for second in range(seconds)]
+
     def describe(self) -> dict[str, Any]:
         """For run.json's ``options``."""
         return {

@@ -93,8 +93,12 @@ class LoadTest:
         probe: SystemProbe | None = None,
         progress: Progress | None = None,
         store: OutcomeStore | None = None,
+        plan: list[float] | None = None,
     ) -> None:
         self.workload, self.offsets, self.images, self.options = workload, offsets, images, options
+        self.planned = plan
+        """Requests/s of each second (``ScheduleOptions.plan``), announced to the system at the start."""
+        self.plan_announced = False
         self.progress = progress
         self.own_store = store is None
         self.store = store or OutcomeStore()
@@ -115,9 +119,21 @@ class LoadTest:
         if self.progress is not None:
             self.progress(self.snapshot())
 
+    async def _announce(self) -> bool:
+        """Tell the system the plan; False when there is no system or it did not take it."""
+        announce = getattr(self.sampler.probe, "announce", None)
+        if announce is None or self.planned is None:
+            return False
+        try:
+            await asyncio.to_thread(announce, self.planned, self.start_at)
+        except MlscaleError:
+            return False
+        return True
+
     async def run(self) -> LoadTestResult:
         run_dir = new_run_dir(self.options.runs_dir, self.workload.name, self.start_at)
         server = await self._listen() if self.own_store else None
+        self.plan_announced = await self._announce()
         self.sampler.start()
         interrupted = False
         try:
@@ -244,6 +260,7 @@ class LoadTest:
                 "rates": list(workload.rates),
             },
             "dispatcher_url": self.options.dispatcher_url,
+            "plan_announced": self.plan_announced,
             "start_at": self.start_at,
             "end_at": time.time(),
             "requests": recorded,

@@ -11,8 +11,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from mlscale.report import html, plots
+from mlscale.report import compare_plots, html, plots
 from mlscale.report.load import Run
+from mlscale.report.policies import compare_policies
 from mlscale.report.stats import run_statistics
 from mlscale.report.style import apply_theme
 from mlscale.report.thresholds import Threshold, Verdict, evaluate
@@ -69,6 +70,7 @@ def statistics(run: Run, options: ReportOptions) -> dict[str, Any]:
             if run.start_at
             else None,
             "backend": system.get("backend"),
+            "policy": system.get("policy"),
             "time_scale": system.get("time_scale"),
             "target_cpu_utilization": system.get("target_cpu_utilization"),
             "partial": run.partial,
@@ -151,12 +153,53 @@ def write_comparison(
     apply_theme()
     out_dir.mkdir(parents=True, exist_ok=True)
     all_stats = [statistics(run, options) for run in runs]
-    figure = plots.save(plots.compare_figure(runs, all_stats), out_dir / "compare_timeline.png")
+    comparison = compare_policies(all_stats)
+    figure = plots.save(compare_plots.compare_figure(runs, all_stats), out_dir / "compare_timeline.png")
+    by_policy = plots.save(
+        compare_plots.policy_figure(runs, all_stats, comparison), out_dir / "compare_policies.png"
+    )
     data = out_dir / "compare.json"
-    data.write_text(json.dumps({"schema": STATS_SCHEMA, "runs": all_stats}, indent=2, allow_nan=False) + "\n")
+    document = {"schema": STATS_SCHEMA, **comparison, "runs": all_stats}
+    data.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
     page = out_dir / "report.html"
     rows = [compare_row(s) for s in all_stats]
     page.write_text(
-        html.compare_page(f"mlscale comparison of {len(runs)} runs", rows, COMPARE_HEADER, figure)
-    )
-    return all_stats, [data, figure, page]
+        html.compare_page(
+            f"mlscale comparison of {len(runs)} runs", rows, COMPARE_HEADER, figure,
+            ranking=(RANKING_HEADER, ranking_rows(comparison)), notes=comparison["notes"],
+            policy_figure=by_policy,
+        )
+    )  # fmt: skip
+    return all_stats, [data, by_policy, figure, page]
+
+
+RANKING_HEADER = ("#", "policy", "runs", "SLO-violated s", "recovery s", "replica-s", "replica-s/1k ok",
+                  "p95 ms", "failed")  # fmt: skip
+
+
+def _spread_text(measure: dict[str, Any], digits: int = 0) -> str:
+    if measure["median"] is None:
+        return "–"
+    median, low, high = (f"{measure[k]:,.{digits}f}" for k in ("median", "min", "max"))
+    return median if low == high else f"{median} ({low}–{high})"
+
+
+def ranking_rows(comparison: dict[str, Any]) -> list[list[str]]:
+    """The ranking as a table: median (min–max over repeats) of each measure."""
+    rows = []
+    for entry in comparison["ranking"]:
+        name = entry["policy"]
+        policy = comparison["policies"][name]
+        m = policy["measures"]
+        rows.append([
+            str(entry["place"]) + (" ≈" if entry.get("within_spread_of_above") else ""),
+            name + (" (yardstick)" if entry["yardstick"] else ""),
+            str(len(policy["runs"])),
+            _spread_text(m["slo_violation_seconds"]),
+            _spread_text(m["recovery_s"]),
+            _spread_text(m["replica_seconds"]),
+            _spread_text(m["replica_seconds_per_1000_ok"], 1),
+            _spread_text(m["p95_ms"]),
+            _spread_text(m["failed"]),
+        ])  # fmt: skip
+    return rows

@@ -206,8 +206,27 @@ def replica_rows(stats: dict[str, Any]) -> list[list[str]]:
     ]
 
 
-def compare_page(title: str, rows: Sequence[Sequence[str]], header: Sequence[str], figure: Path) -> str:
-    body = f"<h1>{escape(title)}</h1>" + _table(header, rows) + _image(figure, "timelines overlaid")
+def compare_page(
+    title: str,
+    rows: Sequence[Sequence[str]],
+    header: Sequence[str],
+    figure: Path,
+    *,
+    ranking: tuple[Sequence[str], Sequence[Sequence[str]]] | None = None,
+    notes: Sequence[str] = (),
+    policy_figure: Path | None = None,
+) -> str:
+    body = f"<h1>{escape(title)}</h1>"
+    if ranking is not None:
+        body += "<h2>Policies ranked</h2>" + _table(*ranking)
+        body += (
+            "<p>Median (min–max) over repeats. Ranked by SLO-violated seconds, then replica-seconds; "
+            "≈: within the spread of the policy above it.</p>"
+        )
+        body += "".join(f"<p>{escape(n)}</p>" for n in notes)
+    if policy_figure is not None:
+        body += _image(policy_figure, "policies overlaid")
+    body += "<h2>Every run</h2>" + _table(header, rows) + _image(figure, "timelines overlaid")
     return _page(title, body)
 
 

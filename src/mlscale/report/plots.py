@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from mlscale.report.load import Run
-from mlscale.report.style import DPI, OUTCOME_COLORS, SERIES_COLORS, VIOLATION_SHADE, run_palette
+from mlscale.report.style import DPI, OUTCOME_COLORS, SERIES_COLORS, VIOLATION_SHADE
 from mlscale.results import FINAL_OUTCOMES
 
 LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0, "fontsize": "small"}
@@ -30,13 +30,13 @@ def save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def _numbers(series: pd.Series) -> pd.Series:
+def numeric(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(float)
 
 
-def _sampled(series: pd.Series) -> pd.Series:
+def sampled(series: pd.Series) -> pd.Series:
     """A once-a-second sample, its gaps (a poll that fell in the next second) bridged for up to 3 s."""
-    return _numbers(series).ffill(limit=3)
+    return numeric(series).ffill(limit=3)
 
 
 def _title(run: Run) -> str:
@@ -83,7 +83,7 @@ def _rate_panel(ax: Axes, timeline: pd.DataFrame) -> None:
 
 
 def _queue_panel(ax: Axes, timeline: pd.DataFrame) -> None:
-    depth = _sampled(timeline["queue_depth"])
+    depth = sampled(timeline["queue_depth"])
     if depth.notna().any():
         ax.fill_between(
             timeline["second"], depth.fillna(0), step="post", color=SERIES_COLORS["queue"], alpha=0.5
@@ -103,8 +103,8 @@ def _queue_panel(ax: Axes, timeline: pd.DataFrame) -> None:
 
 
 def _replica_panel(ax: Axes, run: Run, stats: dict[str, Any]) -> None:
-    ready = _sampled(run.timeline["replicas"])
-    desired = _sampled(run.timeline["desired_replicas"])
+    ready = sampled(run.timeline["replicas"])
+    desired = sampled(run.timeline["desired_replicas"])
     ax.set_title("Replicas", loc="left")
     ax.set_ylabel("replicas")
     if not ready.notna().any():
@@ -141,12 +141,12 @@ def _replica_panel(ax: Axes, run: Run, stats: dict[str, Any]) -> None:
 def _cpu_panel(ax: Axes, run: Run) -> None:
     ax.set_title("CPU utilization per replica (% of its CPU request)", loc="left")
     ax.set_ylabel("% of request")
-    mean = _sampled(run.timeline["cpu_utilization"])
+    mean = sampled(run.timeline["cpu_utilization"])
     if run.replicas.empty and not mean.notna().any():
         _no_data(ax, "no per-replica CPU was sampled")
         return
     if not run.replicas.empty:
-        per_replica = run.replicas.assign(cpu=_numbers(run.replicas["cpu_utilization"]))
+        per_replica = run.replicas.assign(cpu=numeric(run.replicas["cpu_utilization"]))
         for index, (name, rows) in enumerate(per_replica.groupby("replica", sort=True)):
             ax.plot(
                 rows["second"],
@@ -179,7 +179,7 @@ def _latency_panel(ax: Axes, run: Run, stats: dict[str, Any]) -> None:
     timeline = run.timeline
     plotted = False
     for column, name in (("latency_p50_ms", "p50"), ("latency_p95_ms", "p95"), ("latency_p99_ms", "p99")):
-        values = _numbers(timeline[column])
+        values = numeric(timeline[column])
         if values.notna().any():
             ax.plot(timeline["second"], values, color=SERIES_COLORS[name], label=name)
             plotted = True
@@ -356,41 +356,4 @@ def breakdown_figure(run: Run, stats: dict[str, Any]) -> Figure:
     right.set_xlabel("time since the run started (s)")
     right.set_ylabel("ms")
     right.legend(**LEGEND)
-    return figure
-
-
-# --- comparison ---------------------------------------------------------------------------------
-
-
-def compare_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]]) -> Figure:
-    """The runs' timelines overlaid on one time axis (seconds since each run's start)."""
-    figure = Figure(figsize=(13, 11), layout="constrained")
-    axes = figure.subplots(4, 1, sharex=True)
-    colors = run_palette([r.name for r in runs])
-    for run, run_stats in zip(runs, stats, strict=True):
-        color = colors[run.name]
-        timeline = run.timeline
-        if timeline.empty:
-            continue
-        seconds = timeline["second"]
-        axes[0].step(seconds, timeline["intended"], where="post", color=color, linestyle=":", linewidth=1)
-        axes[0].plot(seconds, timeline["completed_ok"], color=color, label=run.name)
-        axes[1].step(seconds, _sampled(timeline["replicas"]), where="post", color=color, label=run.name)
-        axes[2].step(seconds, _sampled(timeline["queue_depth"]), where="post", color=color, label=run.name)
-        axes[3].plot(seconds, _numbers(timeline["latency_p95_ms"]), color=color, label=run.name)
-        slo = run_stats["slo"]["slo_ms"]
-    titles = ("Achieved ok/s (dotted: offered)", "Ready replicas", "Queue depth", "Latency p95 per second")
-    units = ("requests/s", "replicas", "requests", "ms (log)")
-    for ax, title, unit in zip(axes, titles, units, strict=True):
-        ax.set_title(title, loc="left")
-        ax.set_ylabel(unit)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(**LEGEND)
-    axes[1].yaxis.set_major_locator(MaxNLocator(integer=True))
-    if stats:
-        axes[3].axhline(slo, color=SERIES_COLORS["slo"], linestyle="--", label=f"SLO {slo:g} ms")
-        axes[3].set_yscale("log")
-        axes[3].legend(**LEGEND)
-    axes[-1].set_xlabel("time since each run started (s)")
-    figure.suptitle(f"Comparison of {len(runs)} runs")
     return figure

@@ -250,13 +250,25 @@ def replica_seconds(timeline: pd.DataFrame, replicas: pd.DataFrame) -> float | N
     """Replica-seconds provisioned (ready or starting) over the run; None without a backend.
 
     From the per-replica samples (a replica counts from its first sample, ready or not; a second
-    the poll missed counts as the second before it); for runs without them, from the timeline's
-    ready count.
+    the poll missed counts as the second before it; a polled second without any replica counts
+    0); for runs without them, from the timeline's ready count.
     """
     if not replicas.empty:
         per_second = replicas.groupby("second").size()
-        covered = range(int(per_second.index.min()), int(per_second.index.max()) + 1)
-        return float(per_second.reindex(covered).ffill().sum())
+        seconds = set(range(int(per_second.index.min()), int(per_second.index.max()) + 1))
+        polled = set()
+        if "replicas" in timeline and "second" in timeline:
+            polled = {
+                int(s)
+                for s, r in zip(timeline["second"], timeline["replicas"], strict=True)
+                if not pd.isna(r)
+            }
+        covered = sorted(seconds | polled)
+        counts = per_second.reindex(covered)
+        # A second the sampler polled with no replica in it had none (scaled to zero); one it
+        # missed counts as the second before it.
+        counts[counts.isna() & counts.index.isin(sorted(polled))] = 0
+        return float(counts.ffill().fillna(0).sum())
     counted = timeline["replicas"].dropna() if "replicas" in timeline else pd.Series(dtype=float)
     return float(counted.sum()) if len(counted) else None
 

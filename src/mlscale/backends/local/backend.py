@@ -77,6 +77,15 @@ class LocalBackend:
             raise BackendUnreachable(f"the local system's control API did not answer: {exc}") from exc
         return response.json()
 
+    def announce(self, rates: list[float], start_at: float) -> None:
+        """Tell the supervisor the workload that is starting (the oracle policy plans from it)."""
+        try:
+            response = httpx.post(self._state()["control_url"] + "/plan", headers=self._headers(),
+                                  json={"rates": rates, "start_at": start_at}, timeout=5)  # fmt: skip
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise BackendUnreachable(f"the local system's control API did not take the plan: {exc}") from exc
+
     def up(self) -> SystemStatus:
         existing = read_state()
         if existing is not None and _alive(int(existing.get("supervisor_pid", 0)) or 0):

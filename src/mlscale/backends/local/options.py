@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlscale import defaults
+from mlscale.autoscaling.policies.base import POLICY_NAMES
 from mlscale.backends.base import cpu_millicores
 from mlscale.errors import InputError
 
@@ -29,6 +30,8 @@ class LocalOptions:
     min_replicas: int | None = None
     max_replicas: int | None = None
     target_cpu: int | None = None
+    policy: str | None = None
+    """cpu, queue, kpa or oracle; None: values.yaml's ``autoscaling.policy``."""
     values_file: Path | None = None
     """values.yaml with the autoscaling and probe settings; None: the chart's own."""
     state_dir: Path = Path(".mlscale")
@@ -51,6 +54,8 @@ class LocalOptions:
         url = urlsplit(self.result_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise InputError(f"--result-url must be an http(s) URL, not {self.result_url!r}")
+        if self.policy is not None and self.policy not in POLICY_NAMES:
+            raise InputError(f"--policy must be one of {', '.join(POLICY_NAMES)}, not {self.policy!r}")
         if self.concurrency is not None and self.concurrency < 1:
             raise InputError(f"concurrency must be >= 1, not {self.concurrency}")
 

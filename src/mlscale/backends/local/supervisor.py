@@ -20,13 +20,15 @@ import logging
 import os
 import signal
 import time
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import psutil
 
-from mlscale.autoscaling.config import load_hpa_config
+from mlscale.autoscaling.config import load_hpa_config, load_values
 from mlscale.autoscaling.controller import Controller
+from mlscale.autoscaling.policies import Policy, make_policy, parse_policy_settings, scales_to_zero
 from mlscale.backends.local.calibration import calibrate
 from mlscale.backends.local.control import control_app, control_server
 from mlscale.backends.local.options import LocalOptions
@@ -71,7 +73,11 @@ class Supervisor:
             target_cpu_utilization=options.target_cpu,
             time_scale=options.time_scale,
         )
+        settings = parse_policy_settings(load_values(values).get("autoscaling"), self.config)
+        self.policy_settings = replace(settings, name=options.policy or settings.name)
         self.system = LocalSystem(options, self.config, values)
+        self.system.policy = self.policy_settings.name
+        self.system.floor = 0 if scales_to_zero(self.policy_settings) else self.config.min_replicas
         self.stop = asyncio.Event()
         self.controller: Controller | None = None
         self.control_port = free_port()
@@ -92,7 +98,7 @@ class Supervisor:
         token = ensure_token("control", self.system.state_dir)
         app = control_app(
             lambda: self.system.status(self.controller), lambda: self.controller, self.stop.set, token,
-            self.control_port,
+            self.control_port, announce=lambda plan: setattr(self.system, "announced", plan),
         )  # fmt: skip
         server = control_server(app, self.control_port)
         serving = asyncio.create_task(server.serve())
@@ -109,11 +115,9 @@ class Supervisor:
 
     async def _loop(self) -> None:
         system, config = self.system, self.config
-        for _ in range(config.min_replicas):
+        for _ in range(max(config.min_replicas, 1)):  # one at least: up measures it, Knative starts so too
             system.start_replica()
         system.dispatcher.start()
-        self.controller = Controller(system, config)
-        self.controller.desired = system.current_replicas()
         resolution = config.scaled(config.metric_resolution_seconds)
         next_sample = 0.0
         control: asyncio.Task[None] | None = None
@@ -127,6 +131,7 @@ class Supervisor:
             if control is None and system.published and system.dispatcher.ready:
                 if self.options.calibrate:
                     await _calibrate(system)
+                self.controller = Controller(system, self._policy())
                 control = asyncio.create_task(self.controller.run(self.stop))
             if control is not None:
                 self._publish_phase()
@@ -134,6 +139,19 @@ class Supervisor:
                 await asyncio.wait_for(self.stop.wait(), 0.5)
         if control is not None:
             await control
+
+    def _policy(self) -> Policy[Any]:
+        """The chosen policy; the oracle's start-up time is the first replica's, as measured."""
+        first = self.system.replicas[0].managed
+        startup = first.ready_since - first.started_at if first.ready_since is not None else None
+        calibration = self.system.calibration
+        return make_policy(
+            self.policy_settings,
+            self.config,
+            cpu_ms_per_request=calibration.cpu_ms_per_request if calibration else None,
+            startup_seconds=startup,
+            request_milli=self.system.request_milli,
+        )
 
     def _publish_phase(self) -> None:
         """The state file says ready (or degraded, while the dispatcher is not) and the calibration."""

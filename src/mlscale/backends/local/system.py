@@ -21,6 +21,7 @@ import psutil
 from mlscale.autoscaling.config import HPAConfig
 from mlscale.autoscaling.controller import Controller
 from mlscale.autoscaling.metrics import Observed, pod_usage
+from mlscale.autoscaling.policies import Plan
 from mlscale.autoscaling.replicas import Pod, cpu_pod
 from mlscale.backends.base import ProcessHealth, ReplicaStatus, SystemStatus, cpu_millicores
 from mlscale.backends.local.calibration import Calibration
@@ -90,6 +91,10 @@ class LocalSystem:
         self.calibration: Calibration | None = None
         self.dispatcher_scraped: Samples = {}
         self.scraped_at = 0.0
+        self.announced: Plan | None = None
+        self.policy = "cpu"
+        self.floor = config.min_replicas
+        """The fewest replicas the policy may leave (0 for the scale-to-zero ones)."""
 
     def _dispatcher_process(self, values: Path) -> ManagedProcess:
         args = ["--host", "127.0.0.1", "--port", str(self.options.dispatcher_port),
@@ -147,6 +152,20 @@ class LocalSystem:
                     matching(self.dispatcher_scraped[spec.name], spec.selector)
                 )
         return Observed(usage, pods, objects, external, self.scraped_at)
+
+    async def load(self) -> float | None:
+        """Queue depth plus in flight from the dispatcher's /stats (what its /metrics exports)."""
+        if self.session is None or not self.dispatcher.ready:
+            return None
+        try:
+            async with self.session.get(self.dispatcher_url + "/stats") as response:
+                stats = await response.json() if response.status == 200 else None
+            return float(stats["queue_depth"]) + float(stats["in_flight"]) if stats else None
+        except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError):
+            return None  # KEDA's scaler error: the policy sees no value
+
+    def plan(self) -> Plan | None:
+        return self.announced
 
     async def scale_to(self, replicas: int) -> None:
         while self.current_replicas() < replicas:
@@ -261,7 +280,8 @@ class LocalSystem:
                 for r in self.replicas
             ],
             desired_replicas=controller.desired if controller else self.current_replicas(),
-            min_replicas=self.config.min_replicas,
+            min_replicas=self.floor,
+            policy=self.policy,
             max_replicas=self.config.max_replicas,
             target_cpu_utilization=self.config.target_cpu_utilization,
             time_scale=self.config.time_scale,

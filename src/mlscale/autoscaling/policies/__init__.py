@@ -1,0 +1,64 @@
+"""The autoscaling policies, side by side: ``cpu`` (the HPA), ``queue`` (KEDA), ``kpa`` (Knative)
+and ``oracle`` (knows the workload). Each is pure (``base.Policy``); ``make_policy`` builds the
+one values.yaml or ``--policy`` names from its settings and what ``up`` measured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlscale.autoscaling.config import HPAConfig
+from mlscale.autoscaling.oracle import OracleConfig
+from mlscale.autoscaling.policies.base import POLICY_NAMES, Plan, Policy, Snapshot, Step
+from mlscale.autoscaling.policies.cpu import CPUPolicy
+from mlscale.autoscaling.policies.kpa import KPAPolicy
+from mlscale.autoscaling.policies.oracle import OraclePolicy
+from mlscale.autoscaling.policies.queue import QueuePolicy
+from mlscale.autoscaling.policies.settings import PolicySettings, parse_policy_settings
+from mlscale.errors import ConfigError
+
+__all__ = ["POLICY_NAMES", "Plan", "Policy", "PolicySettings", "Snapshot", "Step", "make_policy",
+           "parse_policy_settings", "scales_to_zero"]  # fmt: skip
+
+SCALED_OBJECT = "mlscale-inference"
+
+
+def scales_to_zero(settings: PolicySettings) -> bool:
+    """Whether the chosen policy may take the replicas to zero."""
+    return {
+        "cpu": False,
+        "queue": settings.queue.min_replica_count == 0,
+        "kpa": settings.kpa.min_scale == 0,
+        "oracle": settings.oracle.min_replicas == 0,
+    }[settings.name]
+
+
+def make_policy(
+    settings: PolicySettings,
+    hpa: HPAConfig,
+    *,
+    cpu_ms_per_request: float | None = None,
+    startup_seconds: float | None = None,
+    request_milli: int = 500,
+) -> Policy[Any]:
+    """The policy to run. The oracle needs the measured CPU per request, the replicas' CPU request
+    and their start-up time."""
+    if settings.name == "cpu":
+        return CPUPolicy(hpa)
+    if settings.name == "queue":
+        return QueuePolicy.make(settings.queue, SCALED_OBJECT, hpa.time_scale)
+    if settings.name == "kpa":
+        return KPAPolicy(settings.kpa, hpa.time_scale)
+    oracle = settings.oracle
+    startup = oracle.startup_seconds if oracle.startup_seconds is not None else startup_seconds
+    if cpu_ms_per_request is None or startup is None:
+        raise ConfigError("the oracle needs the calibration's CPU per request and a measured start-up time")
+    config = OracleConfig(
+        cpu_ms_per_request=cpu_ms_per_request,
+        request_milli=request_milli,
+        target_utilization=hpa.target_cpu_utilization,
+        startup_seconds=startup,
+        min_replicas=oracle.min_replicas,
+        max_replicas=hpa.max_replicas,
+        lead_seconds=oracle.lead_seconds,
+    )
+    return OraclePolicy(config, hpa.time_scale)

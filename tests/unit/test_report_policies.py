@@ -1,0 +1,76 @@
+"""Policies side by side (``report.policies``): grouping by policy, the spread over repeats, the
+ranking, and the note that a difference within the spread is not a difference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlscale.report.build import ranking_rows
+from mlscale.report.policies import compare_policies, run_measures
+
+
+def stats(policy: str, violated: int, replica_s: float, path: str, *, recovered: int | None = 10,
+          failed: int = 0) -> dict[str, Any]:  # fmt: skip
+    return {
+        "run": {"path": path, "policy": policy, "workload": "spike"},
+        "counts": {"ok": 1000, "timeout": failed, "error": 0},
+        "latency_ms": {"ok": {"from_intended": {"p50": 100.0, "p95": 900.0, "p99": 2000.0}}},
+        "slo": {"seconds_violated": violated},
+        "slo_recovery": [
+            {"at": 0, "from_rps": 0.0, "to_rps": 5.0, "violated_seconds": 0, "recovered_after_s": 0},
+            {
+                "at": 15,
+                "from_rps": 5.0,
+                "to_rps": 45.0,
+                "violated_seconds": violated,
+                "recovered_after_s": recovered,
+            },
+        ],
+        "autoscaling": {
+            "replica_seconds": replica_s,
+            "replica_seconds_per_1000_ok": replica_s,
+            "replicas_max": 3,
+            "scale_events": [
+                {"from": 1, "to": 3, "reaction_s": 40.0},
+                {"from": 3, "to": 1, "reaction_s": None},
+            ],
+        },
+    }
+
+
+def test_run_measures_take_the_largest_increase_and_the_first_scale_up() -> None:
+    measured = run_measures(stats("cpu", 50, 400, "r"))
+    assert measured["recovery_s"] == 10  # the 5 -> 45 step, not the start
+    assert measured["reaction_s"] == 40.0
+    assert measured["failed"] == 0
+    unrecovered = run_measures(stats("cpu", 50, 400, "r", recovered=None))
+    assert unrecovered["recovery_s"] == 50.0  # broken to the end of the level: the level counts
+
+
+def test_policies_are_grouped_ranked_and_their_spread_kept() -> None:
+    runs = [
+        stats("cpu", 60, 300, "c1"), stats("cpu", 70, 310, "c2"), stats("cpu", 65, 290, "c3"),
+        stats("queue", 20, 420, "q1"), stats("queue", 30, 400, "q2"), stats("queue", 25, 410, "q3"),
+        stats("oracle", 22, 350, "o1"), stats("oracle", 24, 340, "o2"),
+        stats("oracle", 28, 360, "o3", failed=4),
+    ]  # fmt: skip
+    result = compare_policies(runs)
+    assert set(result["policies"]) == {"cpu", "queue", "oracle"}
+    queue = result["policies"]["queue"]["measures"]["slo_violation_seconds"]
+    assert (queue["median"], queue["min"], queue["max"]) == (25.0, 20.0, 30.0)
+    assert [e["policy"] for e in result["ranking"]] == ["oracle", "queue", "cpu"]
+    oracle, second, third = result["ranking"]
+    assert oracle["yardstick"] is True
+    assert second["within_spread_of_above"] is True  # 20-30 overlaps 22-28
+    assert third["within_spread_of_above"] is False  # 60-70 does not overlap 20-30
+    assert any("queue and oracle" in note and "within the spread" in note for note in result["notes"])
+    assert result["policies"]["oracle"]["failures_by_kind"] == {"timeout": 4}
+    rows = ranking_rows(result)
+    assert rows[1][0] == "2 ≈"
+    assert rows[1][3] == "25 (20–30)"
+
+
+def test_one_run_per_policy_says_no_spread_is_known() -> None:
+    result = compare_policies([stats("cpu", 60, 300, "c1"), stats("kpa", 10, 500, "k1")])
+    assert any("no spread is known" in note for note in result["notes"])
+    assert result["ranking"][1]["within_spread_of_above"] is True  # unknown spread: not a difference
