@@ -38,6 +38,9 @@ def compare(
     random_seed: Annotated[int, typer.Option(help="the same arrivals for every run")] = 1,
     values: Annotated[Path | None, typer.Option(help="Helm values file with the autoscaling section")] = None,
     weights: Annotated[str, typer.Option(help="imagenet, none or a weights file")] = "none",
+    min_replicas: Annotated[
+        int | None, typer.Option(min=1, help="every policy's fewest replicas (1: no scale to zero)")
+    ] = None,
     runs_dir: Annotated[Path, typer.Option(help="where the runs and the comparison go")] = Path("runs"),
     slo_ms: Annotated[float, typer.Option(min=0.001, help="latency SLO per second of arrival, ms")] = 1000.0,
     live: Annotated[bool, typer.Option(help="show the live table during each run")] = False,
@@ -56,7 +59,13 @@ def compare(
     for index, (round_, policy) in enumerate(plan, 1):
         console.rule(f"[{index}/{len(plan)}] policy {policy.value}, run {round_} of {repeat}")
         target = folder / f"{policy.value}-{round_}"
-        cli_system.up(backend=BackendName.LOCAL, weights=weights, policy=policy, values=values)
+        cli_system.up(
+            backend=BackendName.LOCAL,
+            weights=weights,
+            policy=policy,
+            values=values,
+            min_replicas=min_replicas,
+        )
         try:
             cli_loadtest.loadtest(
                 workload_file=workload, live=live, runs_dir=target, arrival=arrival, random_seed=random_seed

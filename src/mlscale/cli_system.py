@@ -62,7 +62,9 @@ def up(
     cpu_request: Annotated[
         str | None, typer.Option(help="per replica, e.g. 500m (default: values.yaml)")
     ] = None,
-    min_replicas: Annotated[int | None, typer.Option(min=1, help="override autoscaling.minReplicas")] = None,
+    min_replicas: Annotated[
+        int | None, typer.Option(min=1, help="override the policy's fewest replicas (minReplicas, ...)")
+    ] = None,
     max_replicas: Annotated[int | None, typer.Option(min=1, help="override autoscaling.maxReplicas")] = None,
     target_cpu: Annotated[int | None, typer.Option(min=1, help="override the CPU target, percent")] = None,
     time_scale: Annotated[
@@ -83,6 +85,9 @@ def up(
         PolicyName | None,
         typer.Option(help="what scales: cpu (HPA), queue (KEDA), kpa (Knative), oracle \\[values.yaml]"),
     ] = None,
+    max_starting: Annotated[
+        int, typer.Option(min=0, help="local: replicas starting at once, the rest wait (0: no limit)")
+    ] = 1,
     kube_context: Annotated[str | None, typer.Option(help="kubernetes: the kubeconfig context")] = None,
     namespace: Annotated[str, typer.Option(help="kubernetes: the namespace")] = "mlscale",
     minikube: Annotated[bool, typer.Option(help="kubernetes: the cluster is Minikube")] = True,
@@ -102,7 +107,7 @@ def up(
         backend=backend, weights=weights, cpu_request=cpu_request, min_replicas=min_replicas,
         max_replicas=max_replicas, target_cpu=target_cpu, time_scale=time_scale,
         dispatcher_port=dispatcher_port, result_url=result_url, values=values,
-        policy=policy.value if policy else None,
+        policy=policy.value if policy else None, max_starting=max_starting or None,
         cluster=ClusterChoice(
             context=kube_context, namespace=namespace, minikube=minikube, registry=registry,
             build=not skip_build, load=not skip_load, monitoring=monitoring, dispatcher_url=dispatcher_url,

@@ -62,6 +62,14 @@ def test_a_full_queue_answers_429_and_counts_it() -> None:
         assert statuses.count(429) == 4
         stats = (await client.get("/stats")).json()
         assert (stats["rejected"], stats["queue_depth"]) == (4, 5)
+        # One job has been in flight (waiting for an upstream) since the first enqueue: its
+        # request-seconds grow, in /stats and as the counter KEDA's query takes the rate of.
+        await asyncio.sleep(0.05)
+        later = (await client.get("/stats")).json()
+        assert later["busy_seconds"] >= stats["busy_seconds"] + 0.04
+        page = (await client.get("/metrics")).text
+        (line,) = [x for x in page.splitlines() if x.startswith("mlscale_dispatcher_busy_seconds_total ")]
+        assert float(line.split()[1]) >= later["busy_seconds"]
 
     run_with(create_app(Settings(max_queue=5, concurrency=1)), scenario, lifespan=True)
 

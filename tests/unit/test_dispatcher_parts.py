@@ -294,3 +294,22 @@ def test_discover_is_an_http_url_and_excludes_fixed_upstreams() -> None:
         parse_args(["--discover", "http://a:1", "--upstream", "http://b:2"], {})
     with pytest.raises(ConfigError, match="discover_interval"):
         parse_args(["--discover", "http://a:1", "--discover-interval", "0"], {})
+
+
+def test_busy_seconds_integrate_the_in_flight_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlscale_dispatcher import forwarder
+
+    clock = [100.0]
+    monkeypatch.setattr(forwarder.time, "monotonic", lambda: clock[0])
+    busy = forwarder.BusyClock()
+    busy.change(+1)  # one in flight from 100 s
+    clock[0] = 101.0
+    busy.change(+1)  # two from 101 s
+    clock[0] = 103.0
+    busy.change(-1)
+    busy.change(-1)  # none from 103 s
+    clock[0] = 110.0
+    assert busy.seconds() == 1 * 1 + 2 * 2  # 5 request-seconds: a mean of 0.5 over these 10 s
+    busy.change(+1)
+    clock[0] = 110.5
+    assert busy.seconds() == 5.5  # the request still in flight counts up to now

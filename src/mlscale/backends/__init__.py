@@ -65,6 +65,8 @@ class UpOptions:
     """A values file with the autoscaling section (None: the chart's values.yaml)."""
     policy: str | None = None
     """cpu, queue, kpa or oracle (None: the values file's autoscaling.policy)."""
+    max_starting: int | None = 1
+    """Local: replicas starting at once (None: no limit)."""
     cluster: ClusterChoice = field(default_factory=ClusterChoice)
 
     def __post_init__(self) -> None:
@@ -125,6 +127,7 @@ def local_options(up: UpOptions) -> LocalOptions:
         max_replicas=up.max_replicas,
         target_cpu=up.target_cpu,
         policy=policy,
+        max_starting=up.max_starting,
         values_file=up.values,
         state_dir=state_dir(),
         images=_calibration_images(),
@@ -151,6 +154,7 @@ def kubernetes_options(up: UpOptions) -> KubernetesOptions:
     chart_values = {
         "autoscaling.policy": up.policy,
         "autoscaling.minReplicas": up.min_replicas,
+        "autoscaling.queue.minReplicaCount": up.min_replicas,  # the floor of either policy
         "autoscaling.maxReplicas": up.max_replicas,
         "autoscaling.targetCPUUtilizationPercentage": up.target_cpu,
         "inference.resources.requests.cpu": up.cpu_request,

@@ -36,6 +36,7 @@ from mlscale_dispatcher.config import ConfigError, Settings, check_url
 from mlscale_dispatcher.discovery import discover_forever
 from mlscale_dispatcher.forwarder import Forwarder, Job
 from mlscale_dispatcher.ledger import Record
+from mlscale_dispatcher.metrics import BusySecondsCollector
 from mlscale_dispatcher.state import DispatcherState, Sessions
 
 log = logging.getLogger("mlscale_dispatcher")
@@ -77,6 +78,7 @@ def lifespan_for(
         sessions = given or Sessions.open()
         forwarder = Forwarder(settings, state.queue, state.pool, ledger, state.metrics, sessions.forward)
         state.forwarder = forwarder
+        state.metrics.registry.register(BusySecondsCollector(forwarder.busy.seconds))
         forwarder.resize()
         tasks = [asyncio.create_task(forwarder.watch_workers())]
         if settings.discover is not None:
@@ -216,6 +218,7 @@ async def stats(request: Request) -> Response:
             "queue_depth": state.queue.qsize(),
             "max_queue": state.settings.max_queue,
             "in_flight": len(forwarder.in_flight) if forwarder else 0,
+            "busy_seconds": forwarder.busy.seconds() if forwarder else 0.0,
             "workers": forwarder.wanted_workers() if forwarder else 0,
             "accepted": state.accepted,
             "rejected": state.rejected,

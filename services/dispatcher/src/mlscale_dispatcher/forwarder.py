@@ -70,6 +70,24 @@ class Attempt:
         self.error = error
 
 
+class BusyClock:
+    """Request-seconds in flight so far (the integral of the in-flight count over time): its rate
+    over a window is the mean concurrency, which an instant reading of the gauge is not at low load."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.count = 0
+        self.since = time.monotonic()
+
+    def change(self, by: int) -> None:
+        now = time.monotonic()
+        self.total += self.count * (now - self.since)
+        self.count, self.since = self.count + by, now
+
+    def seconds(self) -> float:
+        return self.total + self.count * (time.monotonic() - self.since)
+
+
 class Forwarder:
     def __init__(
         self,
@@ -88,6 +106,7 @@ class Forwarder:
         self.session = session
         self.limiter = RateLimiter(settings.drain_rate) if settings.drain_rate else None
         self.in_flight: dict[int, Job] = {}
+        self.busy = BusyClock()
         self.workers: dict[int, asyncio.Task[None]] = {}
         self.report = settings.result_url is not None
 
@@ -109,6 +128,7 @@ class Forwarder:
     async def run_worker(self, index: int) -> None:
         while index < self.wanted_workers():
             job = await self.queue.get()
+            self.busy.change(+1)
             self.in_flight[id(job)] = job
             self.metrics.in_flight.set(len(self.in_flight))
             try:
@@ -120,6 +140,7 @@ class Forwarder:
                 log.exception("forwarding failed", extra={"request_id": job.id})
                 self.record(job, "error", error=f"internal_{type(exc).__name__}")
             finally:
+                self.busy.change(-1)
                 self.in_flight.pop(id(job), None)
                 self.metrics.in_flight.set(len(self.in_flight))
                 self.queue.task_done()

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from mlscale_dispatcher.ledger import OUTCOMES
 
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class BusySecondsCollector(Collector):
+    """``mlscale_dispatcher_busy_seconds_total``: request-seconds in flight so far. Its rate is the
+    mean number of requests in flight (what KEDA's query and Knative's concurrency average)."""
+
+    def __init__(self, seconds: Callable[[], float]) -> None:
+        self.seconds = seconds
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "mlscale_dispatcher_busy_seconds", "Request-seconds in flight so far (rate: mean concurrency)."
+        )
+        family.add_metric([], self.seconds())
+        yield family
 
 
 @dataclass

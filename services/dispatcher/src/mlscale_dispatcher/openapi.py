@@ -87,6 +87,10 @@ def document(id_pattern: str, max_cursor: int, page: int) -> dict[str, Any]:
             "queue_depth": {"type": "integer"},
             "max_queue": {"type": "integer"},
             "in_flight": {"type": "integer"},
+            "busy_seconds": {
+                "type": "number",
+                "description": "request-seconds in flight so far: its rate is the mean concurrency",
+            },
             "workers": {"type": "integer"},
             "accepted": {"type": "integer"},
             "rejected": {"type": "integer"},

@@ -13,11 +13,11 @@ from mlscale.autoscaling.policies.cpu import CPUPolicy
 from mlscale.autoscaling.policies.kpa import KPAPolicy
 from mlscale.autoscaling.policies.oracle import OraclePolicy
 from mlscale.autoscaling.policies.queue import QueuePolicy
-from mlscale.autoscaling.policies.settings import PolicySettings, parse_policy_settings
+from mlscale.autoscaling.policies.settings import PolicySettings, parse_policy_settings, with_floor
 from mlscale.errors import ConfigError
 
 __all__ = ["POLICY_NAMES", "Plan", "Policy", "PolicySettings", "Snapshot", "Step", "make_policy",
-           "parse_policy_settings", "scales_to_zero"]  # fmt: skip
+           "parse_policy_settings", "scales_to_zero", "with_floor"]  # fmt: skip
 
 SCALED_OBJECT = "mlscale-inference"
 

@@ -8,7 +8,8 @@ scales on the same metric, served to it as an External metric with an AverageVal
 ``threshold`` per replica (``hpa.decide``, every sync period, with the ScaledObject's
 ``advanced.horizontalPodAutoscalerConfig.behavior``). ``keda_hpa_spec`` is that generated HPA;
 the real-control-plane test runs it in kube-controller-manager. The metric is the dispatcher's
-queue depth plus its requests in flight (what the chart's Prometheus query sums).
+queue depth plus its mean requests in flight (``QUERY``; the local backend takes the mean since its
+last read, a second before).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from mlscale.autoscaling.policies.base import Snapshot, Step, record
 METRIC_NAME = "s0-prometheus"
 """KEDA's name for the first trigger's External metric (``s{index}-{scaler}``)."""
 SELECTOR_LABEL = "scaledobject.keda.sh/name"
-QUERY = "sum(mlscale_dispatcher_queue_depth) + sum(mlscale_dispatcher_in_flight)"
-"""The trigger's Prometheus query: the work waiting for or in service."""
+QUERY = "sum(mlscale_dispatcher_queue_depth) + sum(rate(mlscale_dispatcher_busy_seconds_total[1m]))"
+"""The trigger's Prometheus query: the work waiting, plus the mean in service (an instant reading
+of the in-flight gauge is 0 most of the time at low load, and KEDA would scale to zero under it)."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mlscale.autoscaling.config import HPAConfig
@@ -103,3 +103,13 @@ def parse_policy_settings(section: Any, hpa: HPAConfig, where: str = "autoscalin
         if floor > hpa.max_replicas:
             raise ConfigError(f"{where}.{key} ({floor}) is above maxReplicas ({hpa.max_replicas})")
     return PolicySettings(name, queue, kpa, oracle)
+
+
+def with_floor(settings: PolicySettings, floor: int) -> PolicySettings:
+    """Every policy's fewest replicas set to ``floor`` (``up --min-replicas``: 1 keeps them warm)."""
+    return replace(
+        settings,
+        queue=replace(settings.queue, min_replica_count=floor),
+        kpa=replace(settings.kpa, min_scale=floor),
+        oracle=replace(settings.oracle, min_replicas=floor),
+    )

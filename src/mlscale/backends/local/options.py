@@ -30,6 +30,8 @@ class LocalOptions:
     min_replicas: int | None = None
     max_replicas: int | None = None
     target_cpu: int | None = None
+    max_starting: int | None = 1
+    """Replicas starting at once (the rest wait, Pending); None: no limit."""
     policy: str | None = None
     """cpu, queue, kpa or oracle; None: values.yaml's ``autoscaling.policy``."""
     values_file: Path | None = None
@@ -56,6 +58,8 @@ class LocalOptions:
             raise InputError(f"--result-url must be an http(s) URL, not {self.result_url!r}")
         if self.policy is not None and self.policy not in POLICY_NAMES:
             raise InputError(f"--policy must be one of {', '.join(POLICY_NAMES)}, not {self.policy!r}")
+        if self.max_starting is not None and self.max_starting < 1:
+            raise InputError(f"--max-starting must be >= 1, not {self.max_starting}")
         if self.concurrency is not None and self.concurrency < 1:
             raise InputError(f"concurrency must be >= 1, not {self.concurrency}")
 

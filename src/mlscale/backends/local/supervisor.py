@@ -28,7 +28,13 @@ import psutil
 
 from mlscale.autoscaling.config import load_hpa_config, load_values
 from mlscale.autoscaling.controller import Controller
-from mlscale.autoscaling.policies import Policy, make_policy, parse_policy_settings, scales_to_zero
+from mlscale.autoscaling.policies import (
+    Policy,
+    make_policy,
+    parse_policy_settings,
+    scales_to_zero,
+    with_floor,
+)
 from mlscale.backends.local.calibration import calibrate
 from mlscale.backends.local.control import control_app, control_server
 from mlscale.backends.local.options import LocalOptions
@@ -74,6 +80,8 @@ class Supervisor:
             time_scale=options.time_scale,
         )
         settings = parse_policy_settings(load_values(values).get("autoscaling"), self.config)
+        if options.min_replicas is not None:  # --min-replicas: the floor of whichever policy runs
+            settings = with_floor(settings, options.min_replicas)
         self.policy_settings = replace(settings, name=options.policy or settings.name)
         self.system = LocalSystem(options, self.config, values)
         self.system.policy = self.policy_settings.name

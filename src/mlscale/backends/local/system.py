@@ -55,6 +55,15 @@ class Replica:
     def ready(self) -> bool:
         return self.managed.ready and not self.terminating
 
+    @property
+    def pending(self) -> bool:
+        """Asked for, not started yet: it waits for a start slot (``LocalOptions.max_starting``)."""
+        return self.managed.process is None and not self.terminating
+
+    @property
+    def starting(self) -> bool:
+        return self.managed.process is not None and not self.terminating and not self.managed.ready
+
     def sample_cpu(self, now: float) -> None:
         """CPU rate since the last sample of the same process, in millicores (metrics-server's window)."""
         pid = self.managed.pid
@@ -92,6 +101,8 @@ class LocalSystem:
         self.dispatcher_scraped: Samples = {}
         self.scraped_at = 0.0
         self.announced: Plan | None = None
+        self.busy_reading: tuple[float, float] | None = None
+        """(time, busy seconds) of the dispatcher's last /stats, for the mean in flight since."""
         self.policy = "cpu"
         self.floor = config.min_replicas
         """The fewest replicas the policy may leave (0 for the scale-to-zero ones)."""
@@ -123,12 +134,12 @@ class LocalSystem:
             cpu_pod(
                 r.id,
                 self.request_milli,
-                phase="Running",
+                phase="Pending" if r.pending else "Running",
                 ready=r.ready,
                 ready_since=r.managed.ready_since
                 if r.managed.ready_since is not None
                 else r.managed.started_at,
-                started_at=r.managed.started_at,
+                started_at=None if r.pending else r.managed.started_at,
                 deleted=r.terminating,
             )
             for r in self.replicas
@@ -154,15 +165,24 @@ class LocalSystem:
         return Observed(usage, pods, objects, external, self.scraped_at)
 
     async def load(self) -> float | None:
-        """Queue depth plus in flight from the dispatcher's /stats (what its /metrics exports)."""
+        """The dispatcher's queue depth now plus its mean requests in flight since the last read
+        (the rate of its busy-seconds counter, as the chart's Prometheus query takes it)."""
         if self.session is None or not self.dispatcher.ready:
             return None
         try:
             async with self.session.get(self.dispatcher_url + "/stats") as response:
                 stats = await response.json() if response.status == 200 else None
-            return float(stats["queue_depth"]) + float(stats["in_flight"]) if stats else None
+            if stats is None:
+                return None
+            reading = (float(stats["time"]), float(stats["busy_seconds"]))
         except (aiohttp.ClientError, TimeoutError, KeyError, TypeError, ValueError):
             return None  # KEDA's scaler error: the policy sees no value
+        last, self.busy_reading = self.busy_reading, reading
+        if last is None or reading[0] <= last[0] or reading[1] < last[1]:
+            in_flight = float(stats["in_flight"])  # no earlier reading (or a new dispatcher): now's
+        else:
+            in_flight = (reading[1] - last[1]) / (reading[0] - last[0])
+        return float(stats["queue_depth"]) + in_flight
 
     def plan(self) -> Plan | None:
         return self.announced
@@ -171,7 +191,9 @@ class LocalSystem:
         while self.current_replicas() < replicas:
             self.start_replica()
         while self.current_replicas() > replicas:
-            newest = max((r for r in self.replicas if not r.terminating), key=lambda r: r.managed.started_at)
+            # As a ReplicaSet does: a pending pod first, then not ready, then the newest.
+            newest = max((r for r in self.replicas if not r.terminating),
+                         key=lambda r: (r.pending, not r.ready, r.managed.started_at))  # fmt: skip
             newest.terminating = True
             await self.publish_upstreams()  # no new work goes to it ...
             newest.managed.stop()  # ... and it drains what it has, then exits
@@ -190,10 +212,22 @@ class LocalSystem:
             self.logs / f"{replica_id}.log",
             self.replica_probes,
         )  # fmt: skip
-        managed.start()
         replica = Replica(managed)
         self.replicas.append(replica)
+        self.start_pending()
         return replica
+
+    def start_pending(self) -> None:
+        """Start waiting replicas, oldest first, while fewer than ``max_starting`` are starting: on
+        a 2-core machine each start (importing TensorFlow, building the model) takes a core for
+        seconds, and five at once took 40 s each and starved the replica that was serving."""
+        limit = self.options.max_starting
+        for replica in self.replicas:
+            if not replica.pending:
+                continue
+            if limit is not None and sum(r.starting for r in self.replicas) >= limit:
+                return
+            replica.managed.start()
 
     async def watch(self) -> list[str]:
         """Restarts and probes of every process; the dispatcher's upstreams follow the ready set."""
@@ -201,7 +235,11 @@ class LocalSystem:
         for replica in list(self.replicas):
             if replica.terminating and not replica.managed.alive:
                 self.replicas.remove(replica)  # drained and gone
-        managed = [self.dispatcher, *(r.managed for r in self.replicas if not r.terminating)]
+        self.start_pending()
+        managed = [
+            self.dispatcher,
+            *(r.managed for r in self.replicas if not r.terminating and not r.pending),
+        ]
         dispatcher_pid = self.dispatcher.pid
         rounds = await asyncio.gather(*(m.tick(self.session) for m in managed))
         if self.dispatcher.pid != dispatcher_pid:
