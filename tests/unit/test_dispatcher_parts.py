@@ -300,7 +300,7 @@ def test_busy_seconds_integrate_the_in_flight_count(monkeypatch: pytest.MonkeyPa
     from mlscale_dispatcher import forwarder
 
     clock = [100.0]
-    monkeypatch.setattr(forwarder.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("mlscale_dispatcher.forwarder.time.monotonic", lambda: clock[0])
     busy = forwarder.BusyClock()
     busy.change(+1)  # one in flight from 100 s
     clock[0] = 101.0
