@@ -96,6 +96,13 @@ def _summary_table(stats: dict[str, Any], path: Path) -> Table:
     return table
 
 
+RANKING_LEGEND = (
+    "SLO broken s: seconds whose arrivals broke the SLO; recovery s: after the largest load "
+    "increase; replica-s: provisioned; per 1k ok: replica-s per 1,000 ok; ≈: within the spread of "
+    "the policy above; *: the oracle, a yardstick"
+)
+
+
 def _print_ranking(header: tuple[str, ...], rows: list[list[str]]) -> None:
     table = Table(
         title="policies ranked (median, min–max over repeats; ≈ within the spread of the one above)"

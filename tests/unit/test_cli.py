@@ -68,3 +68,38 @@ def test_help_shows_bracketed_defaults_rich_would_eat_as_markup() -> None:
     assert "[default: ./images, else the samples]" in loadtest.output
     up = runner.invoke(app, ["up", "--help"], env={"COLUMNS": "250"})
     assert "[local: none; kubernetes: imagenet]" in up.output
+
+
+@pytest.mark.parametrize(
+    ("policies", "said"),
+    [
+        ("cpu,fast", "--policies takes a comma-separated list of cpu, queue, kpa, oracle"),
+        ("cpu,cpu", "names a policy twice"),
+        (",", "--policies takes"),
+    ],  # fmt: skip
+)
+def test_compare_refuses_unknown_or_repeated_policies_before_starting_anything(
+    policies: str, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["compare", "workloads/spike.txt", "--policies", policies])
+    assert result.exit_code != 0
+    assert said in " ".join(result.output.split())
+    assert not (tmp_path / "runs").exists()  # nothing was started
+
+
+def test_up_with_a_policy_the_chart_cannot_render_fails_for_kubernetes() -> None:
+    from mlscale.backends import BackendName, UpOptions, kubernetes_options
+    from mlscale.errors import InputError
+
+    with pytest.raises(InputError, match="runs on the local backend only"):
+        kubernetes_options(UpOptions(backend=BackendName.KUBERNETES, policy="kpa"))
+    chosen = kubernetes_options(UpOptions(backend=BackendName.KUBERNETES, policy="queue", min_replicas=1))
+    assert chosen.set_values["autoscaling.policy"] == "queue"
+    assert chosen.set_values["autoscaling.queue.minReplicaCount"] == "1"
+
+
+def test_up_refuses_an_unknown_policy() -> None:
+    result = runner.invoke(app, ["up", "--policy", "fast"])
+    assert result.exit_code == 2
+    assert "fast" in result.output

@@ -173,8 +173,8 @@ def write_comparison(
     return all_stats, [data, by_policy, figure, page]
 
 
-RANKING_HEADER = ("#", "policy", "runs", "SLO-violated s", "recovery s", "replica-s", "replica-s/1k ok",
-                  "p95 ms", "failed")  # fmt: skip
+RANKING_HEADER = ("#", "policy", "runs", "SLO broken s", "recovery s", "replica-s", "per 1k ok", "p95 ms",
+                  "failed")  # fmt: skip
 
 
 def _spread_text(measure: dict[str, Any], digits: int = 0) -> str:
@@ -193,7 +193,7 @@ def ranking_rows(comparison: dict[str, Any]) -> list[list[str]]:
         m = policy["measures"]
         rows.append([
             str(entry["place"]) + (" ≈" if entry.get("within_spread_of_above") else ""),
-            name + (" (yardstick)" if entry["yardstick"] else ""),
+            name + ("*" if entry["yardstick"] else ""),
             str(len(policy["runs"])),
             _spread_text(m["slo_violation_seconds"]),
             _spread_text(m["recovery_s"]),
