@@ -76,7 +76,7 @@ def test_help_shows_bracketed_defaults_rich_would_eat_as_markup() -> None:
         ("cpu,fast", "--policies takes a comma-separated list of cpu, queue, kpa, oracle"),
         ("cpu,cpu", "names a policy twice"),
         (",", "--policies takes"),
-    ],  # fmt: skip
+    ],
 )
 def test_compare_refuses_unknown_or_repeated_policies_before_starting_anything(
     policies: str, said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
