@@ -104,13 +104,19 @@ RANKING_LEGEND = (
 
 
 def _print_ranking(header: tuple[str, ...], rows: list[list[str]]) -> None:
-    table = Table(
-        title="policies ranked (median, min–max over repeats; ≈ within the spread of the one above)"
-    )
-    for column in header:
-        table.add_column(column, justify="left" if column == "policy" else "right")
-    for row in rows:
-        table.add_row(*row)
+    """At 80 columns: the rank and ≈ beside the policy, the runs in the title, each range under
+    its median, no vertical rules, so that no number is cut."""
+    from rich import box
+
+    runs = {row[2] for row in rows}
+    title = f"policies ranked: median and min–max over {'/'.join(sorted(runs))} runs"
+    table = Table(title=title, caption=RANKING_LEGEND, box=box.SIMPLE_HEAD)
+    table.add_column("policy")
+    for column in header[3:]:
+        table.add_column(column, justify="right")
+    for place, policy, _, *cells in rows:
+        name = f"{place.replace(' ≈', '')} {policy}" + (" ≈" if "≈" in place else "")
+        table.add_row(name, *(cell.replace(" (", "\n").rstrip(")") for cell in cells))
     console.print(table)
 
 

@@ -74,3 +74,24 @@ def test_one_run_per_policy_says_no_spread_is_known() -> None:
     result = compare_policies([stats("cpu", 60, 300, "c1"), stats("kpa", 10, 500, "k1")])
     assert any("no spread is known" in note for note in result["notes"])
     assert result["ranking"][1]["within_spread_of_above"] is True  # unknown spread: not a difference
+
+
+def test_the_ranking_fits_80_columns_without_cutting_a_number(monkeypatch: Any) -> None:
+    import io
+
+    from rich.console import Console
+
+    from mlscale import cli_report
+    from mlscale.report.build import RANKING_HEADER
+
+    out = io.StringIO()
+    monkeypatch.setattr(cli_report, "console", Console(file=out, width=80))
+    runs = [stats(p, v, r, f"{p}{i}") for i, (p, v, r) in enumerate(
+        [("cpu", 62, 337.0), ("cpu", 0, 332.0), ("cpu", 115, 367.0), ("queue", 21, 536.0),
+         ("queue", 23, 580.0), ("queue", 10, 494.0), ("oracle", 0, 423.0), ("oracle", 0, 562.0),
+         ("oracle", 0, 422.0)])]  # fmt: skip
+    cli_report._print_ranking(RANKING_HEADER, ranking_rows(compare_policies(runs)))
+    text = out.getvalue()
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "332–367" in text  # cpu's replica-seconds range, whole

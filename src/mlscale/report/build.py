@@ -173,14 +173,14 @@ def write_comparison(
     return all_stats, [data, by_policy, figure, page]
 
 
-RANKING_HEADER = ("#", "policy", "runs", "SLO broken s", "recovery s", "replica-s", "per 1k ok", "p95 ms",
+RANKING_HEADER = ("#", "policy", "runs", "SLO broken s", "recovery s", "replica-s", "per 1k ok", "p95 s",
                   "failed")  # fmt: skip
 
 
-def _spread_text(measure: dict[str, Any], digits: int = 0) -> str:
+def _spread_text(measure: dict[str, Any], digits: int = 0, unit: float = 1.0) -> str:
     if measure["median"] is None:
         return "–"
-    median, low, high = (f"{measure[k]:,.{digits}f}" for k in ("median", "min", "max"))
+    median, low, high = (f"{measure[k] / unit:,.{digits}f}" for k in ("median", "min", "max"))
     return median if low == high else f"{median} ({low}–{high})"
 
 
@@ -198,8 +198,8 @@ def ranking_rows(comparison: dict[str, Any]) -> list[list[str]]:
             _spread_text(m["slo_violation_seconds"]),
             _spread_text(m["recovery_s"]),
             _spread_text(m["replica_seconds"]),
-            _spread_text(m["replica_seconds_per_1000_ok"], 1),
-            _spread_text(m["p95_ms"]),
+            _spread_text(m["replica_seconds_per_1000_ok"]),
+            _spread_text(m["p95_ms"], 1, 1000.0),
             _spread_text(m["failed"]),
         ])  # fmt: skip
     return rows

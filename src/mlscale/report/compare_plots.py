@@ -49,7 +49,7 @@ def compare_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]]) -> Figu
 
 def policy_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]], comparison: dict[str, Any]) -> Figure:
     """One timeline per policy overlaid: offered load, ready replicas, queue, p95. The run of
-    median SLO-violated seconds is drawn bold; the other repeats thin, to show the spread."""
+    median SLO-broken seconds is drawn bold; the other repeats thin, to show the spread."""
     figure = Figure(figsize=(13, 11), layout="constrained")
     axes = figure.subplots(4, 1, sharex=True)
     names = list(comparison["policies"])
@@ -93,7 +93,7 @@ def policy_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]], comparis
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(**LEGEND)
-    axes[-1].set_xlabel("time since each run started (s); bold: the run of median SLO-violated seconds")
+    axes[-1].set_xlabel("time since each run started (s); bold: the run of median SLO-broken seconds")
     workloads = sorted({str(s["run"]["workload"]) for s in stats})
     figure.suptitle(f"Policies on {', '.join(workloads)}: {', '.join(names)}")
     return figure

@@ -143,6 +143,6 @@ def notes(policies: dict[str, dict[str, Any]], ranking: Sequence[dict[str, Any]]
     for entry in ranking:
         if entry.get("within_spread_of_above"):
             above = ranking[entry["place"] - 2]["policy"]
-            said.append(f"{entry['policy']} and {above}: their SLO-violated seconds overlap across repeats; "
+            said.append(f"{entry['policy']} and {above}: their SLO-broken seconds overlap across repeats; "
                         "the difference is within the spread")  # fmt: skip
     return said
