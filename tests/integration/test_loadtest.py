@@ -70,7 +70,7 @@ def test_counts_match_the_workload_and_every_request_has_one_record(
 ) -> None:
     dispatcher, port = system
     workload = tmp_path / "w.txt"
-    workload.write_text("# test\n3,6,0,4\n")
+    workload.write_text("# test\n3,6,0,4,0,0\n")
     run_dir = loadtest(workload, dispatcher.url, port, tmp_path / "runs")
     requests = pd.read_parquet(run_dir / "requests.parquet")
     timeline = pd.read_parquet(run_dir / "timeline.parquet")
@@ -88,6 +88,9 @@ def test_counts_match_the_workload_and_every_request_has_one_record(
     assert (requests["latency_ms"] > requests["infer_ms"]).all()
     assert meta["counts"]["ok"] == 13
     assert meta["send"]["sent"] == 13
+    # The last two seconds plan nothing, yet they are part of the workload: the run lasts them.
+    assert meta["end_at"] - start >= 6
+    assert timeline["second"].max() >= 5
 
 
 def test_arrivals_are_spread_within_each_second(tmp_path: Path) -> None:

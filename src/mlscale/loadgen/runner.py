@@ -139,6 +139,7 @@ class LoadTest:
         try:
             stats = await self._send()
             await self._drain()
+            await self._hold_to_the_end()
             self._report()  # the last frame shows the run complete, not the second before its end
         except asyncio.CancelledError:
             # Ctrl-C: keep what was sent and what came back, written as a partial run.
@@ -215,6 +216,16 @@ class LoadTest:
             await asyncio.sleep(0.2)
         if not (accepted | uncertain) <= store.by_id.keys():
             await fetch_missing(url, store)
+
+    async def _hold_to_the_end(self) -> None:
+        """A workload's last seconds at rate 0 are part of it (idle-burst ends idle, where scaling
+        to zero shows): keep sampling the system until the planned end."""
+        if not self.planned:
+            return
+        end = self.start_at + len(self.planned)
+        while time.time() < end:
+            self._report()
+            await asyncio.sleep(min(0.5, max(0.0, end - time.time())))
 
     async def _salvage(self) -> SendStats:
         """After Ctrl-C: what left is recorded as sent; what never got an answer, as interrupted."""
