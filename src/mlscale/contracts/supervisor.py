@@ -1,4 +1,4 @@
-"""The local supervisor's control API: /status, /decisions, /shutdown, /metrics, /sd."""
+"""The local supervisor's control API: /status, /decisions, /plan, /shutdown, /metrics, /sd."""
 
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ def supervisor_document() -> dict[str, Any]:
             "desired_replicas": {"type": "integer"},
             "dispatcher": {"type": ["object", "null"]},
             "calibration": {"type": ["object", "null"]},
+        },
+    }
+    plan = {
+        "type": "object",
+        "required": ["rates", "start_at"],
+        "additionalProperties": False,
+        "properties": {
+            "rates": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 604800,
+                "items": {"type": "number", "minimum": 0},
+            },
+            "start_at": {"type": "number", "description": "unix seconds of the workload's second 0"},
         },
     }
     targets = {
@@ -50,6 +64,18 @@ def supervisor_document() -> dict[str, Any]:
                             {"type": "array", "items": {"type": "object"}}, "the HPA's decisions"
                         ),
                         **errors(401),
+                    },
+                }
+            },
+            "/plan": {
+                "post": {
+                    "security": [{"control": []}],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": plan}}},
+                    "responses": {
+                        "200": json_body(
+                            {"type": "object", "required": ["seconds", "start_at"]}, "the plan, announced"
+                        ),
+                        **errors(400, 401, 413, 415),
                     },
                 }
             },
