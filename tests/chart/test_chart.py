@@ -181,6 +181,18 @@ def test_dispatcher_balances_over_the_ready_pods_and_reports_to_the_host() -> No
     assert not [d for d in by_kind(documents, "Secret") if d["metadata"]["name"].endswith("-result-token")]
 
 
+def test_the_dispatchers_queued_images_fit_in_its_memory_limit() -> None:
+    """The dispatcher reads the byte bound as the chart writes it, and it leaves room under the
+    limit for the process and its buffers (a count bound alone let a pod be OOM-killed)."""
+    from mlscale_dispatcher.config import byte_size
+
+    app = container(one(render([]), "Deployment", "dispatcher"))
+    env = {e["name"]: e.get("value") for e in app["env"]}
+    queued = byte_size(env["MLSCALE_DISPATCHER_MAX_QUEUE_BYTES"])
+    limit = byte_size(app["resources"]["limits"]["memory"])
+    assert 0 < queued <= limit * 0.6, (queued, limit)
+
+
 def test_balance_service_hands_the_balancing_to_kube_proxy_and_anything_else_is_refused() -> None:
     documents = render(["--set", "dispatcher.balance=service,dispatcher.concurrency=3"], raw_args=True)
     env = {e["name"]: e.get("value") for e in container(one(documents, "Deployment", "dispatcher"))["env"]}

@@ -105,6 +105,21 @@ def _pod_cpu_seconds(one_node: OneNodeCluster, selector: str) -> dict[str, float
     return seconds
 
 
+def _restarts(one_node: OneNodeCluster, selector: str) -> dict[str, str]:
+    """Each restarted container of the selected pods: its restart count and why it last ended."""
+    pods: list[Any] = (
+        client.CoreV1Api(one_node.api).list_namespaced_pod(NAMESPACE, label_selector=selector).items
+    )
+    restarted = {}
+    for pod in pods:
+        for status in pod.status.container_statuses or []:
+            if status.restart_count:
+                ended = status.last_state.terminated if status.last_state else None
+                why = f"{ended.reason} (exit {ended.exit_code})" if ended else "unknown"
+                restarted[f"{pod.metadata.name}/{status.name}"] = f"{status.restart_count}x, last {why}"
+    return restarted
+
+
 def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
     one_node: OneNodeCluster, system: System, tmp_path: Path
 ) -> None:
@@ -131,6 +146,9 @@ def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
 
     planned = json.loads((run_dir / "run.json").read_text())["planned_requests"]
     assert summary["requests"] == planned
+    # A dispatcher restart loses what it held (a 512 Mi pod was once OOM-killed at ~800 queued
+    # images): say so by name, before the count of lost requests it would explain.
+    assert _restarts(one_node, "app.kubernetes.io/component=dispatcher") == {}
     assert summary["counts"].get("lost", 0) == 0
     # The real controller scaled up on the pods' real CPU, and back down after the load dropped.
     assert max(summary["desired"], default=1) >= 2, summary

@@ -74,6 +74,53 @@ def test_a_full_queue_answers_429_and_counts_it() -> None:
     run_with(create_app(Settings(max_queue=5, concurrency=1)), scenario, lifespan=True)
 
 
+def test_the_queue_is_bounded_by_the_bytes_of_its_images_too() -> None:
+    """Queued images live in memory: a pod with a 512 Mi limit was OOM-killed at ~800 of them,
+    losing all it held. With a byte bound the next one is a 429, counted, and the bytes show."""
+    image = "aGVsbG8h" * 1000  # 8,000 base64 characters
+    limit = 3 * len(image) + 100  # room for three queued images, not four
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        statuses = [
+            (await client.post("/enqueue", json={"image": image, "id": f"b{i}"})).status_code
+            for i in range(5)
+        ]
+        assert statuses == [202, 202, 202, 429, 429]  # no upstream and no forwarder: all stay queued
+        refused = await client.post("/enqueue", json={"image": image})
+        assert refused.json()["error"] == "queue_full"
+        assert "MiB" in refused.json()["detail"]
+        stats = (await client.get("/stats")).json()
+        assert (stats["queue_depth"], stats["queue_bytes"]) == (3, 3 * len(image))
+        assert (stats["rejected"], stats["max_queue_bytes"]) == (3, limit)
+        small = await client.post("/enqueue", json={"image": "aGVsbG8="})  # still fits by bytes
+        assert small.status_code == 202
+        page = (await client.get("/metrics")).text
+        assert f"mlscale_dispatcher_queue_bytes {float(3 * len(image) + 8)}" in page
+
+    settings = Settings(max_queue=100, max_queue_bytes=limit, max_image_bytes=6000)
+    run_with(create_app(settings), scenario)
+
+
+def test_the_queues_bytes_go_with_the_jobs_that_leave_it() -> None:
+    from mlscale_dispatcher.forwarder import Job
+    from mlscale_dispatcher.jobqueue import JobQueue
+
+    async def scenario() -> None:
+        queue = JobQueue(max_items=10, max_bytes=25)
+        assert queue.refusal(25) is None
+        queue.put_nowait(Job("a", "x" * 10, None))
+        queue.put_nowait(Job("b", "y" * 10, None))
+        assert queue.queued_bytes == 20
+        assert queue.refusal(6) is not None
+        assert queue.refusal(5) is None
+        assert (await queue.get()).id == "a"  # FIFO, and its bytes left with it
+        assert queue.queued_bytes == 10
+        assert queue.get_nowait().id == "b"
+        assert queue.queued_bytes == 0
+
+    asyncio.run(scenario())
+
+
 def test_a_huge_results_cursor_is_a_400_not_a_500() -> None:
     async def scenario(client: httpx.AsyncClient) -> None:
         huge = await client.get("/results", params={"after": "9" * 40})

@@ -133,6 +133,13 @@ def test_failed_posts_are_retried_until_every_record_is_delivered() -> None:
     assert ledger.report.failed_posts >= 3
 
 
+def test_queue_bytes_take_the_suffixes_of_kubernetes_quantities() -> None:
+    assert parse_args(["--max-queue-bytes", "512Mi"], {}).max_queue_bytes == 512 * 2**20
+    env = {"MLSCALE_DISPATCHER_MAX_QUEUE_BYTES": "2Gi"}
+    assert parse_args([], env).max_queue_bytes == 2 * 2**30
+    assert parse_args(["--max-queue-bytes", "20000000"], env).max_queue_bytes == 20_000_000
+
+
 def test_settings_come_from_flags_and_environment() -> None:
     env = {"MLSCALE_DISPATCHER_UPSTREAMS": "http://a:1, http://b:2", "MLSCALE_DISPATCHER_CONCURRENCY": "8"}
     settings = parse_args(["--drain-rate", "2"], env)
@@ -149,6 +156,8 @@ def test_settings_come_from_flags_and_environment() -> None:
         (["--upstream", "localhost:8001"], {}, "upstream"),
         (["--result-url", "file:///etc/passwd"], {}, "result_url"),
         ([], {"MLSCALE_DISPATCHER_MAX_QUEUE": "lots"}, "MLSCALE_DISPATCHER_MAX_QUEUE"),
+        ([], {"MLSCALE_DISPATCHER_MAX_QUEUE_BYTES": "512MB"}, "a size in bytes"),
+        (["--max-queue-bytes", "1Mi"], {}, "must hold at least one image"),
         (["--port", "70000"], {}, "port"),
     ],
 )

@@ -10,13 +10,17 @@ from typing import Any
 
 import uvicorn
 
-from mlscale_dispatcher.config import ENV_PREFIX, ConfigError, Settings
+from mlscale_dispatcher.config import ENV_PREFIX, ConfigError, Settings, byte_size
 
 # setting -> (type, help); each is a --flag and an MLSCALE_DISPATCHER_<NAME> variable.
 OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "port": (int, "port (default 8000)"),
     "result_url": (str, "where outcomes are POSTed in batches (the load tester's /storeLatency)"),
     "max_queue": (int, "queue bound; beyond it /enqueue answers 429 (default 10000)"),
+    "max_queue_bytes": (
+        byte_size,
+        "bytes of queued images (512Mi); beyond them 429 (default 1Gi)",
+    ),
     "concurrency": (int, "forwarders, fixed (the original design: 3; default: --per-upstream per upstream)"),
     "per_upstream": (int, "forwarders per upstream when --concurrency is not set (default 2)"),
     "drain_rate": (float, "items/s cap on forwarding (default: none)"),
@@ -30,6 +34,12 @@ OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
     "discover_interval": (float, "seconds between resolutions of --discover (default 2)"),
     "control_token": (str, "token that enables PUT /upstreams"),
     "result_token": (str, "bearer token sent with outcome posts to --result-url"),
+}
+
+KINDS: dict[Callable[[str], Any], str] = {
+    int: "an integer",
+    float: "a number",
+    byte_size: "a size in bytes (an integer, or with Ki, Mi or Gi: 512Mi)",
 }
 
 
@@ -67,7 +77,7 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settin
         try:
             values[name] = cast(raw)
         except ValueError:
-            raise ConfigError(f"{source}: {raw!r} is not a valid {cast.__name__}") from None
+            raise ConfigError(f"{source}: {raw!r} is not {KINDS.get(cast, 'valid')}") from None
     return Settings(**values)
 
 

@@ -1,10 +1,10 @@
 """The dispatcher's HTTP face.
 
 ``POST /enqueue`` validates cheaply (the image is checked as base64, never decoded as an
-image), queues, and answers 202 at once; 429 + ``Retry-After`` when the queue is full; 503
-while shutting down. ``GET /results?after=N`` serves outcomes for clients that missed
-callbacks; ``GET /stats`` is the live view; ``PUT /upstreams`` (only with the control token)
-replaces the replica list as a backend scales.
+image), queues, and answers 202 at once; 429 + ``Retry-After`` when the queue is full (in
+requests or in bytes of images); 503 while shutting down. ``GET /results?after=N`` serves
+outcomes for clients that missed callbacks; ``GET /stats`` is the live view; ``PUT /upstreams``
+(only with the control token) replaces the replica list as a backend scales.
 
 The handlers are module-level and find their ``DispatcherState`` on ``request.app.state``; the HTTP
 sessions are made by the lifespan unless ``create_app`` is given them, so tests run the app
@@ -164,12 +164,10 @@ def parse_job(payload: Any, max_image_bytes: int) -> Job:
     return Job(job_id, image, None if sent_at is None else float(sent_at))
 
 
-def reject_full(state: DispatcherState) -> Response:
+def reject_full(state: DispatcherState, why: str) -> Response:
     state.rejected += 1
     state.metrics.requests.labels("rejected").inc()
-    return error_response(
-        429, "queue_full", f"the queue holds its limit of {state.settings.max_queue}", {"retry-after": "1"}
-    )
+    return error_response(429, "queue_full", why, {"retry-after": "1"})
 
 
 async def enqueue(request: Request) -> Response:
@@ -178,17 +176,18 @@ async def enqueue(request: Request) -> Response:
         return error_response(
             503, "shutting_down", "the dispatcher is draining; send elsewhere", {"retry-after": "5"}
         )
-    if state.queue.full():  # a rejection must stay cheap under overload: no JSON or base64 work
-        return reject_full(state)
+    full = state.queue.refusal()  # a rejection must stay cheap under overload: no JSON or base64 work
+    if full:
+        return reject_full(state, full)
     try:
         payload = await read_json(request, state.settings.max_body_bytes)
         job = parse_job(payload, state.settings.max_image_bytes)
     except BadRequest as exc:
         return error_response(exc.status, exc.error, exc.detail)
-    try:
-        state.queue.put_nowait(job)
-    except asyncio.QueueFull:
-        return reject_full(state)
+    full = state.queue.refusal(len(job.image))
+    if full:
+        return reject_full(state, full)
+    state.queue.put_nowait(job)
     state.accepted += 1
     state.metrics.requests.labels("accepted").inc()
     depth = state.queue.qsize()
@@ -217,6 +216,8 @@ async def stats(request: Request) -> Response:
         {
             "queue_depth": state.queue.qsize(),
             "max_queue": state.settings.max_queue,
+            "queue_bytes": state.queue.queued_bytes,
+            "max_queue_bytes": state.settings.max_queue_bytes,
             "in_flight": len(forwarder.in_flight) if forwarder else 0,
             "busy_seconds": forwarder.busy.seconds() if forwarder else 0.0,
             "workers": forwarder.wanted_workers() if forwarder else 0,

@@ -24,6 +24,19 @@ def check_url(name: str, url: str) -> str:
     return url.rstrip("/")
 
 
+BYTE_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+
+
+def byte_size(text: str) -> int:
+    """``536870912``, ``512Mi`` or ``1Gi`` (the suffixes of Kubernetes quantities) as bytes."""
+    text = text.strip()
+    unit = BYTE_UNITS.get(text[-2:], 1)
+    digits = text[:-2] if unit > 1 else text
+    if not digits.isdigit():
+        raise ValueError(text)
+    return int(digits) * unit
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -37,6 +50,9 @@ class Settings:
     result_url: str | None = None
     """Where outcomes are POSTed in batches (the load tester's /storeLatency)."""
     max_queue: int = 10_000
+    max_queue_bytes: int = 2**30
+    """Bound on the base64 images queued (they are held in memory): beyond it /enqueue answers 429.
+    In a pod, keep it well under the memory limit (the chart: 512 Mi of a 1 Gi limit)."""
     concurrency: int | None = None
     """Forwarders pulling from the queue at once, fixed (the original design had three); None:
     ``per_upstream`` for each configured upstream, so every replica the HPA starts can be busy."""
@@ -77,6 +93,7 @@ class Settings:
             check_url("result_url", self.result_url)
         for name in (
             "max_queue",
+            "max_queue_bytes",
             "per_upstream",
             "max_attempts",
             "report_batch",
@@ -87,6 +104,11 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}: {getattr(self, name)} must be at least 1")
+        if self.max_queue_bytes < self.max_image_bytes * 4 // 3 + 4:
+            raise ConfigError(
+                f"max_queue_bytes: {self.max_queue_bytes} must hold at least one image of "
+                f"max_image_bytes ({self.max_image_bytes}) as base64"
+            )
         if self.concurrency is not None and self.concurrency < 1:
             raise ConfigError(f"concurrency: {self.concurrency} must be at least 1")
         if self.drain_rate is not None and not (math.isfinite(self.drain_rate) and self.drain_rate > 0):

@@ -34,6 +34,7 @@ class BusySecondsCollector(Collector):
 class DispatcherMetrics:
     registry: CollectorRegistry
     queue_depth: Gauge
+    queue_bytes: Gauge
     in_flight: Gauge
     requests: Counter
     latency: Histogram
@@ -48,6 +49,11 @@ class DispatcherMetrics:
         ProcessCollector(registry=registry)
         queue_depth = Gauge(
             "mlscale_dispatcher_queue_depth", "Requests waiting in the queue.", registry=registry
+        )
+        queue_bytes = Gauge(
+            "mlscale_dispatcher_queue_bytes",
+            "Bytes of the base64 images waiting in the queue (held in memory; bounded by max_queue_bytes).",
+            registry=registry,
         )
         in_flight = Gauge("mlscale_dispatcher_in_flight", "Requests being forwarded now.", registry=registry)
         requests = Counter(
@@ -83,6 +89,7 @@ class DispatcherMetrics:
         return cls(
             registry,
             queue_depth,
+            queue_bytes,
             in_flight,
             requests,
             latency,

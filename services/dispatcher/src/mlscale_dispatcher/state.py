@@ -4,14 +4,14 @@ test)."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import aiohttp
 import orjson
 
 from mlscale_dispatcher.config import Settings
-from mlscale_dispatcher.forwarder import Forwarder, Job
+from mlscale_dispatcher.forwarder import Forwarder
+from mlscale_dispatcher.jobqueue import JobQueue
 from mlscale_dispatcher.ledger import Ledger, Record
 from mlscale_dispatcher.metrics import DispatcherMetrics
 from mlscale_dispatcher.upstreams import UpstreamPool
@@ -43,7 +43,7 @@ class DispatcherState:
     rejected: int = 0
     draining: bool = False
     forwarder: Forwarder | None = None
-    queue: asyncio.Queue[Job] = field(init=False)
+    queue: JobQueue = field(init=False)
     pool: UpstreamPool = field(init=False)
     ledger: Ledger = field(init=False)
     report_headers: dict[str, str] = field(init=False)
@@ -51,7 +51,8 @@ class DispatcherState:
 
     def __post_init__(self) -> None:
         settings = self.settings
-        self.queue = asyncio.Queue(maxsize=settings.max_queue)
+        self.queue = JobQueue(settings.max_queue, settings.max_queue_bytes)
+        self.metrics.queue_bytes.set_function(lambda: self.queue.queued_bytes)
         self.pool = UpstreamPool(settings.upstreams)
         self.ledger = Ledger(settings.results_kept, settings.report_buffer)
         self.metrics.upstreams.set(len(self.pool))
