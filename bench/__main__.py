@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from bench import dispatcher, inference, loadgen, overload
+from bench import dispatcher, engines, inference, loadgen, overload
 
 BENCHMARKS: dict[str, Callable[[], None]] = {
     "inference": inference.main,
+    "engines": engines.main,
     "dispatcher": dispatcher.main,
     "loadgen": loadgen.main,
     "overload": overload.main,

@@ -61,11 +61,12 @@ def decode_costs(photos: list[bytes]) -> tuple[float, float]:
 def in_process_rate(photos: list[bytes]) -> float:
     import numpy as np
 
+    from mlscale_inference.engines.keras_engine import KerasEngine
     from mlscale_inference.imaging import decode_image
     from mlscale_inference.labels import imagenet_labels
-    from mlscale_inference.model import Classifier, top_k
+    from mlscale_inference.model import top_k
 
-    classifier = Classifier("none", threads=1)
+    classifier = KerasEngine("none", threads=1)
     labels = imagenet_labels()
     for data in photos:
         classifier.predict(decode_image(data, 224, 40_000_000)[np.newaxis])

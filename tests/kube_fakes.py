@@ -45,10 +45,15 @@ class FakeAdapters:
         self._answer("docker_ping")
 
     def docker_build(
-        self, context: Any, tag: str, buildargs: dict[str, str], on_line: Callable[[str], None]
+        self,
+        context: Any,
+        tag: str,
+        buildargs: dict[str, str],
+        on_line: Callable[[str], None],
+        target: str | None = None,
     ) -> None:
         on_line("Step 1/9 : FROM python:3.11-slim")
-        self._answer("docker_build", context, tag, buildargs)
+        self._answer("docker_build", context, tag, buildargs, target)
 
     def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None:
         self._answer("docker_push", tag)

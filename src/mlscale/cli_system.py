@@ -12,6 +12,7 @@ from rich.table import Table
 from mlscale import defaults
 from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.backends import BackendName, ClusterChoice, SystemStatus, UpOptions, open_backend
+from mlscale.backends.base import EngineName
 from mlscale.cli_console import console
 
 
@@ -85,6 +86,10 @@ def up(
         PolicyName | None,
         typer.Option(help="what scales: cpu (HPA), queue (KEDA), kpa (Knative), oracle \\[values.yaml]"),
     ] = None,
+    engine: Annotated[
+        EngineName | None,
+        typer.Option(help="what runs the model: keras, or its export to litert or onnx \\[values.yaml]"),
+    ] = None,
     max_starting: Annotated[
         int, typer.Option(min=0, help="local: replicas starting at once, the rest wait (0: no limit)")
     ] = 1,
@@ -108,6 +113,7 @@ def up(
         max_replicas=max_replicas, target_cpu=target_cpu, time_scale=time_scale,
         dispatcher_port=dispatcher_port, result_url=result_url, values=values,
         policy=policy.value if policy else None, max_starting=max_starting or None,
+        engine=engine.value if engine else None,
         cluster=ClusterChoice(
             context=kube_context, namespace=namespace, minikube=minikube, registry=registry,
             build=not skip_build, load=not skip_load, monitoring=monitoring, dispatcher_url=dispatcher_url,

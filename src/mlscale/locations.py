@@ -27,6 +27,14 @@ def state_dir() -> Path:
     return Path(os.environ.get("MLSCALE_STATE_DIR", ".mlscale"))
 
 
+def cache_dir() -> Path:
+    """What is kept across systems (the exported models): ``$MLSCALE_CACHE_DIR``, or ``mlscale``
+    under ``$XDG_CACHE_HOME`` (``~/.cache``)."""
+    if os.environ.get("MLSCALE_CACHE_DIR"):
+        return Path(os.environ["MLSCALE_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlscale"
+
+
 @cache
 def _checkout() -> Path | None:
     """The source tree this module runs from, if it runs from one (its pyproject names mlscale)."""

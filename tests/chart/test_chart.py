@@ -193,6 +193,18 @@ def test_the_dispatchers_queued_images_fit_in_its_memory_limit() -> None:
     assert 0 < queued <= limit * 0.6, (queued, limit)
 
 
+def test_the_engine_picks_the_image_and_reaches_the_replica() -> None:
+    for engine, image in (("keras", "mlscale-inference:"), ("litert", "mlscale-inference-fast:"),
+                          ("onnx", "mlscale-inference-fast:")):  # fmt: skip
+        app = container(one(render(["--set", f"inference.engine={engine}"], raw_args=True),
+                            "Deployment", "inference"))  # fmt: skip
+        env = {e["name"]: e.get("value") for e in app["env"]}
+        assert app["image"].startswith(image), app["image"]
+        assert env["MLSCALE_INFERENCE_ENGINE"] == engine
+    with pytest.raises(AssertionError, match=r"inference\.engine must be keras, litert or onnx"):
+        render(["--set", "inference.engine=tflite"], raw_args=True)
+
+
 def test_balance_service_hands_the_balancing_to_kube_proxy_and_anything_else_is_refused() -> None:
     documents = render(["--set", "dispatcher.balance=service,dispatcher.concurrency=3"], raw_args=True)
     env = {e["name"]: e.get("value") for e in container(one(documents, "Deployment", "dispatcher"))["env"]}

@@ -76,7 +76,15 @@ def test_metrics_count_requests_and_expose_latency_cpu_and_model(main: str) -> N
     assert value(text, "mlscale_inference_in_flight") == 0
     assert value(text, "mlscale_inference_ready") == 1
     assert value(text, "process_cpu_seconds_total") > 0
-    assert 'mlscale_inference_model_info{model="mobilenet_v2"' in text
+    (info,) = [line for line in text.splitlines() if line.startswith("mlscale_inference_model_info{")]
+    assert 'model="mobilenet_v2"' in info
+    assert 'engine="keras"' in info
+    # Start-up, phase by phase: each measured, and process start -> ready covers them all.
+    phases = {p: value(text, f'mlscale_inference_startup_seconds{{phase="{p}"}}')
+              for p in ("interpreter", "import", "load", "warmup", "ready")}  # fmt: skip
+    assert all(seconds > 0 for seconds in phases.values()), phases
+    parts = phases["interpreter"] + phases["import"] + phases["load"] + phases["warmup"]
+    assert parts <= phases["ready"] + 0.02, phases  # /proc's start time is in 10 ms ticks
 
 
 def test_the_service_survives_bad_input(main: str) -> None:

@@ -31,6 +31,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     wheels = sorted(str(w) for w in (scratch / "dist").glob("*.whl"))
     assert len(wheels) == 3, wheels
+    # The inference wheel with every engine, as README command 1 installs it ([all]).
+    wheels = [f"{w}[all]" if Path(w).name.startswith("mlscale_inference") else w for w in wheels]
     subprocess.run(
         [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *wheels], check=True
     )

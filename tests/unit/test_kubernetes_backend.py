@@ -152,9 +152,10 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
     assert order == ["docker_build", "docker_build", "minikube_image_load", "minikube_image_load",
                      "helm_dependency_build", "helm_upgrade_install", "minikube_service_url"]  # fmt: skip
     builds = adapters.called("docker_build")
-    assert [(Path(c).name, tag, args) for c, tag, args in builds] == [
-        ("dispatcher", "mlscale-dispatcher:0.1.0", {}),
-        ("inference", "mlscale-inference:0.1.0", {"FETCH_WEIGHTS": "0"}),  # weights none: no download
+    assert [(Path(c).name, tag, args, target) for c, tag, args, target in builds] == [
+        ("dispatcher", "mlscale-dispatcher:0.1.0", {}, None),
+        # weights none: no download; engine keras: the Dockerfile's keras stage
+        ("inference", "mlscale-inference:0.1.0", {"FETCH_WEIGHTS": "0"}, "keras"),
     ]
     ((release, chart, namespace, files, values, _),) = adapters.called("helm_upgrade_install")
     assert (release, chart, namespace) == ("mlscale", chart_dir(), "mlscale")
@@ -166,6 +167,7 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
     assert token not in " ".join(values.values())
     assert values["image.tag"] == "0.1.0"
     assert values["inference.weights"] == "none"
+    assert values["inference.engine"] == "keras"
     assert values["kube-prometheus-stack.enabled"] == "true"
     assert values["autoscaling.maxReplicas"] == "4"
     assert "image.registry" not in values
@@ -174,6 +176,19 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
                             "context": None, "minikube": True, "dispatcher_url": "http://192.168.49.2:30080",
                             "port_forward_pid": None}  # fmt: skip
     assert status.dispatcher_url == "http://192.168.49.2:30080"
+
+
+def test_a_fast_engine_builds_and_runs_the_image_without_tensorflow() -> None:
+    adapters = healthy_minikube(
+        docker_build=None, minikube_image_load=None, helm_dependency_build=None, helm_upgrade_install=None,
+        deployment_status=(1, 1), minikube_service_url="http://192.168.49.2:30080", **watching(),
+    )  # fmt: skip
+    KubernetesBackend(KubernetesOptions(engine="litert"), adapters, sleep=lambda _: None).up()
+    (_, (_, tag, _, target)) = adapters.called("docker_build")
+    assert (tag, target) == ("mlscale-inference-fast:0.1.0", "fast")
+    assert ("minikube_image_load", ("mlscale-inference-fast:0.1.0",)) in adapters.calls
+    ((_, _, _, _, values, _),) = adapters.called("helm_upgrade_install")
+    assert values["inference.engine"] == "litert"
 
 
 def test_skip_build_and_skip_load_touch_no_docker_and_no_image_load() -> None:

@@ -104,3 +104,15 @@ httpGet:
 {{- end }}
 {{- $policy }}
 {{- end }}
+
+{{/* The inference image for the engine: keras runs TensorFlow's image, litert and onnx the fast one. */}}
+{{- define "mlscale.inference.repository" -}}
+{{- $engine := .Values.inference.engine -}}
+{{- if eq $engine "keras" -}}
+{{- .Values.inference.image.repository -}}
+{{- else if has $engine (list "litert" "onnx") -}}
+{{- .Values.inference.image.fastRepository -}}
+{{- else -}}
+{{- fail (printf "inference.engine must be keras, litert or onnx, not %q" $engine) -}}
+{{- end -}}
+{{- end -}}

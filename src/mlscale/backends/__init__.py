@@ -67,6 +67,8 @@ class UpOptions:
     """cpu, queue, kpa or oracle (None: the values file's autoscaling.policy)."""
     max_starting: int | None = 1
     """Local: replicas starting at once (None: no limit)."""
+    engine: str | None = None
+    """keras, litert or onnx (None: the values file's inference.engine)."""
     cluster: ClusterChoice = field(default_factory=ClusterChoice)
 
     def __post_init__(self) -> None:
@@ -80,6 +82,10 @@ class UpOptions:
 
         if self.policy is not None and self.policy not in POLICY_NAMES:
             raise InputError(f"--policy must be one of {', '.join(POLICY_NAMES)}, not {self.policy!r}")
+        from mlscale.backends.base import ENGINE_NAMES
+
+        if self.engine is not None and self.engine not in ENGINE_NAMES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINE_NAMES)}, not {self.engine!r}")
 
 
 def _policy(up: UpOptions, config: HPAConfig) -> str:
@@ -116,9 +122,11 @@ def local_options(up: UpOptions) -> LocalOptions:
             "(minReplicas 0 is for a cluster's HPA with an Object or External metric; to scale to "
             "zero locally, use --policy queue, kpa or oracle)"
         )
-    requests = load_values(up.values).get("inference", {}).get("resources", {}).get("requests", {})
+    inference = load_values(up.values).get("inference", {})
+    requests = inference.get("resources", {}).get("requests", {})
     return LocalOptions(
         weights=up.weights or "none",
+        engine=up.engine or str(inference.get("engine", "keras")),
         cpu_request=up.cpu_request or str(requests.get("cpu", "500m")),
         dispatcher_port=up.dispatcher_port,
         result_url=up.result_url or defaults.RESULT_URL,
@@ -143,6 +151,7 @@ def _calibration_images() -> Path | None:
 
 
 def kubernetes_options(up: UpOptions) -> KubernetesOptions:
+    from mlscale.autoscaling.config import load_values
     from mlscale.backends.kubernetes.options import KubernetesOptions
 
     policy = _policy(up, _check_autoscaling(up))
@@ -162,6 +171,7 @@ def kubernetes_options(up: UpOptions) -> KubernetesOptions:
     return KubernetesOptions(
         **asdict(up.cluster),  # the same names: context, namespace, minikube, registry, build, ...
         weights=up.weights or "imagenet",
+        engine=up.engine or str(load_values(up.values).get("inference", {}).get("engine", "keras")),
         values_files=[up.values] if up.values else [],
         result_url=up.result_url,  # None: the chart's default (the host as Minikube's pods see it)
         set_values={k: str(v) for k, v in chart_values.items() if v is not None},

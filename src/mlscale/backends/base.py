@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from mlscale.autoscaling.metrics import quantity_value
+
+
+class EngineName(StrEnum):
+    """What runs the Keras model in a replica: Keras itself, or its export to a faster runtime."""
+
+    KERAS = "keras"
+    LITERT = "litert"
+    ONNX = "onnx"
+
+
+ENGINE_NAMES = tuple(e.value for e in EngineName)
 
 
 @dataclass

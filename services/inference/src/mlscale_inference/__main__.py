@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import uvicorn
 
 from mlscale_inference.config import ConfigError, Settings, env_defaults, parse_cpu
+from mlscale_inference.startup import Launch
 
 
 def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> Settings:
@@ -24,6 +25,12 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> Settings:
         "--weights",
         default=env.get("weights", "imagenet"),
         help="imagenet, none (random, same CPU cost) or a weights file",
+    )
+    parser.add_argument(
+        "--engine", default=env.get("engine", "keras"), help="keras, litert or onnx (default keras)"
+    )
+    parser.add_argument(
+        "--model-file", default=env.get("model_file"), help="the exported model of a litert or onnx engine"
     )
     parser.add_argument("--replica-id", default=env.get("replica_id"))
     parser.add_argument(
@@ -55,6 +62,8 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> Settings:
     options: dict[str, object] = {
         "host": args.host,
         "weights": args.weights,
+        "engine": args.engine,
+        "model_file": args.model_file,
         "cpu": parse_cpu(args.cpu),
         "log_level": args.log_level,
         **pick("port", args.port, int),
@@ -69,6 +78,7 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    launch = Launch.at_main()
     try:
         settings = parse_args(argv, dict(os.environ))
     except ConfigError as exc:
@@ -81,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from mlscale_inference.server import DrainingServer
 
     configure_logging(settings.replica_id, settings.log_level)
-    state = ReplicaState(settings)
+    launch.imported()
+    state = ReplicaState(settings, launch=launch)
     app = create_app(settings, state=state)
     config = uvicorn.Config(
         app,

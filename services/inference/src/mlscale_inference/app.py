@@ -5,7 +5,7 @@ scrapes while it works. Admission is bounded: at most ``max_pending`` requests a
 waiting; the next one gets 503 with ``Retry-After`` so a caller can try another replica.
 
 The handlers are module-level and find their ``ReplicaState`` on ``request.app.state``; the model
-comes from ``load_predictor`` (Keras MobileNetV2 unless a test gives another), so tests run the app
+comes from ``load_predictor`` (the settings' engine unless a test gives another), so tests run the app
 in-process (httpx's ASGITransport) with no server.
 """
 
@@ -34,10 +34,12 @@ from starlette.routing import Route
 
 from mlscale_inference import __version__, openapi
 from mlscale_inference.config import Settings
+from mlscale_inference.engines import load_engine
 from mlscale_inference.imaging import ImageError, decode_image
 from mlscale_inference.labels import imagenet_labels
 from mlscale_inference.metrics import InferenceMetrics
-from mlscale_inference.model import INPUT_SIZE, MODEL_NAME, Classifier, top_k
+from mlscale_inference.model import INPUT_SIZE, MODEL_NAME, top_k
+from mlscale_inference.startup import Launch
 
 log = logging.getLogger("mlscale_inference")
 
@@ -49,8 +51,10 @@ class Predictor(Protocol):
     def predict(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]: ...
 
 
-def keras_classifier(settings: Settings) -> Predictor:
-    return Classifier(settings.weights, settings.model_threads)
+def settings_engine(settings: Settings) -> Predictor:
+    """The engine the settings name (Keras MobileNetV2 unless they say litert or onnx)."""
+    model_file = settings.engine_file or None
+    return load_engine(settings.engine, settings.weights, model_file, settings.model_threads)
 
 
 @dataclass
@@ -64,6 +68,9 @@ class ReplicaState:
     draining: bool = False
     pending: int = 0
     load_error: str | None = None
+    launch: Launch = field(default_factory=Launch)
+    startup: dict[str, float] = field(default_factory=dict)
+    """Seconds per start-up phase (``mlscale_inference.startup``), once ready."""
     labels: tuple[str, ...] = field(default_factory=imagenet_labels)
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
@@ -94,13 +101,16 @@ def state_of(request: Request) -> ReplicaState:
 
 async def load_model(state: ReplicaState, loader: Callable[[Settings], Predictor]) -> None:
     """Load and warm the model on its thread; a failure is kept for /readyz and the log."""
+    times: dict[str, float] = {}
 
     def load_and_warm() -> Predictor:
+        began = time.perf_counter()
         predictor = loader(state.settings)
+        loaded = time.perf_counter()
         predictor.predict(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8))
+        times.update(loaded=loaded - began, warmup=time.perf_counter() - loaded)
         return predictor
 
-    started = time.perf_counter()
     try:
         state.predictor = await asyncio.get_running_loop().run_in_executor(state.executor, load_and_warm)
     except Exception as exc:  # the process stays up to say why on /readyz and in the log
@@ -109,12 +119,33 @@ async def load_model(state: ReplicaState, loader: Callable[[Settings], Predictor
         return
     state.ready = True
     state.metrics.ready.set(1)
+    state.startup = startup_phases(state.launch, getattr(state.predictor, "startup", None), times)
+    for phase, seconds in state.startup.items():
+        state.metrics.startup.labels(phase).set(seconds)
     settings = state.settings
-    load_s = round(time.perf_counter() - started, 2)
+    phases = {f"{phase}_s": round(seconds, 3) for phase, seconds in state.startup.items()}
     log.info(
         "model ready",
-        extra={"weights": settings.weights_label, "threads": settings.model_threads, "load_s": load_s},
-    )
+        extra={"engine": settings.engine, "weights": settings.weights_label,
+               "threads": settings.model_threads, **phases},
+    )  # fmt: skip
+
+
+def startup_phases(launch: Launch, engine: Any, times: dict[str, float]) -> dict[str, float]:
+    """The phases of ``mlscale_inference.startup``: an engine that reports its runtime's import
+    separately (every engine here does) has it moved from ``load`` to ``import``."""
+    engine_import = float(getattr(engine, "import_s", 0.0))
+    phases = {
+        "import": launch.imports_s + engine_import,
+        "load": times["loaded"] - engine_import,
+        "warmup": times["warmup"],
+    }
+    if launch.interpreter_s is not None:
+        phases = {"interpreter": launch.interpreter_s, **phases}
+    ready = launch.ready_s(time.perf_counter())
+    if ready is not None:
+        phases["ready"] = ready
+    return phases
 
 
 def lifespan_for(
@@ -301,13 +332,14 @@ def create_app(
     load_predictor: Callable[[Settings], Predictor] | None = None,
     state: ReplicaState | None = None,
 ) -> Starlette:
-    """Build the app. ``load_predictor`` defaults to the Keras MobileNetV2 classifier."""
+    """Build the app. ``load_predictor`` defaults to the engine the settings name."""
     state = state or ReplicaState(settings)
     state.metrics.cpu_request.set(settings.cpu)
     state.metrics.model.info(
         {
             "model": MODEL_NAME,
             "weights": settings.weights_label,
+            "engine": settings.engine,
             "replica": settings.replica_id,
             "threads": str(settings.model_threads),
             "version": __version__,
@@ -315,7 +347,7 @@ def create_app(
     )
     app = Starlette(
         routes=ROUTES,
-        lifespan=lifespan_for(state, load_predictor or keras_classifier),
+        lifespan=lifespan_for(state, load_predictor or settings_engine),
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
     app.state.replica = state

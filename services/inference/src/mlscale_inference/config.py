@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlscale_inference.engines import ENGINES, EXPORTED_SUFFIX
+
 ENV_PREFIX = "MLSCALE_INFERENCE_"
 
 
@@ -49,6 +51,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8001
     weights: str = "imagenet"
+    engine: str = "keras"
+    """keras (TensorFlow), litert or onnx (an export of the same Keras model; see ``model_file``)."""
+    model_file: str | None = None
+    """The exported model a litert or onnx engine runs (``python -m mlscale_inference.export``), or
+    a folder holding ``model.tflite`` and/or ``model.onnx``."""
     replica_id: str = field(default_factory=_default_replica_id)
     cpu: float = 1.0
     threads: int | None = None
@@ -69,6 +76,21 @@ class Settings:
             raise ConfigError(
                 f"weights: {self.weights!r} is neither 'imagenet', 'none' nor an existing weights file"
             )
+        if self.engine not in ENGINES:
+            raise ConfigError(f"engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
+        if self.engine in EXPORTED_SUFFIX:
+            if self.model_file is None:
+                raise ConfigError(
+                    f"model_file: the {self.engine} engine runs an exported model; export one with "
+                    f"python -m mlscale_inference.export --engine {self.engine} and give its path"
+                )
+            if not Path(self.engine_file).is_file():
+                raise ConfigError(f"model_file: {self.engine_file!r} is not a file")
+            if not self.engine_file.endswith(EXPORTED_SUFFIX[self.engine]):
+                raise ConfigError(
+                    f"model_file: {self.engine_file!r} is not a {self.engine} model "
+                    f"(a {EXPORTED_SUFFIX[self.engine]} file)"
+                )
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads: {self.threads} must be at least 1")
         if self.max_pending < 1:
@@ -79,6 +101,14 @@ class Settings:
             raise ConfigError(f"drain_timeout: {self.drain_timeout} must not be negative")
         if not self.replica_id:
             raise ConfigError("replica_id: must not be empty")
+
+    @property
+    def engine_file(self) -> str:
+        """The exported file the engine runs: ``model_file``, or in a folder (an image's
+        ``/opt/mlscale/model``) the engine's ``model.tflite`` or ``model.onnx``."""
+        if self.model_file is None or not Path(self.model_file).is_dir():
+            return self.model_file or ""
+        return str(Path(self.model_file) / f"model{EXPORTED_SUFFIX.get(self.engine, '')}")
 
     @property
     def model_threads(self) -> int:

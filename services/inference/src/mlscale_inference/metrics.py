@@ -19,6 +19,7 @@ class InferenceMetrics:
     ready: Gauge
     model: Info
     cpu_request: Gauge
+    startup: Gauge
 
     @classmethod
     def create(cls) -> InferenceMetrics:
@@ -54,4 +55,11 @@ class InferenceMetrics:
             "The replica's CPU budget (its pod's CPU request), in cores.",
             registry=registry,
         )
-        return cls(registry, requests, latency, in_flight, ready, model, cpu_request)
+        startup = Gauge(
+            "mlscale_inference_startup_seconds",
+            "Seconds of each start-up phase: interpreter, import, load, warmup; ready is process start "
+            "to ready. Set once the model is warm.",
+            ["phase"],
+            registry=registry,
+        )
+        return cls(registry, requests, latency, in_flight, ready, model, cpu_request, startup)

@@ -43,7 +43,12 @@ class Adapters(Protocol):
     def docker_ping(self) -> None: ...
 
     def docker_build(
-        self, context: Path, tag: str, buildargs: dict[str, str], on_line: Callable[[str], None]
+        self,
+        context: Path,
+        tag: str,
+        buildargs: dict[str, str],
+        on_line: Callable[[str], None],
+        target: str | None = None,
     ) -> None: ...
 
     def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None: ...
@@ -151,10 +156,18 @@ class RealAdapters:
             client.close()
 
     def docker_build(
-        self, context: Path, tag: str, buildargs: dict[str, str], on_line: Callable[[str], None]
+        self,
+        context: Path,
+        tag: str,
+        buildargs: dict[str, str],
+        on_line: Callable[[str], None],
+        target: str | None = None,
     ) -> None:
         client = self._docker()
-        for chunk in client.api.build(path=str(context), tag=tag, buildargs=buildargs, decode=True, rm=True):
+        chunks = client.api.build(
+            path=str(context), tag=tag, buildargs=buildargs, target=target, decode=True, rm=True
+        )
+        for chunk in chunks:
             if "error" in chunk:
                 raise AdapterError(f"building {tag}: {chunk['error'].strip()}")
             text = (chunk.get("stream") or chunk.get("status") or "").strip()

@@ -46,8 +46,17 @@ def chart_without_subcharts() -> Path:
 
 
 def image_tag(options: KubernetesOptions, service: str) -> str:
+    """The image a service runs: the inference engines other than keras run the fast image."""
     prefix = f"{options.registry.rstrip('/')}/" if options.registry else ""
-    return f"{prefix}mlscale-{service}:{options.tag}"
+    name = "inference-fast" if service == "inference" and options.engine != "keras" else service
+    return f"{prefix}mlscale-{name}:{options.tag}"
+
+
+def build_target(options: KubernetesOptions, service: str) -> str | None:
+    """The inference Dockerfile's stage for the engine (keras, or fast: no TensorFlow)."""
+    if service != "inference":
+        return None
+    return "keras" if options.engine == "keras" else "fast"
 
 
 def secret_values() -> Path:
@@ -132,6 +141,7 @@ class KubernetesBackend:
                 tag,
                 buildargs,
                 lambda line: status.update(f"building {tag}: {line[:90]}"),
+                build_target(self.options, service),
             )
         self.console.print(f"built {tag}")
 
@@ -150,6 +160,7 @@ class KubernetesBackend:
         values = {
             "image.tag": options.tag,
             "inference.weights": options.weights,
+            "inference.engine": options.engine,
             "kube-prometheus-stack.enabled": str(options.monitoring).lower(),
             "loki.enabled": str(options.monitoring).lower(),
             "promtail.enabled": str(options.monitoring).lower(),

@@ -28,6 +28,8 @@ class KubernetesOptions:
     registry: str | None = None
     tag: str = __version__
     weights: str = "imagenet"
+    engine: str = "keras"
+    """keras (the Keras image) or litert/onnx (the fast image: the export, no TensorFlow)."""
     monitoring: bool = True
     values_files: list[Path] = field(default_factory=list)
     set_values: dict[str, str] = field(default_factory=dict)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -16,10 +17,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlscale.backends.base import SystemStatus
+from mlscale.backends.local.export import exported_model
 from mlscale.backends.local.options import LocalOptions
 from mlscale.backends.state import clear_state, read_state
 from mlscale.errors import AlreadyUp, BackendUnreachable, MlscaleError, NotUp, StartError
-from mlscale.locations import state_dir
+from mlscale.locations import cache_dir, state_dir
 from mlscale.tokens import read_token
 
 # Supervisors this CLI process started, so ``down`` in the same process reaps them (no zombie).
@@ -99,6 +101,9 @@ class LocalBackend:
                 f"port {self.options.dispatcher_port} on 127.0.0.1 is taken; "
                 "free it or pass --dispatcher-port"
             )
+        if self.options.engine != "keras" and self.options.model_file is None:
+            model = exported_model(self.options.engine, self.options.weights, cache_dir(), self.console)
+            self.options = replace(self.options, model_file=model)
         logs = self.options.state_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / "supervisor.log").open("ab") as out:
@@ -139,7 +144,7 @@ class LocalBackend:
                         progress.update(
                             task,
                             description=f"waiting for replicas: {status.ready_replicas}/"
-                            f"{len(status.replicas)} ready (TensorFlow takes a while to load)",
+                            f"{len(status.replicas)} ready",
                         )
                 time.sleep(0.5)
         raise StartError(

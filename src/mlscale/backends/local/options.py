@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from mlscale import defaults
 from mlscale.autoscaling.policies.base import POLICY_NAMES
-from mlscale.backends.base import cpu_millicores
+from mlscale.backends.base import ENGINE_NAMES, cpu_millicores
 from mlscale.errors import InputError
 
 NAMED_WEIGHTS = ("imagenet", "none")
@@ -21,6 +21,10 @@ NAMED_WEIGHTS = ("imagenet", "none")
 class LocalOptions:
     weights: str = "none"
     """imagenet, none (random, the same CPU), or the path of a weights file."""
+    engine: str = "keras"
+    """keras, litert or onnx: what runs the model in each replica."""
+    model_file: Path | None = None
+    """The exported model litert or onnx runs (``up`` exports it before the supervisor starts)."""
     cpu_request: str = "500m"
     dispatcher_port: int = defaults.DISPATCHER_PORT
     result_url: str = defaults.RESULT_URL
@@ -58,6 +62,8 @@ class LocalOptions:
             raise InputError(f"--result-url must be an http(s) URL, not {self.result_url!r}")
         if self.policy is not None and self.policy not in POLICY_NAMES:
             raise InputError(f"--policy must be one of {', '.join(POLICY_NAMES)}, not {self.policy!r}")
+        if self.engine not in ENGINE_NAMES:
+            raise InputError(f"--engine must be one of {', '.join(ENGINE_NAMES)}, not {self.engine!r}")
         if self.max_starting is not None and self.max_starting < 1:
             raise InputError(f"--max-starting must be >= 1, not {self.max_starting}")
         if self.concurrency is not None and self.concurrency < 1:
@@ -69,7 +75,7 @@ class LocalOptions:
     @classmethod
     def from_json(cls, text: str) -> LocalOptions:
         data: dict[str, Any] = json.loads(text)
-        for key in ("values_file", "state_dir", "images"):
+        for key in ("values_file", "state_dir", "images", "model_file"):
             if data.get(key) is not None:
                 data[key] = Path(data[key])
         return cls(**data)
