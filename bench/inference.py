@@ -79,8 +79,10 @@ def in_process_rate(photos: list[bytes]) -> float:
     return count / (time.perf_counter() - start)
 
 
-async def http_rate(url: str, bodies: list[str], clients: int) -> tuple[float, float]:
-    """Images/s and median latency (ms) with ``clients`` closed-loop clients for DURATION_S."""
+async def http_rate(url: str, bodies: list[str] | list[bytes], clients: int) -> tuple[float, float]:
+    """Images/s and median latency (ms) with ``clients`` closed-loop clients for DURATION_S: JSON
+    bodies (str) as a user sends them, or raw image bytes as the dispatcher does."""
+    kind = "application/octet-stream" if isinstance(bodies[0], bytes) else "application/json"
     latencies: list[float] = []
     stop = time.perf_counter() + DURATION_S
 
@@ -89,7 +91,7 @@ async def http_rate(url: str, bodies: list[str], clients: int) -> tuple[float, f
         while time.perf_counter() < stop:
             sent = time.perf_counter()
             async with session.post(
-                f"{url}/infer", data=bodies[i % len(bodies)], headers={"content-type": "application/json"}
+                f"{url}/infer", data=bodies[i % len(bodies)], headers={"content-type": kind}
             ) as response:
                 await response.read()
                 if response.status != 200:

@@ -44,16 +44,9 @@ class FakeAdapters:
     def docker_ping(self) -> None:
         self._answer("docker_ping")
 
-    def docker_build(
-        self,
-        context: Any,
-        tag: str,
-        buildargs: dict[str, str],
-        on_line: Callable[[str], None],
-        target: str | None = None,
-    ) -> None:
+    def docker_build(self, build: Any, on_line: Callable[[str], None]) -> None:
         on_line("Step 1/9 : FROM python:3.11-slim")
-        self._answer("docker_build", context, tag, buildargs, target)
+        self._answer("docker_build", build.context, build.tag, build.buildargs, build.target)
 
     def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None:
         self._answer("docker_push", tag)

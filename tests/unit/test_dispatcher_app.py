@@ -77,8 +77,8 @@ def test_a_full_queue_answers_429_and_counts_it() -> None:
 def test_the_queue_is_bounded_by_the_bytes_of_its_images_too() -> None:
     """Queued images live in memory: a pod with a 512 Mi limit was OOM-killed at ~800 of them,
     losing all it held. With a byte bound the next one is a 429, counted, and the bytes show."""
-    image = "aGVsbG8h" * 1000  # 8,000 base64 characters
-    limit = 3 * len(image) + 100  # room for three queued images, not four
+    image = "aGVsbG8h" * 1000  # 8,000 base64 characters: 6,000 bytes queued
+    limit = 3 * 6000 + 100  # room for three queued images, not four
 
     async def scenario(client: httpx.AsyncClient) -> None:
         statuses = [
@@ -90,12 +90,12 @@ def test_the_queue_is_bounded_by_the_bytes_of_its_images_too() -> None:
         assert refused.json()["error"] == "queue_full"
         assert "MiB" in refused.json()["detail"]
         stats = (await client.get("/stats")).json()
-        assert (stats["queue_depth"], stats["queue_bytes"]) == (3, 3 * len(image))
+        assert (stats["queue_depth"], stats["queue_bytes"]) == (3, 3 * 6000)
         assert (stats["rejected"], stats["max_queue_bytes"]) == (3, limit)
         small = await client.post("/enqueue", json={"image": "aGVsbG8="})  # still fits by bytes
         assert small.status_code == 202
         page = (await client.get("/metrics")).text
-        assert f"mlscale_dispatcher_queue_bytes {float(3 * len(image) + 8)}" in page
+        assert f"mlscale_dispatcher_queue_bytes {float(3 * 6000 + 5)}" in page
 
     settings = Settings(max_queue=100, max_queue_bytes=limit, max_image_bytes=6000)
     run_with(create_app(settings), scenario)
@@ -108,8 +108,8 @@ def test_the_queues_bytes_go_with_the_jobs_that_leave_it() -> None:
     async def scenario() -> None:
         queue = JobQueue(max_items=10, max_bytes=25)
         assert queue.refusal(25) is None
-        queue.put_nowait(Job("a", "x" * 10, None))
-        queue.put_nowait(Job("b", "y" * 10, None))
+        queue.put_nowait(Job("a", b"x" * 10, None))
+        queue.put_nowait(Job("b", b"y" * 10, None))
         assert queue.queued_bytes == 20
         assert queue.refusal(6) is not None
         assert queue.refusal(5) is None

@@ -204,7 +204,7 @@ def test_a_job_that_raises_in_a_forwarder_ends_in_error_and_the_forwarders_live_
         )
         forwarder.resize()
         for i in range(5):
-            queue.put_nowait(Job(f"j-{i}", "aGVsbG8=", None))
+            queue.put_nowait(Job(f"j-{i}", b"hello", None))
         await asyncio.wait_for(queue.join(), 5)
         alive = sum(not t.done() for t in forwarder.workers.values())
         await forwarder.stop_workers()

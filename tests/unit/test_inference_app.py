@@ -5,6 +5,7 @@ tests/integration/test_inference_service.py's."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import random
@@ -118,6 +119,40 @@ def test_bad_input_gets_a_4xx_json_error(case: str, body: bytes, status: int, er
         assert response.status_code == status, response.text
         assert response.json()["error"] == error
         assert response.json()["detail"]
+
+    run_with(app_with(serving_model(FlatModel())), scenario, lifespan=True)
+
+
+RAW_BAD = [  # (case, body: None for a real photo, query, status, error)
+    ("empty", b"", "", 400, "invalid_image"),
+    ("text", b"hello, not an image", "", 400, "invalid_image"),
+    ("top_k zero", None, "?top_k=0", 422, "invalid_field"),
+    ("top_k word", None, "?top_k=five", 422, "invalid_field"),
+    ("top_k huge", None, "?top_k=1001", 422, "invalid_field"),
+]
+
+
+def test_a_raw_image_body_is_served_as_the_json_one_is() -> None:
+    """What the dispatcher sends: the image's bytes, top_k in the query (no base64 to decode)."""
+    photo = jpeg_bytes(320, 240)
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        await until_ready(client)
+        for kind in ("application/octet-stream", "image/jpeg"):
+            raw = await client.post("/infer?top_k=3", content=photo, headers={"content-type": kind})
+            assert raw.status_code == 200, raw.text
+            assert len(raw.json()["predictions"]) == 3
+        plain = await client.post("/infer", content=photo, headers={"content-type": "image/jpeg"})
+        assert len(plain.json()["predictions"]) == 5
+        as_json = await client.post("/infer", json={"image": b64(photo), "top_k": 3})
+        assert as_json.json()["predictions"] == raw.json()["predictions"]
+        for case, body, query, status, error in RAW_BAD:
+            bad = await client.post(f"/infer{query}", content=photo if body is None else body,
+                                    headers={"content-type": "application/octet-stream"})  # fmt: skip
+            assert (bad.status_code, bad.json()["error"]) == (status, error), case
+        gif = await client.post("/infer", content=base64.b64decode(_gif()),
+                                headers={"content-type": "image/png"})  # fmt: skip
+        assert (gif.status_code, gif.json()["error"]) == (415, "unsupported_image_format")
 
     run_with(app_with(serving_model(FlatModel())), scenario, lifespan=True)
 

@@ -1,7 +1,7 @@
 """The dispatcher's HTTP face.
 
 ``POST /enqueue`` validates cheaply (the image is checked as base64, never decoded as an
-image), queues, and answers 202 at once; 429 + ``Retry-After`` when the queue is full (in
+image), keeps its bytes, queues, and answers 202 at once; 429 + ``Retry-After`` when the queue is full (in
 requests or in bytes of images); 503 while shutting down. ``GET /results?after=N`` serves
 outcomes for clients that missed callbacks; ``GET /stats`` is the live view; ``PUT /upstreams``
 (only with the control token) replaces the replica list as a backend scales.
@@ -149,8 +149,8 @@ def parse_job(payload: Any, max_image_bytes: int) -> Job:
         raise BadRequest(400, "invalid_image", "'image' is empty")
     if len(image) > max_image_bytes * 4 // 3 + 4:
         raise BadRequest(413, "image_too_large", f"the image is over {max_image_bytes} bytes")
-    try:  # base64 is checked, not the image: decoding pictures is the inference tier's work
-        binascii.a2b_base64(image, strict_mode=True)
+    try:  # base64 is decoded (kept as bytes), not the image: decoding pictures is inference's work
+        data = binascii.a2b_base64(image, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise BadRequest(400, "invalid_base64", f"'image' is not valid base64: {exc}") from exc
     job_id = payload.get("id")
@@ -161,7 +161,7 @@ def parse_job(payload: Any, max_image_bytes: int) -> Job:
     sent_at = payload.get("sent_at")
     if sent_at is not None and (isinstance(sent_at, bool) or not isinstance(sent_at, (int, float))):
         raise BadRequest(422, "invalid_field", "'sent_at' must be a number (epoch seconds)")
-    return Job(job_id, image, None if sent_at is None else float(sent_at))
+    return Job(job_id, data, None if sent_at is None else float(sent_at))
 
 
 def reject_full(state: DispatcherState, why: str) -> Response:

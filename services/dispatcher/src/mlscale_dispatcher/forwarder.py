@@ -36,7 +36,9 @@ log = logging.getLogger("mlscale_dispatcher.forwarder")
 @dataclass
 class Job:
     id: str
-    image: str
+    image: bytes
+    """The image, decoded from the base64 /enqueue took (held so: a quarter smaller, and no
+    replica decodes base64)."""
     sent_at: float | None
     enqueued_at: float = field(default_factory=time.time)
     enqueued_mono: float = field(default_factory=time.monotonic)
@@ -215,19 +217,14 @@ class Forwarder:
         )
 
     async def call(self, upstream: Upstream, job: Job, time_left: float) -> Attempt:
-        body = (
-            b'{"image":"'
-            + job.image.encode("ascii")
-            + b'","top_k":'
-            + str(self.settings.top_k).encode()
-            + b"}"
-        )
         upstream.outstanding += 1
         try:
+            # The image's bytes as they are: the replica (the tier that scales) decodes no base64.
             async with self.session.post(
                 upstream.url + "/infer",
-                data=body,
-                headers={"content-type": "application/json", "x-request-id": job.id},
+                data=job.image,
+                params={"top_k": self.settings.top_k},
+                headers={"content-type": "application/octet-stream", "x-request-id": job.id},
                 timeout=aiohttp.ClientTimeout(total=max(0.001, time_left)),
             ) as response:
                 payload = await response.read()

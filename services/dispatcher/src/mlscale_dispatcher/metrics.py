@@ -52,7 +52,7 @@ class DispatcherMetrics:
         )
         queue_bytes = Gauge(
             "mlscale_dispatcher_queue_bytes",
-            "Bytes of the base64 images waiting in the queue (held in memory; bounded by max_queue_bytes).",
+            "Bytes of the images waiting in the queue (held in memory; bounded by max_queue_bytes).",
             registry=registry,
         )
         in_flight = Gauge("mlscale_dispatcher_in_flight", "Requests being forwarded now.", registry=registry)

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -188,6 +188,28 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def parse_top_k(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOP_K:
+        raise BadRequest(
+            422, "invalid_field", f"'top_k' must be an integer from 1 to {MAX_TOP_K}, got {value!r}"
+        )
+    return value
+
+
+def parse_raw(body: bytes, query: Mapping[str, str], max_image_bytes: int) -> tuple[bytes, int]:
+    """A raw image body (``openapi.RAW_TYPES``), ``top_k`` in the query string."""
+    if not body:
+        raise BadRequest(400, "invalid_image", "the body is empty: send the image's bytes")
+    if len(body) > max_image_bytes:
+        raise BadRequest(
+            413, "image_too_large", f"the image is {len(body)} bytes; the limit is {max_image_bytes}"
+        )
+    text = query.get("top_k")
+    if text is None:
+        return body, DEFAULT_TOP_K
+    return body, parse_top_k(int(text) if text.isdigit() else text)
+
+
 def parse_request(body: bytes, max_image_bytes: int) -> tuple[bytes, int]:
     try:
         payload = orjson.loads(body)
@@ -200,9 +222,7 @@ def parse_request(body: bytes, max_image_bytes: int) -> tuple[bytes, int]:
     encoded = payload["image"]
     if not isinstance(encoded, str):
         raise BadRequest(422, "invalid_field", "'image' must be a base64 string")
-    k = payload.get("top_k", DEFAULT_TOP_K)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_TOP_K:
-        raise BadRequest(422, "invalid_field", f"'top_k' must be an integer from 1 to {MAX_TOP_K}, got {k!r}")
+    k = parse_top_k(payload.get("top_k", DEFAULT_TOP_K))
     if encoded.startswith("data:") and "," in encoded:  # tolerate data URLs
         encoded = encoded.split(",", 1)[1]
     if len(encoded) > max_image_bytes * 4 // 3 + 4:
@@ -246,8 +266,13 @@ async def handle_infer(
     state: ReplicaState, request: Request, headers: dict[str, str]
 ) -> tuple[Response, str]:
     settings, metrics = state.settings, state.metrics
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     try:
-        image, k = parse_request(await read_body(request, settings.max_body_bytes), settings.max_image_bytes)
+        body = await read_body(request, settings.max_body_bytes)
+        if kind in openapi.RAW_TYPES:
+            image, k = parse_raw(body, request.query_params, settings.max_image_bytes)
+        else:
+            image, k = parse_request(body, settings.max_image_bytes)
     except BadRequest as exc:
         return error_response(exc.status, exc.error, exc.detail, headers), "bad_request"
     retry = {**headers, "retry-after": "1"}

@@ -15,6 +15,8 @@ ERROR = {
     "required": ["error", "detail"],
     "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
 }
+RAW_TYPES = ("application/octet-stream", "image/jpeg", "image/png")
+"""Content types of a raw image body at /infer."""
 STATUS = {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}
 
 
@@ -69,7 +71,25 @@ def document(max_top_k: int) -> dict[str, Any]:
             "/infer": {
                 "post": {
                     "summary": "Top-k ImageNet classes of one image",
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
+                    "parameters": [
+                        {
+                            "name": "top_k",
+                            "in": "query",
+                            "required": False,
+                            "description": "with a raw image body (a JSON body carries its own top_k)",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": max_top_k, "default": 5},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": request},
+                            # The image's bytes as they are: no base64 to decode (the dispatcher sends so).
+                            **{
+                                kind: {"schema": {"type": "string", "format": "binary"}} for kind in RAW_TYPES
+                            },
+                        },
+                    },
                     "responses": {
                         "200": _json(answer, "the predictions"),
                         **_errors(400, 404, 405, 413, 415, 422, 503),

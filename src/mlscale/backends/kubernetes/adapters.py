@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlscale.backends.base import cpu_millicores
+from mlscale.backends.kubernetes.options import ImageBuild
 from mlscale.errors import AdapterError
 
 
@@ -42,14 +43,7 @@ class Adapters(Protocol):
 
     def docker_ping(self) -> None: ...
 
-    def docker_build(
-        self,
-        context: Path,
-        tag: str,
-        buildargs: dict[str, str],
-        on_line: Callable[[str], None],
-        target: str | None = None,
-    ) -> None: ...
+    def docker_build(self, build: ImageBuild, on_line: Callable[[str], None]) -> None: ...
 
     def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None: ...
 
@@ -155,21 +149,12 @@ class RealAdapters:
         finally:
             client.close()
 
-    def docker_build(
-        self,
-        context: Path,
-        tag: str,
-        buildargs: dict[str, str],
-        on_line: Callable[[str], None],
-        target: str | None = None,
-    ) -> None:
-        client = self._docker()
-        chunks = client.api.build(
-            path=str(context), tag=tag, buildargs=buildargs, target=target, decode=True, rm=True
-        )
+    def docker_build(self, build: ImageBuild, on_line: Callable[[str], None]) -> None:
+        chunks = self._docker().api.build(path=str(build.context), tag=build.tag, buildargs=build.buildargs,
+                                          target=build.target, decode=True, rm=True)  # fmt: skip
         for chunk in chunks:
             if "error" in chunk:
-                raise AdapterError(f"building {tag}: {chunk['error'].strip()}")
+                raise AdapterError(f"building {build.tag}: {chunk['error'].strip()}")
             text = (chunk.get("stream") or chunk.get("status") or "").strip()
             if text:
                 on_line(text)

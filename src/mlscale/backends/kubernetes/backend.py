@@ -19,7 +19,7 @@ from rich.console import Console
 
 from mlscale.backends.base import ClusterDetails, Dashboard, ReplicaStatus, SystemStatus
 from mlscale.backends.kubernetes.adapters import Adapters
-from mlscale.backends.kubernetes.options import KubernetesOptions
+from mlscale.backends.kubernetes.options import ImageBuild, KubernetesOptions
 from mlscale.backends.kubernetes.preflight import PreflightPlan, preflight
 from mlscale.backends.state import clear_state, read_state, write_state
 from mlscale.errors import AdapterError, AlreadyUp, NotUp, PreflightError, StartError
@@ -137,11 +137,8 @@ class KubernetesBackend:
         )
         with self.console.status(f"building {tag}") as status:
             self.adapters.docker_build(
-                service_context(service),
-                tag,
-                buildargs,
+                ImageBuild(service_context(service), tag, buildargs, build_target(self.options, service)),
                 lambda line: status.update(f"building {tag}: {line[:90]}"),
-                build_target(self.options, service),
             )
         self.console.print(f"built {tag}")
 

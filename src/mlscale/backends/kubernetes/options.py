@@ -15,6 +15,16 @@ IMAGE_WEIGHTS = ("imagenet", "none")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
+@dataclass(frozen=True)
+class ImageBuild:
+    """One image to build: its context, tag, build arguments and Dockerfile stage."""
+
+    context: Path
+    tag: str
+    buildargs: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+
+
 @dataclass
 class KubernetesOptions:
     namespace: str = "mlscale"
