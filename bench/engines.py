@@ -148,8 +148,9 @@ def image_sizes() -> dict[str, float] | str:
         return f"no Docker daemon answered ({type(exc).__name__}); sizes not measured in this run"
 
 
-def spread(values: Sequence[float]) -> str:
-    return f"{statistics.median(values):7.1f} ({min(values):.1f}-{max(values):.1f})"
+def spread(values: Sequence[float], digits: int = 1) -> str:
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{mid:7.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def report(rows: list[dict[str, Any]]) -> None:
@@ -164,7 +165,7 @@ def report(rows: list[dict[str, Any]]) -> None:
             cells = []
             for engine in ENGINES:
                 mine = [r[key] for r in rows if r["engine"] == engine and r["threads"] == threads]
-                cell = spread(mine)
+                cell = spread(mine, 2 if key == "http_over_in_process" else 1)
                 if engine != "keras" and key in ("in_process_per_cpu_s", "http_per_cpu_s", "http_per_s"):
                     ratio = statistics.median(mine) / statistics.median([r[key] for r in base])
                     cell += f" = {ratio:.2f}x keras"

@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_system
+from mlscale.backends.base import EngineName
 from mlscale.cli_console import console, errors
 from mlscale.errors import MlscaleError
 
@@ -66,6 +67,9 @@ def demo(
     ] = 1.0,
     runs_dir: Annotated[Path, typer.Option(help="where the run directory goes")] = Path("runs"),
     live: Annotated[bool, typer.Option(help="show the live table")] = True,
+    engine: Annotated[
+        EngineName | None, typer.Option(help="what runs the model \\[values.yaml: inference.engine]")
+    ] = None,
 ) -> None:
     """The whole life on the local backend: up, load test, down, report (about six minutes)."""
     from mlscale.backends import BackendName
@@ -73,7 +77,7 @@ def demo(
     from mlscale.report.load import load_run
 
     chosen = workload or local_or_shipped(Path("workloads/demo.txt"), "workloads")
-    cli_system.up(backend=BackendName.LOCAL, weights="none", time_scale=time_scale)
+    cli_system.up(backend=BackendName.LOCAL, weights="none", time_scale=time_scale, engine=engine)
     try:
         cli_loadtest.loadtest(workload_file=chosen, live=live, runs_dir=runs_dir)
     finally:

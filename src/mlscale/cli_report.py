@@ -77,6 +77,14 @@ def report(
         for row in events:
             scale.add_row(*row)
         console.print(scale)
+    startup = html.startup_rows(result.stats)
+    if startup:
+        table = Table(title=f"replica start-up, engine {result.stats['startup']['engine']}")
+        for column in ("replica", "asked at s", "→ process s", "→ ready s", "total s"):
+            table.add_column(column, justify="right")
+        for row in startup:
+            table.add_row(*row)
+        console.print(table)
     _print_files(result.files)
     for verdict in result.verdicts:
         console.print(("[green]" if verdict.passed else "[red]") + verdict.describe())

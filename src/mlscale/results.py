@@ -62,8 +62,12 @@ REPLICA_COLUMNS: dict[str, str] = {
     "ready": "boolean",
     "cpu_utilization": "float64",
     "restarts": "Int64",
+    "created_at": "float64",
+    "started_at": "float64",
+    "ready_at": "float64",
 }
-"""One row per replica per second the backend was sampled: per-replica CPU for the report."""
+"""One row per replica per second the backend was sampled: per-replica CPU and start-up (epoch
+seconds it was asked for, its process started, it became ready) for the report."""
 
 DISPATCHER_OUTCOMES = ("ok", "error", "timeout", "dropped")
 """What the dispatcher reports for a request it accepted."""

@@ -299,12 +299,12 @@ def test_the_registry_scenario_prefixes_images_and_pulls() -> None:
     images = sorted(container(d)["image"] for d in by_kind(documents, "Deployment"))
     assert images == [
         "registry.example.com/mlscale/mlscale-dispatcher:0.1.0-rc1",
-        "registry.example.com/mlscale/mlscale-inference:0.1.0-rc1",
+        "registry.example.com/mlscale/mlscale-inference-fast:0.1.0-rc1",
     ]
     for deployment in by_kind(documents, "Deployment"):
         assert deployment["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     default = sorted(container(d)["image"] for d in by_kind(render([]), "Deployment"))
-    assert default == ["mlscale-dispatcher:0.1.0", "mlscale-inference:0.1.0"]
+    assert default == ["mlscale-dispatcher:0.1.0", "mlscale-inference-fast:0.1.0"]
 
 
 def test_fixed_replicas_scenario_has_no_hpa() -> None:

@@ -15,6 +15,17 @@ ROOT = Path(__file__).resolve().parents[2]
 VALUES = ROOT / "helm" / "mlscale" / "ci" / "one-node-values.yaml"
 """The chart sized for a 2-core node."""
 
+
+def inference_image() -> str:
+    """The inference image ``up`` builds for the chart's engine (the fast one unless keras)."""
+    from mlscale.autoscaling.config import load_values
+    from mlscale.backends.kubernetes.backend import image_tag
+    from mlscale.backends.kubernetes.options import KubernetesOptions
+
+    engine = str(load_values(None).get("inference", {}).get("engine", "keras"))
+    return image_tag(KubernetesOptions(engine=engine), "inference").split(":")[0]
+
+
 TARGET = 0.70
 REQUEST_CORES = 0.5
 PHASES = ((20, 0.5), (150, 2.8), (150, 0.1))

@@ -28,6 +28,7 @@ from tests.cluster.runs import (
     REQUEST_CORES,
     TARGET,
     cluster_env,
+    inference_image,
     latest_run,
     mlscale,
     summarize,
@@ -64,7 +65,18 @@ def system(one_node: OneNodeCluster, tmp_path_factory: pytest.TempPathFactory) -
 def test_up_built_both_images_and_rolled_out_the_chart(one_node: OneNodeCluster, system: System) -> None:
     images = one_node.docker().images.list()
     tags = {tag for image in images for tag in image.tags}
-    assert {f"mlscale-dispatcher:{__version__}", f"mlscale-inference:{__version__}"} <= tags
+    inference = f"{inference_image()}:{__version__}"
+    assert {f"mlscale-dispatcher:{__version__}", inference} <= tags
+    sizes = {tag: image.attrs["Size"] / 1e6 for image in images for tag in image.tags if "mlscale" in tag}
+    print(f"\nimages built by up (MB): {json.dumps(sizes, default=lambda x: round(x))}")
+    if inference_image().endswith("-fast"):  # the fast engines' image carries no TensorFlow
+        container = one_node.docker().containers.run(inference, ["python", "-c", "import tensorflow"],
+                                                     remove=False, detach=True)  # fmt: skip
+        try:
+            assert container.wait(timeout=60)["StatusCode"] != 0
+            assert b"No module named 'tensorflow'" in container.logs()
+        finally:
+            container.remove(force=True)
     apps = client.AppsV1Api(one_node.api)
     for name in ("mlscale-dispatcher", "mlscale-inference"):
         deployment: Any = apps.read_namespaced_deployment(name, NAMESPACE)

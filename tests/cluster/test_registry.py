@@ -15,7 +15,7 @@ from kubernetes import client
 
 from mlscale import __version__
 from tests.cluster.node import GATEWAY, OneNodeCluster
-from tests.cluster.runs import cluster_env, mlscale, up_on_cluster
+from tests.cluster.runs import cluster_env, inference_image, mlscale, up_on_cluster
 from tests.k8s.testbed import free_port
 
 NAMESPACE = "mlscale-registry"
@@ -58,9 +58,9 @@ def test_images_go_through_the_registry(one_node: OneNodeCluster, registry: str,
         env, NAMESPACE, f"http://{GATEWAY}:{free_port()}/storeLatency", "--registry", registry
     )
     try:
-        assert f"pushed {registry}/mlscale-inference:{__version__}" in output, output[-2000:]
+        assert f"pushed {registry}/{inference_image()}:{__version__}" in output, output[-2000:]
         catalog = httpx.get(f"http://{registry}/v2/_catalog", timeout=5).json()
-        assert {"mlscale-dispatcher", "mlscale-inference"} <= set(catalog["repositories"])
+        assert {"mlscale-dispatcher", inference_image()} <= set(catalog["repositories"])
         pods: list[Any] = client.CoreV1Api(one_node.api).list_namespaced_pod(NAMESPACE).items
         assert pods
         for pod in pods:

@@ -174,7 +174,7 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
     assert len(adapters.called("deployment_status")) == 3  # dispatcher 0/1, then 1/1; inference 1/1
     assert read_state() == {"backend": "kubernetes", "namespace": "mlscale", "release": "mlscale",
                             "context": None, "minikube": True, "dispatcher_url": "http://192.168.49.2:30080",
-                            "port_forward_pid": None}  # fmt: skip
+                            "port_forward_pid": None, "engine": "keras"}  # fmt: skip
     assert status.dispatcher_url == "http://192.168.49.2:30080"
 
 

@@ -35,6 +35,12 @@ class ReplicaStatus:
     restarts: int = 0
     """Times the replica's process was restarted (crashed, or failed its liveness probe)."""
     alive: bool = True
+    created_at: float | None = None
+    """Epoch seconds the replica was asked for (a scale-up's decision; a pod's creation)."""
+    started_at: float | None = None
+    """Epoch seconds its process (container) started; None while it waits (Pending)."""
+    ready_at: float | None = None
+    """Epoch seconds it became ready; None while it is not."""
 
 
 @dataclass
@@ -81,6 +87,8 @@ class SystemStatus:
     time_scale: float = 1.0
     policy: str = "cpu"
     """What scales the replicas: cpu (the HPA), queue (KEDA), kpa (Knative) or oracle."""
+    engine: str = "keras"
+    """What runs the model in each replica: keras, litert or onnx."""
     last_decision: dict[str, Any] | None = None
     dispatcher: ProcessHealth | None = None
     """The dispatcher process, where the backend runs it itself (local)."""

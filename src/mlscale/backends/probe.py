@@ -9,7 +9,8 @@ from mlscale.backends import open_backend
 from mlscale.backends.base import Backend
 from mlscale.backends.state import read_state
 
-SYSTEM_FIELDS = ("backend", "policy", "min_replicas", "max_replicas", "target_cpu_utilization", "time_scale")
+SYSTEM_FIELDS = ("backend", "policy", "engine", "min_replicas", "max_replicas", "target_cpu_utilization",
+                 "time_scale")  # fmt: skip
 
 
 class BackendProbe:
@@ -31,6 +32,9 @@ class BackendProbe:
                     "ready": r.ready and not r.terminating,
                     "cpu_utilization": r.cpu_utilization,
                     "restarts": r.restarts,
+                    "created_at": r.created_at,
+                    "started_at": r.started_at,
+                    "ready_at": r.ready_at,
                 }
                 for r in status.replicas
             ],

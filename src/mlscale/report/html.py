@@ -181,9 +181,34 @@ def run_page(
                 f"{balance['fair_share'] * 100:.1f} %, largest deviation "
                 f"{balance['max_deviation'] * 100:.1f} % of it.</p>"
             )
+    startup = startup_rows(stats)
+    if startup:
+        parts.append(f"<h2>Replica start-up ({escape(str(stats['startup']['engine']))})</h2>")
+        parts.append(_table(STARTUP_HEADER, startup))
     parts.append("<h2>Figures</h2>")
     parts.extend(_image(path, caption) for path, caption in figures)
     return _page(title, "\n".join(parts))
+
+
+STARTUP_HEADER = ("replica", "asked at (s)", "decision → process (s)", "process → ready (s)",
+                  "decision → ready (s)")  # fmt: skip
+
+
+def startup_rows(stats: dict[str, Any]) -> list[list[str]]:
+    """One row per replica, then the medians of those asked for during the run."""
+    startup = stats.get("startup")
+    if not startup:
+        return []
+    rows = [
+        [escape(r["replica"]) + ("" if r["during_run"] else " (before the run)"), _fmt(r["asked_at_s"]),
+         _fmt(r["wait_s"]), _fmt(r["start_s"]), _fmt(r["total_s"])]
+        for r in startup["replicas"]
+    ]  # fmt: skip
+    medians = startup["median_during_run"]
+    if startup["started_during_run"]:
+        label = f"median of {startup['started_during_run']} during the run"
+        rows.append([label, "", *(_fmt(medians[stage]) for stage in ("wait_s", "start_s", "total_s"))])
+    return rows
 
 
 REPLICA_HEADER = ("replica", "ok requests", "share", "steady-phase share", "ready (s)",

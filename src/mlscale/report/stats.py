@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mlscale.report.balance import per_replica, steady_share
+from mlscale.report.startup import replica_startups
 from mlscale.results import FINAL_OUTCOMES
 
 PERCENTILES = (50, 90, 95, 99, 99.9)
@@ -370,5 +371,6 @@ def run_statistics(
             timeline, replicas, meta.get("autoscaler", []), changes, start_at, outcomes["counts"]["ok"]
         ),
         "replicas": per_replica(requests, replicas),
+        "startup": replica_startups(replicas, start_at, meta.get("engine")),
         "balance": steady_share(requests, replicas, start_at),
     }

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from mlscale.backends.base import cpu_millicores
 from mlscale.backends.kubernetes.options import ImageBuild
+from mlscale.backends.kubernetes.pod_times import pod_times
 from mlscale.errors import AdapterError
 
 
@@ -36,6 +37,8 @@ class PodInfo:
     started_at: str | None
     restarts: int = 0
     """Container restarts (the kubelet's restartCount, summed over the pod's containers)."""
+    times: tuple[float | None, float | None, float | None] = (None, None, None)
+    """Epoch seconds: created, its first container running, Ready."""
 
 
 class Adapters(Protocol):
@@ -350,6 +353,7 @@ class RealAdapters:
                     cpu_request_milli=request,
                     started_at=pod.status.start_time.isoformat() if pod.status.start_time else None,
                     restarts=sum(c.restart_count or 0 for c in pod.status.container_statuses or []),
+                    times=pod_times(pod),
                 )
             )
         return pods

@@ -124,6 +124,7 @@ class KubernetesBackend:
                 "minikube": options.minikube,
                 "dispatcher_url": dispatcher_url,
                 "port_forward_pid": forward_pid,
+                "engine": options.engine,
             }
         )
         return self.status()
@@ -220,12 +221,8 @@ class KubernetesBackend:
         return f"http://127.0.0.1:{port}", pid
 
     # --- watching ---
-    def status(self) -> SystemStatus:
-        state = self._state()
-        namespace, release = state["namespace"], state["release"]
-        hpa = self.adapters.hpa(f"{release}-inference", namespace)
-        spec, hpa_status = hpa.get("spec") or {}, hpa.get("status") or {}
-        selector = self._selector_for(release, "inference")
+    def _replica_statuses(self, namespace: str, selector: str) -> list[ReplicaStatus]:
+        """Each inference pod: readiness, restarts, CPU and its start-up times."""
         cpu = self.adapters.pod_cpu_milli(namespace, selector)
         replicas = []
         for pod in self.adapters.pods(namespace, selector):
@@ -237,12 +234,24 @@ class KubernetesBackend:
                     ready=pod.ready,
                     terminating=pod.terminating,
                     restarts=pod.restarts,
+                    created_at=pod.times[0],
+                    started_at=pod.times[1],
+                    ready_at=pod.times[2],
                     cpu_milli=used,
                     cpu_utilization=used * 100 / pod.cpu_request_milli
                     if used is not None and pod.cpu_request_milli
                     else None,
                 )
             )
+        return replicas
+
+    def status(self) -> SystemStatus:
+        state = self._state()
+        namespace, release = state["namespace"], state["release"]
+        hpa = self.adapters.hpa(f"{release}-inference", namespace)
+        spec, hpa_status = hpa.get("spec") or {}, hpa.get("status") or {}
+        selector = self._selector_for(release, "inference")
+        replicas = self._replica_statuses(namespace, selector)
         target = next(
             (
                 m["resource"]["target"].get("averageUtilization")
@@ -279,6 +288,7 @@ class KubernetesBackend:
             target_cpu_utilization=int(target or 0),
             last_decision=decisions[-1] if decisions else None,
             cluster=cluster,
+            engine=str(state.get("engine", "keras")),
         )
 
     @staticmethod

@@ -37,6 +37,8 @@ from mlscale.tokens import ensure_token
 class Replica:
     managed: ManagedProcess
     terminating: bool = False
+    created_at: float = field(default_factory=time.time)
+    """When the controller asked for it (it may then wait for a start slot)."""
     cpu_milli: float | None = None
     metric_at: float = 0.0
     scraped: Samples = field(default_factory=dict)
@@ -316,12 +318,16 @@ class LocalSystem:
                     pid=r.managed.pid,
                     restarts=r.managed.restarts,
                     alive=r.managed.alive,
+                    created_at=r.created_at,
+                    started_at=r.managed.started_at or None,
+                    ready_at=r.managed.ready_since,
                 )
                 for r in self.replicas
             ],
             desired_replicas=controller.desired if controller else self.current_replicas(),
             min_replicas=self.floor,
             policy=self.policy,
+            engine=self.options.engine,
             max_replicas=self.config.max_replicas,
             target_cpu_utilization=self.config.target_cpu_utilization,
             time_scale=self.config.time_scale,
