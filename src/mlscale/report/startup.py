@@ -43,14 +43,11 @@ def replica_startups(replicas: pd.DataFrame, start_at: float, engine: str | None
             "total_s": None if ready is None else round(ready - created, 2),
         })  # fmt: skip
     during = [r for r in rows if r["during_run"]]
-    medians = {
-        stage: round(statistics.median(values), 2) if (values := [r[stage] for r in during
-                                                                   if r[stage] is not None]) else None
-        for stage in STAGES
-    }  # fmt: skip
-    return {
-        "engine": engine,
-        "replicas": rows,
-        "median_during_run": medians,
-        "started_during_run": len(during),
-    }
+    medians = {stage: _median([r[stage] for r in during]) for stage in STAGES}
+    return {"engine": engine, "replicas": rows, "median_during_run": medians,
+            "started_during_run": len(during)}  # fmt: skip
+
+
+def _median(values: list[Any]) -> float | None:
+    present = [float(v) for v in values if v is not None]
+    return round(statistics.median(present), 2) if present else None
