@@ -333,3 +333,18 @@ def test_cpu_quantities_in_millicores(quantity: str, milli: float) -> None:
 def test_a_bad_cpu_quantity_is_refused() -> None:
     with pytest.raises(ValueError, match="not a CPU quantity"):
         cpu_millicores("lots")
+
+
+def test_the_engine_comes_from_the_flag_then_the_values_file_then_the_chart(tmp_path: Path) -> None:
+    """As helm merges a values file over the chart's: a file without inference.engine keeps the chart's."""
+    from mlscale.autoscaling.config import load_values
+    from mlscale.backends import UpOptions, kubernetes_options
+
+    chart_engine = load_values(None)["inference"]["engine"]
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("autoscaling:\n  maxReplicas: 3\n")
+    onnx = tmp_path / "onnx.yaml"
+    onnx.write_text("autoscaling:\n  maxReplicas: 3\ninference:\n  engine: onnx\n")
+    assert kubernetes_options(UpOptions(values=partial)).engine == chart_engine
+    assert kubernetes_options(UpOptions(values=onnx)).engine == "onnx"
+    assert kubernetes_options(UpOptions(values=onnx, engine="keras")).engine == "keras"

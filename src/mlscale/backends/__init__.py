@@ -97,6 +97,19 @@ def _policy(up: UpOptions, config: HPAConfig) -> str:
     return up.policy or settings.name
 
 
+def _engine(up: UpOptions) -> str:
+    """--engine, else the values file's inference.engine, else the chart's (as helm merges them)."""
+    from mlscale.autoscaling.config import load_values
+
+    if up.engine:
+        return up.engine
+    for values in ((load_values(up.values) if up.values else {}), load_values(None)):
+        engine = (values.get("inference") or {}).get("engine")
+        if engine:
+            return str(engine)
+    return "keras"
+
+
 def _check_autoscaling(up: UpOptions) -> HPAConfig:
     """The values file's autoscaling section with the overrides applied: a bad one fails before ``up``."""
     from mlscale.autoscaling.config import load_hpa_config
@@ -126,7 +139,7 @@ def local_options(up: UpOptions) -> LocalOptions:
     requests = inference.get("resources", {}).get("requests", {})
     return LocalOptions(
         weights=up.weights or "none",
-        engine=up.engine or str(inference.get("engine", "keras")),
+        engine=_engine(up),
         cpu_request=up.cpu_request or str(requests.get("cpu", "500m")),
         dispatcher_port=up.dispatcher_port,
         result_url=up.result_url or defaults.RESULT_URL,
@@ -151,7 +164,6 @@ def _calibration_images() -> Path | None:
 
 
 def kubernetes_options(up: UpOptions) -> KubernetesOptions:
-    from mlscale.autoscaling.config import load_values
     from mlscale.backends.kubernetes.options import KubernetesOptions
 
     policy = _policy(up, _check_autoscaling(up))
@@ -171,7 +183,7 @@ def kubernetes_options(up: UpOptions) -> KubernetesOptions:
     return KubernetesOptions(
         **asdict(up.cluster),  # the same names: context, namespace, minikube, registry, build, ...
         weights=up.weights or "imagenet",
-        engine=up.engine or str(load_values(up.values).get("inference", {}).get("engine", "keras")),
+        engine=_engine(up),
         values_files=[up.values] if up.values else [],
         result_url=up.result_url,  # None: the chart's default (the host as Minikube's pods see it)
         set_values={k: str(v) for k, v in chart_values.items() if v is not None},
