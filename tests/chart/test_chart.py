@@ -194,8 +194,8 @@ def test_the_dispatchers_queued_images_fit_in_its_memory_limit() -> None:
 
 
 def test_the_engine_picks_the_image_and_reaches_the_replica() -> None:
-    for engine, image in (("keras", "mlscale-inference:"), ("litert", "mlscale-inference-fast:"),
-                          ("onnx", "mlscale-inference-fast:")):  # fmt: skip
+    for engine, image in (("keras", "mlscale-inference:"), ("litert", "mlscale-inference-litert:"),
+                          ("onnx", "mlscale-inference-onnx:")):  # fmt: skip
         app = container(one(render(["--set", f"inference.engine={engine}"], raw_args=True),
                             "Deployment", "inference"))  # fmt: skip
         env = {e["name"]: e.get("value") for e in app["env"]}
@@ -299,12 +299,12 @@ def test_the_registry_scenario_prefixes_images_and_pulls() -> None:
     images = sorted(container(d)["image"] for d in by_kind(documents, "Deployment"))
     assert images == [
         "registry.example.com/mlscale/mlscale-dispatcher:0.1.0-rc1",
-        "registry.example.com/mlscale/mlscale-inference-fast:0.1.0-rc1",
+        "registry.example.com/mlscale/mlscale-inference-litert:0.1.0-rc1",
     ]
     for deployment in by_kind(documents, "Deployment"):
         assert deployment["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
     default = sorted(container(d)["image"] for d in by_kind(render([]), "Deployment"))
-    assert default == ["mlscale-dispatcher:0.1.0", "mlscale-inference-fast:0.1.0"]
+    assert default == ["mlscale-dispatcher:0.1.0", "mlscale-inference-litert:0.1.0"]
 
 
 def test_fixed_replicas_scenario_has_no_hpa() -> None:

@@ -155,7 +155,7 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
     assert [(Path(c).name, tag, args, target) for c, tag, args, target in builds] == [
         ("dispatcher", "mlscale-dispatcher:0.1.0", {}, None),
         # weights none: no download; engine keras: the Dockerfile's keras stage
-        ("inference", "mlscale-inference:0.1.0", {"FETCH_WEIGHTS": "0"}, "keras"),
+        ("inference", "mlscale-inference:0.1.0", {"FETCH_WEIGHTS": "0", "ENGINE": "keras"}, "keras"),
     ]
     ((release, chart, namespace, files, values, _),) = adapters.called("helm_upgrade_install")
     assert (release, chart, namespace) == ("mlscale", chart_dir(), "mlscale")
@@ -184,9 +184,9 @@ def test_a_fast_engine_builds_and_runs_the_image_without_tensorflow() -> None:
         deployment_status=(1, 1), minikube_service_url="http://192.168.49.2:30080", **watching(),
     )  # fmt: skip
     KubernetesBackend(KubernetesOptions(engine="litert"), adapters, sleep=lambda _: None).up()
-    (_, (_, tag, _, target)) = adapters.called("docker_build")
-    assert (tag, target) == ("mlscale-inference-fast:0.1.0", "fast")
-    assert ("minikube_image_load", ("mlscale-inference-fast:0.1.0",)) in adapters.calls
+    (_, (_, tag, args, target)) = adapters.called("docker_build")
+    assert (tag, target, args["ENGINE"]) == ("mlscale-inference-litert:0.1.0", "fast", "litert")
+    assert ("minikube_image_load", ("mlscale-inference-litert:0.1.0",)) in adapters.calls
     ((_, _, _, _, values, _),) = adapters.called("helm_upgrade_install")
     assert values["inference.engine"] == "litert"
 

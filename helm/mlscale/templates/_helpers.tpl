@@ -105,13 +105,13 @@ httpGet:
 {{- $policy }}
 {{- end }}
 
-{{/* The inference image for the engine: keras runs TensorFlow's image, litert and onnx the fast one. */}}
+{{/* The inference image for the engine: keras runs TensorFlow's image, litert and onnx their own. */}}
 {{- define "mlscale.inference.repository" -}}
 {{- $engine := .Values.inference.engine -}}
 {{- if eq $engine "keras" -}}
 {{- .Values.inference.image.repository -}}
 {{- else if has $engine (list "litert" "onnx") -}}
-{{- .Values.inference.image.fastRepository -}}
+{{- printf "%s-%s" .Values.inference.image.repository $engine -}}
 {{- else -}}
 {{- fail (printf "inference.engine must be keras, litert or onnx, not %q" $engine) -}}
 {{- end -}}

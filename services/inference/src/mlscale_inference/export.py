@@ -95,6 +95,7 @@ def ensure_exported(cache_dir: Path, engine: str, weights: str) -> Path:
     # Written beside and renamed into place: two exports at once never leave half a file.
     with tempfile.NamedTemporaryFile(dir=cache_dir, suffix=".part", delete=False) as part:
         part.write(data)
+    os.chmod(part.name, 0o644)  # a temporary file is 0600: an image's non-root user could not read it
     os.replace(part.name, path)
     sidecar = {**provenance(engine, weights), "input": INPUT_NAME, "bytes": len(data),
                "export_s": round(time.perf_counter() - started, 2)}  # fmt: skip

@@ -46,9 +46,10 @@ def chart_without_subcharts() -> Path:
 
 
 def image_tag(options: KubernetesOptions, service: str) -> str:
-    """The image a service runs: the inference engines other than keras run the fast image."""
+    """The image a service runs: each inference engine other than keras has its own (its runtime
+    and export, no TensorFlow): mlscale-inference-litert, mlscale-inference-onnx."""
     prefix = f"{options.registry.rstrip('/')}/" if options.registry else ""
-    name = "inference-fast" if service == "inference" and options.engine != "keras" else service
+    name = f"inference-{options.engine}" if service == "inference" and options.engine != "keras" else service
     return f"{prefix}mlscale-{name}:{options.tag}"
 
 
@@ -132,7 +133,10 @@ class KubernetesBackend:
     def _build(self, service: str) -> None:
         tag = image_tag(self.options, service)
         buildargs = (
-            {"FETCH_WEIGHTS": "1" if self.options.weights == "imagenet" else "0"}
+            {
+                "FETCH_WEIGHTS": "1" if self.options.weights == "imagenet" else "0",
+                "ENGINE": self.options.engine,
+            }
             if service == "inference"
             else {}
         )
