@@ -80,3 +80,7 @@ def calibrated_weights() -> Path:
         model.save_weights(part)
     part.replace(path)
     return path
+
+
+if __name__ == "__main__":  # python -m tests.models: make (or find) the weights file, print its path
+    print(calibrated_weights())

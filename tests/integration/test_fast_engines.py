@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from harness.services import IMAGES, ServiceProcess, b64, free_port, start_module, wait_ready
-from mlscale_inference.export import ensure_exported
+from tests.engine_answers import run_module
 
 
 @pytest.fixture(scope="module", params=["litert", "onnx"])
@@ -19,9 +19,10 @@ def fast_replica(
 ) -> Iterator[ServiceProcess]:
     engine: str = request.param
     where = tmp_path_factory.mktemp(engine)
-    model = ensure_exported(where / "cache", engine, "none")
+    model = run_module("mlscale_inference.export", "--engine", engine, "--weights", "none",
+                       "--cache-dir", str(where / "cache"))  # fmt: skip
     service = start_module("mlscale_inference",
-                           ["--weights", "none", "--engine", engine, "--model-file", str(model),
+                           ["--weights", "none", "--engine", engine, "--model-file", model,
                             "--replica-id", f"fast-{engine}"],
                            where / "replica.log", free_port())  # fmt: skip
     try:
