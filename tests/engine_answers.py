@@ -33,7 +33,8 @@ def run_module(*args: str) -> str:
 def answers(engine: str, weights: str, model_file: str | None, out: Path) -> npt.NDArray[np.float32]:
     """The engine's (images, 1000) probabilities, computed in a fresh process."""
     run_module("tests.engine_answers", engine, weights, model_file or "-", str(out))
-    return np.load(out)
+    loaded: npt.NDArray[np.float32] = np.load(out)
+    return loaded
 
 
 def main(engine: str, weights: str, model_file: str, out: str) -> None:
