@@ -143,11 +143,14 @@ def dashboard_queries() -> list[str]:
 
 
 def expected_replicas(run: ScaledRun, meta: dict[str, Any]) -> int:
-    """The HPA's formula on the CPU the calibration says the load costs, outside its tolerance."""
+    """The HPA's formula on the CPU the replicas used under the load (this run's own measurement:
+    the calibration's light-load cost overstated it once replicas started in a second), outside
+    its tolerance: ceil(sum of utilizations / target), at the median loaded second."""
     system = meta["system"]
-    cpu_milli = run.rate * run.calibration["cpu_ms_per_request"]
-    ratio = cpu_milli / (run.calibration["cpu_request_milli"] * system["target_cpu_utilization"] / 100)
-    needed: int = math.ceil(ratio / (1 + 0.1))
+    per_replica = pd.read_parquet(run.run_dir / "replicas.parquet")
+    loaded = per_replica[(per_replica["second"] >= 10) & (per_replica["second"] < LOAD_SECONDS)]
+    total = loaded.groupby("second")["cpu_utilization"].sum().median()
+    needed: int = math.ceil(total / (system["target_cpu_utilization"] * (1 + 0.1)))
     return min(int(system["max_replicas"]), needed)
 
 
