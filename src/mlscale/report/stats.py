@@ -371,6 +371,6 @@ def run_statistics(
             timeline, replicas, meta.get("autoscaler", []), changes, start_at, outcomes["counts"]["ok"]
         ),
         "replicas": per_replica(requests, replicas),
-        "startup": replica_startups(replicas, start_at, meta.get("engine")),
+        "startup": replica_startups(replicas, start_at, (meta.get("system") or {}).get("engine")),
         "balance": steady_share(requests, replicas, start_at),
     }
