@@ -24,7 +24,7 @@ class JobQueue(asyncio.Queue[Job]):
         """Why a job of ``image_bytes`` would not fit now, or None if it would."""
         if self.full():
             return f"the queue holds its limit of {self.maxsize} requests"
-        if self.queued_bytes + image_bytes > self.max_bytes:
+        if self.queued_bytes + max(image_bytes, 1) > self.max_bytes:  # before the body: room for 1 byte
             return (
                 f"the queue holds {_mib(self.queued_bytes)} of images; with this one it would pass "
                 f"its limit of {_mib(self.max_bytes)}"

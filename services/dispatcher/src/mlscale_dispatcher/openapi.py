@@ -86,7 +86,7 @@ def document(id_pattern: str, max_cursor: int, page: int) -> dict[str, Any]:
         "properties": {
             "queue_depth": {"type": "integer"},
             "max_queue": {"type": "integer"},
-            "queue_bytes": {"type": "integer", "description": "bytes of the queued base64 images"},
+            "queue_bytes": {"type": "integer", "description": "bytes of the queued images"},
             "max_queue_bytes": {"type": "integer"},
             "in_flight": {"type": "integer"},
             "busy_seconds": {

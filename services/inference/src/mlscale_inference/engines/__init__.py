@@ -8,7 +8,6 @@ once per weights choice on the local backend): a replica never converts at start
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -19,17 +18,9 @@ EXPORTED_SUFFIX = {"litert": ".tflite", "onnx": ".onnx"}
 """The engines that run an exported file, and its suffix."""
 
 
-@dataclass
-class Startup:
-    """Seconds of an engine's start-up phases: its runtime imported, the model built or loaded."""
-
-    import_s: float = 0.0
-    load_s: float = 0.0
-    details: dict[str, str] = field(default_factory=dict)
-
-
 class Engine(Protocol):
-    startup: Startup
+    import_s: float
+    """Seconds its runtime took to import (TensorFlow for keras): the start-up's ``import`` phase."""
 
     def predict(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]: ...
 

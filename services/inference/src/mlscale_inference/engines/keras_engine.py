@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlscale_inference.engines import Startup
 from mlscale_inference.model import classify_function, frozen_graph, keras_network
 
 log = logging.getLogger(__name__)
@@ -32,17 +31,11 @@ def configure_threads(threads: int) -> None:
 class KerasEngine:
     def __init__(self, weights: str, threads: int) -> None:
         started = time.perf_counter()
-        import keras
         import tensorflow as tf
 
         configure_threads(threads)
-        imported = time.perf_counter()
+        self.import_s = time.perf_counter() - started
         self._run = _runner(keras_network(weights), tf)
-        self.startup = Startup(
-            imported - started,
-            time.perf_counter() - imported,
-            {"tensorflow": tf.__version__, "keras": keras.__version__},
-        )
 
     def predict(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         return np.asarray(self._run(batch), dtype=np.float32)

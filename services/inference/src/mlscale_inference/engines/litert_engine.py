@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import time
-from importlib.metadata import version
 
 import numpy as np
 import numpy.typing as npt
-
-from mlscale_inference.engines import Startup
 
 
 class LiteRTEngine:
@@ -16,15 +13,12 @@ class LiteRTEngine:
         started = time.perf_counter()
         from ai_edge_litert.interpreter import Interpreter
 
-        imported = time.perf_counter()
+        self.import_s = time.perf_counter() - started
         self._interpreter = Interpreter(model_path=model_file, num_threads=threads)
         self._interpreter.allocate_tensors()
         (entry,) = self._interpreter.get_input_details()
         (exit_,) = self._interpreter.get_output_details()
         self._input, self._output = entry["index"], exit_["index"]
-        self.startup = Startup(
-            imported - started, time.perf_counter() - imported, {"ai-edge-litert": version("ai-edge-litert")}
-        )
 
     def predict(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         self._interpreter.set_tensor(self._input, np.ascontiguousarray(batch, dtype=np.uint8))

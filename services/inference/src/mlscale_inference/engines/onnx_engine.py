@@ -7,23 +7,18 @@ import time
 import numpy as np
 import numpy.typing as npt
 
-from mlscale_inference.engines import Startup
-
 
 class ONNXEngine:
     def __init__(self, model_file: str, threads: int) -> None:
         started = time.perf_counter()
         import onnxruntime as ort
 
-        imported = time.perf_counter()
+        self.import_s = time.perf_counter() - started
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(model_file, options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
-        self.startup = Startup(
-            imported - started, time.perf_counter() - imported, {"onnxruntime": ort.__version__}
-        )
 
     def predict(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         (probabilities,) = self._session.run(None, {self._input: batch})
