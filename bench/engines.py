@@ -1,7 +1,8 @@
 """Engines side by side, in one run: Keras (the baseline) against its LiteRT and ONNX exports.
 
 For each engine at 1 and 2 model threads, ``BENCH_REPEAT`` times (interleaved, for the spread):
-- in-process: decode + model + top-5 in a fresh process (TF's thread count is fixed per process);
+- in-process: decode + model + top-5 in a fresh process (TF's thread count is fixed per process),
+  just before and just after the HTTP run (their mean: the machine's speed drifts);
 - HTTP: the real service under ``CLIENTS`` closed-loop clients;
 both as images/s and as images per CPU-second of the process (per core: what a replica's CPU
 request buys), and their ratio; start-up from process start to ``/readyz`` 200, cold (the export
@@ -113,6 +114,7 @@ def measure(engine: str, threads: int, cache: Path, logs: Path, bodies: list[byt
     model_file, export_s = export(engine, fresh)  # cold: a cache without it
     service, cold_s = start(engine, threads, model_file, logs)
     service.stop()
+    before = in_process(engine, threads, model_file)
     service, ready_s = start(engine, threads, model_file, logs)  # the export cached now
     try:
         phases = startup_phases(service.url)
@@ -125,7 +127,10 @@ def measure(engine: str, threads: int, cache: Path, logs: Path, bodies: list[byt
         rss_mb = process.memory_info().rss / 2**20
     finally:
         service.stop()
-    local = in_process(engine, threads, model_file)
+    after = in_process(engine, threads, model_file)
+    # In-process runs bracket the HTTP one: this machine's speed drifts by 5-10 % within minutes,
+    # and their mean is what the same minute's HTTP run is compared with.
+    local = {key: (before[key] + after[key]) / 2 for key in before}
     http_per_cpu = rate * DURATION_S / cpu_s if cpu_s > 0 else float("nan")
     return {
         "engine": engine, "threads": threads,
@@ -167,8 +172,11 @@ def report(rows: list[dict[str, Any]]) -> None:
                 mine = [r[key] for r in rows if r["engine"] == engine and r["threads"] == threads]
                 cell = spread(mine, 2 if key == "http_over_in_process" else 1)
                 if engine != "keras" and key in ("in_process_per_cpu_s", "http_per_cpu_s", "http_per_s"):
-                    ratio = statistics.median(mine) / statistics.median([r[key] for r in base])
-                    cell += f" = {ratio:.2f}x keras"
+                    # Paired: each run's engine against the Keras measured minutes before it.
+                    ratios = [r[key] / b[key] for r, b in zip(
+                        [r for r in rows if r["engine"] == engine and r["threads"] == threads], base,
+                        strict=True)]  # fmt: skip
+                    cell += f" = {spread(ratios, 2).strip()}x keras"
                 cells.append(f"{engine}: {cell}")
             print(f"{label:>26}  " + "  ".join(cells))
         for engine in ENGINES:

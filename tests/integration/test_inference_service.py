@@ -96,6 +96,37 @@ def test_the_service_survives_bad_input(main: str) -> None:
     assert "Traceback" not in httpx.get(f"{main}/metrics").text
 
 
+def test_a_health_check_waits_for_about_two_inferences_not_for_the_queue(main: str) -> None:
+    """The model runs on the event loop in turns, and the loop reads its sockets between two: with
+    a dozen requests queued, /healthz answers after the running inference and about one more, where
+    running the queue back to back would make it wait for all of them."""
+    count = 14
+
+    async def scenario() -> tuple[int, int]:
+        image = b64(jpeg_bytes(320, 240))
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=count + 1)) as client:
+            done = 0
+            first = asyncio.Event()
+
+            async def one() -> None:
+                nonlocal done
+                assert (await client.post(f"{main}/infer", json={"image": image})).status_code == 200
+                done += 1
+                first.set()
+
+            posts = [asyncio.create_task(one()) for _ in range(count)]
+            await first.wait()  # the replica is busy, and the others have been sent
+            asked_at = done
+            assert (await client.get(f"{main}/healthz")).status_code == 200
+            answered_at = done
+            await asyncio.gather(*posts)
+            return asked_at, answered_at
+
+    asked_at, answered_at = asyncio.run(scenario())
+    assert count - asked_at >= 8, "the queue must still be long when /healthz is asked"
+    assert answered_at - asked_at <= 3, f"/healthz waited for {answered_at - asked_at} inferences"
+
+
 async def _burst(url: str, count: int, image: str) -> list[httpx.Response]:
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=count)) as client:
         return await asyncio.gather(

@@ -21,6 +21,7 @@ from PIL import Image
 from starlette.applications import Starlette
 
 from harness.services import b64, jpeg_bytes
+from mlscale_inference import imaging
 from mlscale_inference.app import Predictor, create_app
 from mlscale_inference.config import Settings
 from tests.asgi import run_with
@@ -31,14 +32,7 @@ TEN_MB = 10 * 1024 * 1024
 class FlatModel:
     """Every class equally likely, as MobileNetV2 with weights=None answers."""
 
-    def __init__(self, gate: threading.Event | None = None) -> None:
-        self.gate = gate
-        self.calls = 0
-
     def predict(self, batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        self.calls += 1
-        if self.gate is not None and self.calls > 1:  # the warm-up call passes
-            self.gate.wait(10)
         return np.full((len(batch), 1000), 0.001, dtype=np.float32)
 
 
@@ -196,14 +190,34 @@ def test_a_model_that_fails_to_load_says_why_on_readyz_and_infer() -> None:
     run_with(app_with(broken), scenario, lifespan=True)
 
 
-def test_admission_is_bounded_at_max_pending() -> None:
-    """Two admitted (one on the model's thread, one waiting for it): the third is 503 at once."""
-    gate = threading.Event()
-    model = FlatModel(gate)
+class HeldDecode:
+    """``to_tensor`` that records the thread it ran on and, once ``hold`` is cleared, waits for it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.release = threading.Event()
+        self.release.set()
+        self.threads: list[str] = []
+        real = imaging.to_tensor
+
+        def held(image: Image.Image, size: int) -> npt.NDArray[np.uint8]:
+            self.threads.append(threading.current_thread().name)
+            self.release.wait(10)
+            return real(image, size)
+
+        monkeypatch.setattr(imaging, "to_tensor", held)
+
+    def hold(self) -> None:
+        self.release.clear()
+
+
+def test_admission_is_bounded_at_max_pending(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two admitted (one decoding on the worker thread, one waiting for it): the third is 503 at once."""
+    decode = HeldDecode(monkeypatch)
 
     async def scenario(client: httpx.AsyncClient) -> None:
         await until_ready(client)
         image = b64(jpeg_bytes(64, 64))
+        decode.hold()
         admitted = [asyncio.create_task(client.post("/infer", json={"image": image})) for _ in range(2)]
         for _ in range(500):
             if "mlscale_inference_in_flight 2.0" in (await client.get("/metrics")).text:
@@ -212,11 +226,55 @@ def test_admission_is_bounded_at_max_pending() -> None:
         refused = await client.post("/infer", json={"image": image})
         assert (refused.status_code, refused.json()["error"]) == (503, "overloaded")
         assert refused.headers["retry-after"] == "1"
-        gate.set()
+        decode.release.set()
         answers = await asyncio.gather(*admitted)
         assert [a.status_code for a in answers] == [200, 200]
         assert len(answers[0].json()["predictions"]) == 5
         metrics = (await client.get("/metrics")).text
         assert 'mlscale_inference_requests_total{outcome="overloaded"} 1.0' in metrics
 
-    run_with(app_with(serving_model(model), max_pending=2), scenario, lifespan=True)
+    app = app_with(serving_model(FlatModel()), max_pending=2, loop_max_pixels=0)  # every decode on the thread
+    run_with(app, scenario, lifespan=True)
+
+
+def test_admission_counts_the_requests_waiting_for_the_loop() -> None:
+    """The model runs on the event loop, but a request waiting for its turn counts as admitted, so
+    the bound holds: of three at once with room for two, one is 503."""
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        await until_ready(client)
+        image = b64(jpeg_bytes(64, 64))
+        answers = await asyncio.gather(*(client.post("/infer", json={"image": image}) for _ in range(3)))
+        assert sorted(a.status_code for a in answers) == [200, 200, 503]
+        assert [a.json()["error"] for a in answers if a.status_code == 503] == ["overloaded"]
+
+    run_with(app_with(serving_model(FlatModel()), max_pending=2), scenario, lifespan=True)
+
+
+def test_a_large_image_decodes_off_the_loop_while_health_checks_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Small images decode on the event loop (no thread hand-off per request); one over
+    ``loop_max_pixels`` decodes on the worker thread, and /healthz, /readyz and /metrics answer
+    while it does."""
+    decode = HeldDecode(monkeypatch)
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        await until_ready(client)
+        small = await client.post("/infer", json={"image": b64(jpeg_bytes(64, 64))})
+        assert small.status_code == 200
+        decode.hold()
+        large = asyncio.create_task(client.post("/infer", json={"image": b64(jpeg_bytes(128, 128))}))
+        for _ in range(500):
+            if len(decode.threads) == 2:
+                break
+            await asyncio.sleep(0.01)
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert (await client.get(path)).status_code == 200, path
+        assert not large.done()
+        decode.release.set()
+        assert (await large).status_code == 200
+        assert decode.threads[0] == threading.current_thread().name  # the loop's
+        assert decode.threads[1].startswith("inference")
+
+    run_with(app_with(serving_model(FlatModel()), loop_max_pixels=100 * 100), scenario, lifespan=True)

@@ -42,6 +42,10 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> Settings:
     )
     parser.add_argument("--max-image-bytes", type=int, default=None, help="default 10485760")
     parser.add_argument(
+        "--loop-max-pixels", type=int, default=None,
+        help="images up to this many pixels decode on the event loop, larger on a thread (default 1000000)",
+    )  # fmt: skip
+    parser.add_argument(
         "--drain-timeout", type=float, default=None, help="seconds to drain on SIGTERM (default 30)"
     )
     parser.add_argument("--log-level", default=env.get("log_level", "info"))
@@ -70,6 +74,7 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> Settings:
         **pick("threads", args.threads, int),
         **pick("max_pending", args.max_pending, int),
         **pick("max_image_bytes", args.max_image_bytes, int),
+        **pick("loop_max_pixels", args.loop_max_pixels, int),
         **pick("drain_timeout", args.drain_timeout, float),
     }
     if args.replica_id:

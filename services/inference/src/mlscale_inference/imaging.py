@@ -29,6 +29,11 @@ class ImageError(ValueError):
 
 def decode_image(data: bytes, size: int, max_pixels: int) -> npt.NDArray[np.uint8]:
     """Decode and resize to ``size``×``size`` RGB, uint8."""
+    return to_tensor(open_image(data, max_pixels), size)
+
+
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Read the header only (cheap): the format and the size, both checked; pixels not decoded yet."""
     try:
         with warnings.catch_warnings():
             # Pillow warns over MAX_IMAGE_PIXELS and raises over twice it: both are "too large".
@@ -40,18 +45,23 @@ def decode_image(data: bytes, size: int, max_pixels: int) -> npt.NDArray[np.uint
         raise ImageError("invalid_image", "the bytes are not a JPEG or PNG image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # a format's plugin choked on its header
         raise ImageError("invalid_image", f"the bytes are not a decodable image: {exc}") from None
+    if image.format not in SUPPORTED_FORMATS:
+        image.close()
+        raise ImageError(
+            "unsupported_image_format", f"{image.format} images are not accepted; send JPEG or PNG"
+        )
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise ImageError(
+            "image_too_large", f"{width}x{height} pixels is over the limit of {max_pixels} pixels"
+        )
+    return image
+
+
+def to_tensor(image: Image.Image, size: int) -> npt.NDArray[np.uint8]:
+    """Decode an ``open_image`` and resize it to ``size``×``size`` RGB; closes the image."""
     with image:
-        if image.format not in SUPPORTED_FORMATS:
-            raise ImageError(
-                "unsupported_image_format",
-                f"{image.format} images are not accepted; send JPEG or PNG",
-            )
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageError(
-                "image_too_large",
-                f"{width}x{height} pixels is over the limit of {max_pixels} pixels",
-            )
         try:
             if image.format == "JPEG":
                 image.draft("RGB", (size, size))
