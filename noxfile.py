@@ -49,10 +49,18 @@ def shared_env(session: nox.Session) -> dict[str, str]:
         uv = shutil.which("uv")
         if uv:
             session.run(uv, "venv", "--allow-existing", "--python", sys.executable, str(VENV), external=True)
-            session.run(uv, "pip", "install", "--python", str(python), *INSTALL, external=True)
+            # pip compiles bytecode as it installs; uv only when asked. Without it every process
+            # compiles what it imports, each time where PYTHONDONTWRITEBYTECODE is set (as on the
+            # CI machines): a litert replica's imports took 0.62 s instead of 0.33 s, TensorFlow's
+            # about 9 s instead of 4.7 s.
+            session.run(uv, "pip", "install", "--compile-bytecode", "--python", str(python), *INSTALL,
+                        external=True)  # fmt: skip
         else:
             session.run(sys.executable, "-m", "venv", str(VENV), external=True)
             session.run(str(python), "-m", "pip", "install", *INSTALL, external=True)
+        # The projects' own sources are installed editable, so no installer compiles them.
+        session.run(str(python), "-m", "compileall", "-q", *(str(p / "src") for p in PROJECTS),
+                    external=True, silent=True)  # fmt: skip
         stamp.write_text(_fingerprint())
     return {
         "VIRTUAL_ENV": str(VENV),
