@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.inference import DURATION_S, http_rate, photos_800x600
+from bench.inference import DURATION_S, http_rate, photos_800x600, pipeline_rates
 from harness.services import ServiceProcess, free_port, start_module, wait_ready
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
@@ -58,26 +58,10 @@ def in_process(engine: str, threads: int, model_file: str | None) -> dict[str, f
 
 
 def child(engine: str, threads: int, model_file: str | None) -> None:
-    import numpy as np
-
     from mlscale_inference.engines import load_engine
-    from mlscale_inference.imaging import decode_image
-    from mlscale_inference.labels import imagenet_labels
-    from mlscale_inference.model import top_k
 
-    photos = photos_800x600()
     model = load_engine(engine, "none", model_file, threads)
-    labels = imagenet_labels()
-    for data in photos:
-        model.predict(decode_image(data, 224, 40_000_000)[np.newaxis])
-    count = 0
-    cpu0, start = time.process_time(), time.perf_counter()
-    while time.perf_counter() - start < DURATION_S:
-        pixels = decode_image(photos[count % len(photos)], 224, 40_000_000)
-        top_k(model.predict(pixels[np.newaxis])[0], 5, labels)
-        count += 1
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
-    print(json.dumps({"images_per_s": count / wall, "images_per_cpu_s": count / cpu}))
+    print(json.dumps(pipeline_rates(model, photos_800x600())))
 
 
 def startup_phases(url: str) -> dict[str, float]:
