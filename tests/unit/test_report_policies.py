@@ -10,9 +10,9 @@ from mlscale.report.policies import compare_policies, run_measures
 
 
 def stats(policy: str, violated: int, replica_s: float, path: str, *, recovered: int | None = 10,
-          failed: int = 0) -> dict[str, Any]:  # fmt: skip
+          failed: int = 0, engine: str = "litert") -> dict[str, Any]:  # fmt: skip
     return {
-        "run": {"path": path, "policy": policy, "workload": "spike"},
+        "run": {"path": path, "policy": policy, "workload": "spike", "engine": engine},
         "counts": {"ok": 1000, "timeout": failed, "error": 0},
         "latency_ms": {"ok": {"from_intended": {"p50": 100.0, "p95": 900.0, "p99": 2000.0}}},
         "slo": {"seconds_violated": violated},
@@ -68,6 +68,19 @@ def test_policies_are_grouped_ranked_and_their_spread_kept() -> None:
     rows = ranking_rows(result)
     assert rows[1][0] == "2 ≈"
     assert rows[1][3] == "25 (20–30)"
+
+
+def test_runs_of_two_engines_under_one_policy_are_two_configurations() -> None:
+    """keras against litert under the CPU HPA (README's engine comparison): not three repeats of
+    one policy, but two configurations, each with its own spread."""
+    runs = [stats("cpu", 12, 530, "k1", engine="keras"), stats("cpu", 9, 520, "k2", engine="keras"),
+            stats("cpu", 0, 452, "l1")]  # fmt: skip
+    result = compare_policies(runs)
+    assert set(result["policies"]) == {"cpu · keras", "cpu · litert"}
+    assert result["policies"]["cpu · keras"]["runs"] == ["k1", "k2"]
+    assert [entry["policy"] for entry in result["ranking"]] == ["cpu · litert", "cpu · keras"]
+    one_engine = compare_policies([stats("cpu", 12, 530, "a"), stats("queue", 3, 600, "b")])
+    assert set(one_engine["policies"]) == {"cpu", "queue"}  # the engine is named only when it differs
 
 
 def test_one_run_per_policy_says_no_spread_is_known() -> None:

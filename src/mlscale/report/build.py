@@ -71,6 +71,7 @@ def statistics(run: Run, options: ReportOptions) -> dict[str, Any]:
             else None,
             "backend": system.get("backend"),
             "policy": system.get("policy"),
+            "engine": system.get("engine"),
             "time_scale": system.get("time_scale"),
             "target_cpu_utilization": system.get("target_cpu_utilization"),
             "partial": run.partial,

@@ -25,10 +25,11 @@ def compare_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]]) -> Figu
             continue
         seconds = timeline["second"]
         axes[0].step(seconds, timeline["intended"], where="post", color=color, linestyle=":", linewidth=1)
-        axes[0].plot(seconds, timeline["completed_ok"], color=color, label=run.name)
-        axes[1].step(seconds, sampled(timeline["replicas"]), where="post", color=color, label=run.name)
-        axes[2].step(seconds, sampled(timeline["queue_depth"]), where="post", color=color, label=run.name)
-        axes[3].plot(seconds, numeric(timeline["latency_p95_ms"]), color=color, label=run.name)
+        label = run_label(run.name, run_stats)
+        axes[0].plot(seconds, timeline["completed_ok"], color=color, label=label)
+        axes[1].step(seconds, sampled(timeline["replicas"]), where="post", color=color, label=label)
+        axes[2].step(seconds, sampled(timeline["queue_depth"]), where="post", color=color, label=label)
+        axes[3].plot(seconds, numeric(timeline["latency_p95_ms"]), color=color, label=label)
         slo = run_stats["slo"]["slo_ms"]
     titles = ("Achieved ok/s (dotted: offered)", "Ready replicas", "Queue depth", "Latency p95 per second")
     units = ("requests/s", "replicas", "requests", "ms (log)")
@@ -45,6 +46,12 @@ def compare_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]]) -> Figu
     axes[-1].set_xlabel("time since each run started (s)")
     figure.suptitle(f"Comparison of {len(runs)} runs")
     return figure
+
+
+def run_label(name: str, stats: dict[str, Any]) -> str:
+    """A run's name with what scaled it and what ran the model, when the run says."""
+    said = [str(stats["run"][key]) for key in ("policy", "engine") if stats["run"].get(key)]
+    return f"{name} ({', '.join(said)})" if said else name
 
 
 def policy_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]], comparison: dict[str, Any]) -> Figure:

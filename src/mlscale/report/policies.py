@@ -30,6 +30,13 @@ def policy_of(stats: dict[str, Any]) -> str:
     return str(stats["run"].get("policy") or "cpu")
 
 
+def configuration_of(stats: dict[str, Any], with_engine: bool) -> str:
+    """The group a run belongs to: its policy, and its engine when the runs compared differ in it
+    (``keras`` against ``litert`` under the same policy are two configurations, not repeats)."""
+    engine = stats["run"].get("engine") or "unknown engine"
+    return f"{policy_of(stats)} · {engine}" if with_engine else policy_of(stats)
+
+
 def run_measures(stats: dict[str, Any]) -> dict[str, float | None]:
     """One run's numbers for the comparison."""
     scaling = stats["autoscaling"]
@@ -80,8 +87,9 @@ def failures_by_kind(runs: Sequence[dict[str, Any]]) -> dict[str, int]:
 def compare_policies(all_stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """``{"policies": {name: {...}}, "ranking": [...], "notes": [...]}`` for compare.json."""
     grouped: dict[str, list[dict[str, Any]]] = {}
+    with_engine = len({s["run"].get("engine") for s in all_stats}) > 1
     for stats in all_stats:
-        grouped.setdefault(policy_of(stats), []).append(stats)
+        grouped.setdefault(configuration_of(stats, with_engine), []).append(stats)
     policies = {}
     for name, runs in grouped.items():
         measured = [run_measures(s) for s in runs]
@@ -108,7 +116,7 @@ def rank(policies: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                                             _key(policies[p], "replica_seconds")))  # fmt: skip
     ranked = []
     for place, name in enumerate(order, 1):
-        entry = {"place": place, "policy": name, "yardstick": name == "oracle"}
+        entry = {"place": place, "policy": name, "yardstick": name.split(" · ")[0] == "oracle"}
         if place > 1:
             above = policies[order[place - 2]]["measures"]
             here = policies[name]["measures"]
