@@ -88,6 +88,21 @@ def test_up_options_refuse_bad_values(changes: dict[str, object], named: str) ->
         UpOptions(**changes)  # type: ignore[arg-type]
 
 
+def test_local_options_read_a_values_file_over_the_charts_as_helm_does(tmp_path: Path) -> None:
+    """A values file that sets one key keeps the chart's others: the engine of one and the CPU
+    request of the other come from the chart, not from a default of mlscale's own."""
+    from mlscale.autoscaling.config import load_values
+
+    chart = load_values(None)["inference"]
+    engine_only, cpu_only = tmp_path / "engine.yaml", tmp_path / "cpu.yaml"
+    engine_only.write_text("inference:\n  engine: onnx\n")
+    cpu_only.write_text("inference:\n  resources:\n    requests:\n      cpu: 750m\n")
+    by_engine = local_options(UpOptions(values=engine_only))
+    assert (by_engine.engine, by_engine.cpu_request) == ("onnx", str(chart["resources"]["requests"]["cpu"]))
+    by_cpu = local_options(UpOptions(values=cpu_only))
+    assert (by_cpu.engine, by_cpu.cpu_request) == (chart["engine"], "750m")
+
+
 def test_up_options_check_the_autoscaling_section_with_its_overrides() -> None:
     with pytest.raises(InputError, match="maxReplicas"):
         local_options(UpOptions(min_replicas=4, max_replicas=2))

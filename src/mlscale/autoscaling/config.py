@@ -197,7 +197,22 @@ def load_values(path: Path | None = None) -> dict[str, Any]:
     return values
 
 
+def merged_values(path: Path | None = None) -> dict[str, Any]:
+    """The values the chart renders with, as helm merges them: the chart's ``values.yaml`` with
+    the file at ``path`` over it (maps merge key by key; anything else is replaced)."""
+    chart = load_values(None)
+    return chart if path is None else _merge(chart, load_values(path))
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = _merge(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
+
+
 def load_hpa_config(path: Path | None = None, **overrides: Any) -> HPAConfig:
-    path = path or values_file()
-    config = parse_hpa_config(load_values(path).get("autoscaling"), f"{path.name}: autoscaling")
+    named = (path or values_file()).name
+    config = parse_hpa_config(merged_values(path).get("autoscaling"), f"{named}: autoscaling")
     return validate(replace(config, **{k: v for k, v in overrides.items() if v is not None}))

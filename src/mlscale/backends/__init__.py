@@ -90,24 +90,18 @@ class UpOptions:
 
 def _policy(up: UpOptions, config: HPAConfig) -> str:
     """The policy ``up`` runs: --policy, else the values file's; its settings checked first."""
-    from mlscale.autoscaling.config import load_values
+    from mlscale.autoscaling.config import merged_values
     from mlscale.autoscaling.policies import parse_policy_settings
 
-    settings = parse_policy_settings(load_values(up.values).get("autoscaling"), config)
+    settings = parse_policy_settings(merged_values(up.values).get("autoscaling"), config)
     return up.policy or settings.name
 
 
 def _engine(up: UpOptions) -> str:
-    """--engine, else the values file's inference.engine, else the chart's (as helm merges them)."""
-    from mlscale.autoscaling.config import load_values
+    """--engine, else inference.engine of the values as helm merges them."""
+    from mlscale.autoscaling.config import merged_values
 
-    if up.engine:
-        return up.engine
-    for values in ((load_values(up.values) if up.values else {}), load_values(None)):
-        engine = (values.get("inference") or {}).get("engine")
-        if engine:
-            return str(engine)
-    return "keras"
+    return up.engine or str((merged_values(up.values).get("inference") or {}).get("engine") or "keras")
 
 
 def _check_autoscaling(up: UpOptions) -> HPAConfig:
@@ -124,7 +118,7 @@ def _check_autoscaling(up: UpOptions) -> HPAConfig:
 
 
 def local_options(up: UpOptions) -> LocalOptions:
-    from mlscale.autoscaling.config import load_values
+    from mlscale.autoscaling.config import merged_values
     from mlscale.backends.local.options import LocalOptions
 
     config = _check_autoscaling(up)
@@ -135,8 +129,10 @@ def local_options(up: UpOptions) -> LocalOptions:
             "(minReplicas 0 is for a cluster's HPA with an Object or External metric; to scale to "
             "zero locally, use --policy queue, kpa or oracle)"
         )
-    inference = load_values(up.values).get("inference", {})
-    requests = inference.get("resources", {}).get("requests", {})
+    # The CPU request a pod would have: the user's values file over the chart's (a file that sets
+    # only the engine must not drop the request to a default of mlscale's own).
+    inference = merged_values(up.values).get("inference") or {}
+    requests = (inference.get("resources") or {}).get("requests") or {}
     return LocalOptions(
         weights=up.weights or "none",
         engine=_engine(up),

@@ -26,7 +26,7 @@ from typing import Any
 import aiohttp
 import psutil
 
-from mlscale.autoscaling.config import load_hpa_config, load_values
+from mlscale.autoscaling.config import load_hpa_config, merged_values
 from mlscale.autoscaling.controller import Controller
 from mlscale.autoscaling.policies import (
     Policy,
@@ -79,7 +79,7 @@ class Supervisor:
             target_cpu_utilization=options.target_cpu,
             time_scale=options.time_scale,
         )
-        settings = parse_policy_settings(load_values(values).get("autoscaling"), self.config)
+        settings = parse_policy_settings(merged_values(values).get("autoscaling"), self.config)
         if options.min_replicas is not None:  # --min-replicas: the floor of whichever policy runs
             settings = with_floor(settings, options.min_replicas)
         self.policy_settings = replace(settings, name=options.policy or settings.name)
