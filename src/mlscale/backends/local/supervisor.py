@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from dataclasses import replace
 from typing import Any
@@ -40,7 +41,7 @@ from mlscale.backends.local.control import control_app, control_server
 from mlscale.backends.local.options import LocalOptions
 from mlscale.backends.local.system import LocalSystem
 from mlscale.backends.state import clear_state, write_state
-from mlscale.errors import MlscaleError
+from mlscale.errors import ConfigError, MlscaleError
 from mlscale.images import ImagePool, load_images
 from mlscale.locations import values_file
 from mlscale.net import free_port
@@ -153,6 +154,12 @@ class Supervisor:
         first = self.system.replicas[0].managed
         startup = first.ready_since - first.started_at if first.ready_since is not None else None
         calibration = self.system.calibration
+        if self.policy_settings.name == "oracle" and calibration is None:
+            raise ConfigError(
+                "the oracle policy needs what one replica costs per request, and it was not measured "
+                "(calibration off, or the 'calibration failed' line above says why); choose another "
+                "--policy"
+            )
         return make_policy(
             self.policy_settings,
             self.config,
@@ -180,7 +187,11 @@ def main() -> None:
     args = parser.parse_args()
     options = LocalOptions.from_json(args.options)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    asyncio.run(supervise(options))
+    try:
+        asyncio.run(supervise(options))
+    except ConfigError as exc:  # the system is stopped by now; `up` shows this line from the log
+        log.error("the local system cannot run: %s", exc)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
