@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -10,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 from starlette.applications import Starlette
@@ -125,21 +127,38 @@ def test_arrivals_are_spread_within_each_second(tmp_path: Path) -> None:
 def test_a_dispatcher_killed_mid_run_yields_lost_records_not_a_hang(
     tmp_path: Path, system: tuple[ServiceProcess, int]
 ) -> None:
+    """Killed once it has reported five outcomes (not at a fixed time: the CLI's start-up is
+    0.6-1.5 s depending on what the process has imported), with most of the run still to send."""
     dispatcher, port = system
     workload = tmp_path / "w.txt"
-    workload.write_text("10,10,10,10")
-    killer = threading.Timer(1.5, dispatcher.stop)
+    workload.write_text("10,10,10,10,10,10")
+    reported = threading.Event()
+
+    def kill_after_five_reported() -> None:
+        deadline = time.monotonic() + 20
+        with httpx.Client(timeout=1) as client:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{dispatcher.url}/stats").json()["report"]["posted"] >= 5:
+                        reported.set()
+                        break
+                time.sleep(0.05)
+        dispatcher.stop()
+
+    killer = threading.Thread(target=kill_after_five_reported, daemon=True)
     killer.start()
     started = time.monotonic()
     run_dir = loadtest(workload, dispatcher.url, port, tmp_path / "runs", "--drain-timeout", "2")
-    assert time.monotonic() - started < 30
+    killer.join(timeout=30)
+    assert reported.is_set(), "the dispatcher never reported five outcomes"
+    assert time.monotonic() - started < 40
     requests = pd.read_parquet(run_dir / "requests.parquet")
-    assert len(requests) == 40
+    assert len(requests) == 60
     assert requests["id"].is_unique
     outcomes = Counter(requests["outcome"])
     assert outcomes["enqueue_error"] >= 10  # sends after the kill: connection refused
     assert outcomes["ok"] >= 5
-    assert sum(outcomes.values()) == 40
+    assert sum(outcomes.values()) == 60
 
 
 @pytest.mark.parametrize(("content", "message"), [("5,-1", ":1:3:"), ("", "empty"), ("1\n2,x", ":2:3:")])
