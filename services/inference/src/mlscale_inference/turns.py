@@ -22,10 +22,6 @@ class ModelTurns:
         self._queue: asyncio.Queue[tuple[Callable[[], Any], asyncio.Future[Any]]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
 
-    @property
-    def waiting(self) -> int:
-        return self._queue.qsize()
-
     def start(self) -> None:
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._serve(), name="model-turns")
