@@ -1,0 +1,93 @@
+"""The simulator's parts against hand-computed cases: the dispatcher's queue and its bound, the
+two-choice routing, a replica's one-at-a-time service, the metric window, and a real policy
+deciding inside the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mlscale.autoscaling.config import HPAConfig
+from mlscale.autoscaling.policies import Snapshot, Step
+from mlscale.autoscaling.policies.cpu import CPUPolicy
+from mlscale.simulate.engine import DispatcherModel, Outcome, ReplicaProfile, Simulation
+from mlscale.workload import Workload, schedule
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A policy that keeps the count: the model's parts alone."""
+
+    name: str = "fixed"
+    tick_seconds: float = 15.0
+    reads_load: bool = False
+
+    def start(self, now: float) -> None:
+        return None
+
+    def step(self, snapshot: Snapshot, state: None) -> tuple[Step, None]:
+        return Step(snapshot.current, None), None
+
+    def scaled(self, state: None, before: int, after: int, now: float) -> None:
+        return None
+
+
+def profile(service_s: float = 0.1, cpu_s: float = 0.05, startup_s: float = 2.0) -> ReplicaProfile:
+    return ReplicaProfile((service_s,), cpu_s, startup_s, request_milli=500)
+
+
+def test_one_replica_serves_in_arrival_order_one_at_a_time() -> None:
+    """Five at t=0, 0.1 s each, two forwarders: one in service, one waiting at the replica, three
+    in the dispatcher's queue; they finish at 0.1, 0.2, ... 0.5."""
+    result = Simulation([5], [0.0] * 5, profile(), Fixed()).run()
+    assert result.started == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
+    assert result.done == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert result.outcome == [Outcome.OK] * 5
+    assert result.seconds[0]["queue_depth"] == 0
+
+
+def test_the_queue_bound_rejects_at_arrival() -> None:
+    """One forwarder (one replica, one per upstream) and room for two in the queue: of five at
+    once, one is sent, two wait, two are refused, as /enqueue's 429."""
+    dispatcher = DispatcherModel(max_queue=2, per_upstream=1)
+    result = Simulation([5], [0.0] * 5, profile(), Fixed(), dispatcher=dispatcher).run()
+    assert result.outcome == [Outcome.OK] * 3 + [Outcome.REJECTED] * 2
+    assert result.done[:3] == pytest.approx([0.1, 0.2, 0.3])
+
+
+def test_two_choices_send_the_second_request_to_the_idle_replica() -> None:
+    for seed in range(5):
+        sim = Simulation([2], [0.0, 0.0], profile(), Fixed(), initial_replicas=2, seed=seed,
+                         dispatcher=DispatcherModel(per_upstream=1))  # fmt: skip
+        result = sim.run()
+        assert sorted(result.replica) == ["replica-1", "replica-2"]
+        assert result.done == pytest.approx([0.1, 0.1])
+
+
+def test_a_sample_is_the_cpu_of_the_window_just_ended() -> None:
+    """10 requests/s at 50 ms of CPU each on a 500m request: 0.5 cores, 500 millicores, in every
+    15 s window."""
+    workload = Workload("flat", (10.0,) * 30)
+    result = Simulation(workload.rates, schedule(workload), profile(service_s=0.01), Fixed()).run()
+    by_time = dict(result.samples)
+    assert by_time[15.0] == {"replica-1": 500}
+    assert by_time[30.0] == {"replica-1": 500}
+    assert by_time[0.0] == {"replica-1": 0}
+
+
+def test_the_hpa_decides_inside_the_model_and_its_replica_is_ready_after_startup() -> None:
+    """100 % of the request against a 70 % target: the HPA's first sync after the 15 s sample asks
+    for ceil(1 x 100 / 70) = 2, and the new replica takes work once ``startup_s`` has passed."""
+    workload = Workload("flat", (10.0,) * 40)
+    config = HPAConfig()
+    result = Simulation(workload.rates, schedule(workload), profile(service_s=0.01, startup_s=3.0),
+                        CPUPolicy(config)).run()  # fmt: skip
+    first: dict[str, Any] = next(d for d in result.decisions if d["desired"] != d["current"])
+    assert (first["at"], first["current"], first["desired"]) == (15.0, 1, 2)
+    second = result.replicas[1]
+    assert (second.asked_at, second.ready_at) == (15.0, 18.0)
+    served = [result.arrival[i] for i, name in enumerate(result.replica) if name == "replica-2"]
+    assert served, "the new replica never served"
+    assert min(served) >= 18.0
