@@ -70,11 +70,21 @@ def test_a_sample_is_the_cpu_of_the_window_just_ended() -> None:
     """10 requests/s at 50 ms of CPU each on a 500m request: 0.5 cores, 500 millicores, in every
     15 s window."""
     workload = Workload("flat", (10.0,) * 30)
-    result = Simulation(workload.rates, schedule(workload), profile(service_s=0.01), Fixed()).run()
+    result = Simulation(workload.rates, schedule(workload), profile(service_s=0.01), Fixed(),
+                        sample_phase=0.0).run()  # fmt: skip
     by_time = dict(result.samples)
     assert by_time[15.0] == {"replica-1": 500}
     assert by_time[30.0] == {"replica-1": 500}
     assert by_time[0.0] == {"replica-1": 0}
+
+
+def test_the_policy_ticks_and_samples_fall_at_their_phases() -> None:
+    """A controller's clock is not the load's: the first sample and tick come at their phases."""
+    workload = Workload("flat", (10.0,) * 40)
+    result = Simulation(workload.rates, schedule(workload), profile(service_s=0.01), CPUPolicy(HPAConfig()),
+                        sample_phase=6.0, tick_phase=14.0).run()  # fmt: skip
+    assert [at for at, _ in result.samples][:3] == [6.0, 21.0, 36.0]
+    assert [d["at"] for d in result.decisions][:2] == [14.0, 29.0]
 
 
 def test_the_hpa_decides_inside_the_model_and_its_replica_is_ready_after_startup() -> None:
@@ -83,7 +93,7 @@ def test_the_hpa_decides_inside_the_model_and_its_replica_is_ready_after_startup
     workload = Workload("flat", (10.0,) * 40)
     config = HPAConfig()
     result = Simulation(workload.rates, schedule(workload), profile(service_s=0.01, startup_s=3.0),
-                        CPUPolicy(config)).run()  # fmt: skip
+                        CPUPolicy(config), sample_phase=0.0, tick_phase=15.0).run()  # fmt: skip
     first: dict[str, Any] = next(d for d in result.decisions if d["desired"] != d["current"])
     assert (first["at"], first["current"], first["desired"]) == (15.0, 1, 2)
     second = result.replicas[1]

@@ -47,6 +47,8 @@ class ReplicaProfile:
     """From being asked for to ready."""
     request_milli: int = 500
     """The CPU request that utilization is a percentage of."""
+    idle_cores: float = 0.0
+    """What a ready replica burns with no request (health checks, scrapes, the event loop)."""
 
     def __post_init__(self) -> None:
         if not self.service_s or min(self.service_s) <= 0:
@@ -133,9 +135,14 @@ class Simulation:
         initial_replicas: int = 1,
         metric_resolution: float = 15.0,
         seed: int = 0,
+        tick_phase: float | None = None,
+        sample_phase: float | None = None,
     ) -> None:
         """``rates``: the workload's requests/s per second (the plan the oracle reads and the run's
-        length); ``arrivals``: when each request is sent, in seconds from the start."""
+        length); ``arrivals``: when each request is sent, in seconds from the start. The policy's
+        first tick and the first metric sample come ``tick_phase`` and ``sample_phase`` seconds in:
+        a real controller's clock is not aligned with the load's (None: drawn from the seed; a
+        calibrated run gives its own)."""
         self.rates = list(rates)
         self.profile = profile
         self.policy = policy
@@ -159,6 +166,8 @@ class Simulation:
         self.seconds: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
         self.desired = initial_replicas
+        self.tick_phase = self.rng.uniform(0, policy.tick_seconds) if tick_phase is None else tick_phase
+        self.sample_phase = self.rng.uniform(0, metric_resolution) if sample_phase is None else sample_phase
         self.arrivals = arrivals
         for _ in range(initial_replicas):
             self._add_replica(-profile.startup_s)  # ready at 0, as `up` leaves them
@@ -168,8 +177,8 @@ class Simulation:
     def run(self) -> Result:
         duration = float(len(self.rates))
         self._schedule_arrivals()
-        self._push(0.0, Event.SAMPLE)
-        self._push(self.policy.tick_seconds, Event.TICK)
+        self._push(self.sample_phase, Event.SAMPLE)
+        self._push(self.tick_phase, Event.TICK)
         for second in range(1, len(self.rates) + 1):
             self._push(float(second), Event.SECOND)
         self.state = self.policy.start(0.0)
@@ -279,7 +288,8 @@ class Simulation:
             if not replica.ready(now):
                 continue
             seconds = sum(cpu for at, cpu in replica.cpu_done if start < at <= now)
-            self.samples[replica.name] = (round(seconds / self.resolution * 1000), now)
+            idle = self.profile.idle_cores * min(self.resolution, max(0.0, now - replica.ready_at))
+            self.samples[replica.name] = (round((seconds + idle) / self.resolution * 1000), now)
         self.sampled_at = now
         self.sample_log.append((now, {name: milli for name, (milli, _) in self.samples.items()}))
 
