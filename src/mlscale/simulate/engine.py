@@ -107,6 +107,8 @@ class Result:
     """Per request (index = request id) and per second; times in simulated seconds from 0."""
 
     arrival: list[float]
+    forwarded: list[float]
+    """When a forwarder sent it to its replica (nan: never): the dispatcher's queue_ms ends here."""
     started: list[float]
     """When its replica began it (nan: never)."""
     done: list[float]
@@ -159,6 +161,7 @@ class Simulation:
         self.sampled_at = 0.0
         self.sample_log: list[tuple[float, dict[str, int]]] = []
         self.arrival: list[float] = []
+        self.forwarded: list[float] = []
         self.started: list[float] = []
         self.done: list[float] = []
         self.served_by: list[str] = []
@@ -190,7 +193,7 @@ class Simulation:
         for request, outcome in enumerate(self.outcome):
             if outcome == Outcome.PENDING:
                 self.outcome[request] = Outcome.UNFINISHED
-        return Result(self.arrival, self.started, self.done, self.served_by, self.outcome,
+        return Result(self.arrival, self.forwarded, self.started, self.done, self.served_by, self.outcome,
                       self.seconds, self.decisions, self.replicas, self.sample_log)  # fmt: skip
 
     def _push(self, at: float, kind: Event, item: int = -1) -> None:
@@ -224,6 +227,7 @@ class Simulation:
     def _schedule_arrivals(self) -> None:
         for request, at in enumerate(self.arrivals):
             self.arrival.append(at)
+            self.forwarded.append(math.nan)
             self.started.append(math.nan)
             self.done.append(math.nan)
             self.served_by.append("")
@@ -251,6 +255,7 @@ class Simulation:
             self.busy_forwarders += 1
             replica.outstanding += 1
             self.served_by[request] = replica.name
+            self.forwarded[request] = now
             replica.waiting.append(request)
             if replica.outstanding == 1:
                 self._begin(now, replica)
