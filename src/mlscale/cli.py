@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_system
+from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_simulate, cli_system
 from mlscale.backends.base import EngineName
 from mlscale.cli_console import console, errors
 from mlscale.errors import MlscaleError
@@ -113,6 +113,7 @@ for _command in (
     cli_loadtest.loadtest,
     cli_report.report,
     cli_compare.compare,
+    cli_simulate.simulate,
     demo,
     version,
 ):

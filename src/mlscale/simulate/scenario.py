@@ -1,0 +1,96 @@
+"""What one simulation runs: the workload, the values (the chart's, a file's over them, and
+``--set`` over both, as helm merges them), the policy those values choose, and the calibration."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlscale.autoscaling.config import HPAConfig, merged_values, parse_hpa_config, validate
+from mlscale.autoscaling.policies import Policy, make_policy, parse_policy_settings
+from mlscale.errors import InputError
+from mlscale.simulate.calibration import Calibration
+from mlscale.simulate.engine import Simulation
+from mlscale.workload import Arrival, Workload, schedule
+
+
+def apply_sets(values: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
+    """``helm --set a.b.c=value`` on a copy: the value is read as YAML (60 is a number, true a bool)."""
+    out = copy.deepcopy(values)
+    for item in sets:
+        key, equals, text = item.partition("=")
+        if not equals or not key or any(not part for part in key.split(".")):
+            raise InputError(f"--set {item!r}: write it as a.b.c=value, e.g. autoscaling.maxReplicas=10")
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError as exc:
+            raise InputError(f"--set {item!r}: the value is not YAML: {exc}") from None
+        node = out
+        *parents, last = key.split(".")
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[last] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Scenario:
+    workload: Workload
+    rates: tuple[float, ...]
+    """Requests/s of each second (a ``replicas`` workload times the calibrated capacity)."""
+    arrivals: list[float]
+    config: HPAConfig
+    policy: Policy[Any]
+    calibration: Calibration
+    values: dict[str, Any]
+    seed: int
+
+    def simulation(self) -> Simulation:
+        return Simulation(
+            self.rates, self.arrivals, self.calibration.profile, self.policy,
+            initial_replicas=max(1, self.config.min_replicas),
+            metric_resolution=self.config.scaled(self.config.metric_resolution_seconds),
+            seed=self.seed, tick_phase=self.calibration.tick_phase,
+            sample_phase=self.calibration.sample_phase,
+        )  # fmt: skip
+
+
+def build(
+    workload: Workload,
+    calibration: Calibration,
+    *,
+    values_file: Path | None = None,
+    sets: Sequence[str] = (),
+    policy: str | None = None,
+    seed: int = 1,
+    arrival: Arrival = Arrival.UNIFORM,
+    capacity_rps: float | None = None,
+) -> Scenario:
+    """``capacity_rps``: one replica's requests/s at the target, what a ``replicas`` workload's 1.0
+    means (the calibrated run's, so that the same file means the same load)."""
+    values = apply_sets(merged_values(values_file), sets)
+    if policy is not None:
+        values = apply_sets(values, [f"autoscaling.policy={policy}"])
+    config = validate(parse_hpa_config(values.get("autoscaling"), "values: autoscaling"))
+    settings = parse_policy_settings(values.get("autoscaling"), config)
+    profile = calibration.profile
+    chosen = make_policy(settings, config, cpu_ms_per_request=profile.cpu_s_per_request * 1000,
+                         startup_seconds=profile.startup_s, request_milli=profile.request_milli)  # fmt: skip
+    scale = 1.0
+    if workload.unit == "replicas":
+        if not capacity_rps:
+            raise InputError(
+                f"{workload.name} is in replicas' worth: the calibration needs one replica's capacity"
+            )
+        scale = capacity_rps
+    rates = tuple(rate * scale for rate in workload.rates)
+    arrivals = schedule(workload, scale=scale, arrival=arrival, seed=seed)
+    return Scenario(workload, rates, arrivals, config, chosen, calibration, values, seed)
