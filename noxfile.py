@@ -156,6 +156,15 @@ def cluster(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def bench(session: nox.Session) -> None:
-    """Benchmarks: ``nox -s bench -- inference`` (or dispatcher, loadgen; none = all)."""
+    """Benchmarks: ``nox -s bench -- inference`` (engines, dispatcher, loadgen, overload, simulate;
+    none: all)."""
     env = shared_env(session)
     session.run(tool("python"), "-m", "bench", *session.posargs, env=env, external=True)
+
+
+@nox.session(venv_backend="none")
+def fidelity(session: nox.Session) -> None:
+    """The simulator against real local-backend runs (about 20 minutes: two demos, two spikes);
+    MLSCALE_FIDELITY_RUNS=CAL,RUN,... compares existing runs instead."""
+    env = shared_env(session)
+    session.run(tool("python"), "-m", "bench", "fidelity", env=env, external=True)

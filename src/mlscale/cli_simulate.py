@@ -1,71 +1,267 @@
-"""``mlscale simulate``: thin; ``mlscale.simulate`` calibrates, models and writes the run."""
+"""``mlscale simulate``: thin; ``mlscale.simulate`` calibrates, models, sweeps and writes."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from mlscale import cli_report
 from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.cli_console import console
 from mlscale.errors import InputError
+from mlscale.simulate.runner import Model
 from mlscale.workload import Arrival
 
 
 def simulate(
     workload_file: Annotated[Path, typer.Argument(help="per-second rates, e.g. workloads/spike.txt")],
     calibrate: Annotated[
-        Path, typer.Option(help="a measured run directory to take the replica's profile from")
+        Path, typer.Option(help="a measured run directory (or a calibration .json) to take the replica from")
     ],
     policy: Annotated[PolicyName | None, typer.Option(help="the policy (default: the values')")] = None,
     set_values: Annotated[
         list[str] | None, typer.Option("--set", help="a.b.c=value over the values, as helm --set")
     ] = None,
+    sweep: Annotated[
+        list[str] | None,
+        typer.Option(help="a.b.c=v1,v2,... : one simulation per combination, then the trade-off"),
+    ] = None,
     values: Annotated[Path | None, typer.Option(help="Helm values file over the chart's")] = None,
+    scale: Annotated[float, typer.Option(min=0.0, help="multiply every rate")] = 1.0,
+    model: Annotated[Model, typer.Option(help="per request, per-tick fluid, or by size")] = Model.AUTO,
     arrival: Annotated[Arrival, typer.Option(help="spacing within each second")] = Arrival.UNIFORM,
     seed: Annotated[int, typer.Option(help="arrivals, service draws and routing")] = 1,
+    slo_ms: Annotated[
+        float, typer.Option(min=0.001, help="latency SLO (p95 per second of arrival), ms")
+    ] = 1000.0,
     runs_dir: Annotated[Path, typer.Option(help="where the simulated run goes")] = Path("runs"),
 ) -> None:
-    """The system as a model in simulated time, with the backends' own policy code: a run directory
-    that `mlscale report` reads like a measured one."""
+    """The system as a model in simulated time, with the backends' own policy code, calibrated from
+    a measured run: a run directory `mlscale report` reads like a measured one, or with --sweep a
+    grid of settings and their cost against their SLO."""
     from mlscale.locations import local_or_shipped
     from mlscale.report.load import load_run
-    from mlscale.results import new_run_dir
-    from mlscale.simulate import rundir, scenario
+    from mlscale.simulate import scenario
+    from mlscale.simulate.calibration import Calibration
     from mlscale.simulate.calibration import calibrate as calibrate_from
     from mlscale.workload import load_workload
 
     path = local_or_shipped(workload_file, "workloads")
     if not path.is_file():
         raise InputError(f"{workload_file}: no such workload file")
-    measured = load_run(calibrate)
-    calibration = calibrate_from(measured)
-    capacity = ((measured.meta.get("system") or {}).get("calibration") or {}).get("capacity_at_target_rps")
-    chosen = scenario.build(load_workload(path), calibration, values_file=values, sets=set_values or (),
-                            policy=policy.value if policy else None, seed=seed, arrival=arrival,
-                            capacity_rps=capacity)  # fmt: skip
-    began = time.perf_counter()
-    with console.status(f"simulating {len(chosen.arrivals):,} requests"):
-        result = chosen.simulation().run()
-    wall = time.perf_counter() - began
-    started = time.time()
-    out = new_run_dir(runs_dir, f"{chosen.workload.name}-sim", started)
-    system = {**(measured.meta.get("system") or {}), "backend": "simulated", "policy": chosen.policy.name,
-              "calibrated_from": str(measured.path), "simulation": calibration.sources,
-              "wall_seconds": round(wall, 3)}  # fmt: skip
+    measured: Any = None
+    if calibrate.is_file() and calibrate.suffix == ".json":
+        try:
+            saved = json.loads(calibrate.read_text())
+            calibration = Calibration.from_dict(saved)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{calibrate}: not a calibration (as bench/data has): {exc}") from exc
+        capacity = saved.get("capacity_at_target_rps")
+    else:
+        measured = load_run(calibrate)
+        calibration = calibrate_from(measured)
+        capacity = ((measured.meta.get("system") or {}).get("calibration") or {}).get(
+            "capacity_at_target_rps"
+        )
+    workload = load_workload(path)
+
+    def build(sets: list[str]) -> scenario.Scenario:
+        from mlscale.simulate.runner import PER_REQUEST_LIMIT
+
+        return scenario.build(
+            workload,
+            calibration,
+            values_file=values,
+            sets=sets,
+            policy=policy.value if policy else None,
+            seed=seed,
+            arrival=arrival,
+            capacity_rps=capacity,
+            load_scale=scale,
+            max_arrivals=None if model is Model.REQUESTS else PER_REQUEST_LIMIT,
+        )
+
+    base = list(set_values or ())
+    context = {
+        "calibrated_from": str(calibrate),
+        "simulation": calibration.sources,
+        "base": (measured.meta.get("system") or {}) if measured else {},
+    }
+    if sweep:
+        _sweep(build, base, sweep, model, slo_ms, runs_dir, workload.name, measured, context)
+    else:
+        _single(build(base), model, slo_ms, runs_dir, arrival, seed, context)
+
+
+def _meta(
+    chosen: Any, simulated: Any, arrival: Arrival, seed: int, context: dict[str, Any]
+) -> dict[str, Any]:
+    system = {
+        **context["base"],
+        "backend": "simulated",
+        "policy": chosen.policy.name,
+        "calibrated_from": context["calibrated_from"],
+        "simulation": context["simulation"],
+        "model": simulated.model.value,
+        "wall_seconds": round(simulated.wall_seconds, 3),
+    }
     workload = {
         "name": chosen.workload.name,
         "rates": list(chosen.workload.rates),
         "unit": chosen.workload.unit,
     }
-    meta = {
+    return {
         "system": system,
         "workload": workload,
         "options": {"arrival": arrival.value, "random_seed": seed},
+        "simulated": True,
+        "summary": simulated.summary.as_dict(),
     }
-    rundir.write(result, out, meta, started, calibration.profile.request_milli)
-    console.print(f"simulated {len(chosen.arrivals):,} requests in {wall:.2f} s of wall time: {out}")
-    cli_report.report([out])
+
+
+def _single(
+    chosen: Any,
+    model: Model,
+    slo_ms: float,
+    runs_dir: Path,
+    arrival: Arrival,
+    seed: int,
+    context: dict[str, Any],
+) -> None:
+    from mlscale.results import new_run_dir
+    from mlscale.simulate import output, rundir, runner
+
+    picked = model.for_requests(chosen.requests)
+    with console.status(f"simulating {chosen.requests:,} requests ({picked.value} model)"):
+        simulated = runner.run(chosen, model, slo_ms)
+    started = time.time()
+    out = new_run_dir(runs_dir, f"{chosen.workload.name}-sim", started)
+    meta = _meta(chosen, simulated, arrival, seed, context)
+    console.print(
+        f"simulated {chosen.requests:,} requests in {simulated.wall_seconds:.2f} s of wall time "
+        f"({simulated.model.value} model): {out}"
+    )
+    if simulated.model is Model.REQUESTS:
+        rundir.write(simulated.result, out, meta, started, chosen.calibration.profile.request_milli)
+        cli_report.report([out], slo_ms=slo_ms)
+        return
+    files = output.write_fluid(out, simulated.seconds, {**meta, "start_at": started}, slo_ms)
+    console.print(_summary_table([(chosen.policy.name, simulated.summary)]))
+    console.print(LEGEND)
+    for file in files:
+        console.print(f"  {file}")
+
+
+LEGEND = (
+    "SLO s: seconds whose arrivals broke the SLO; max: most replicas; failed: refused or "
+    "unfinished; 1st up: second of the first scale-up"
+)
+
+
+def _summary_table(rows: list[tuple[str, Any]], front: list[bool] | None = None) -> Table:
+    table = Table(title="simulated", title_justify="left")
+    # Eight columns in 80: short headers, said in full in the legend the callers print.
+    for header in ("setting", "replica-s", "SLO s", "p50 ms", "p95 ms", "max", "failed", "1st up"):
+        table.add_column(header, justify="left" if header == "setting" else "right")
+    for i, (name, s) in enumerate(rows):
+        mark = " *" if front and front[i] else ""
+        table.add_row(
+            name + mark,
+            f"{s.replica_seconds:,.0f}",
+            f"{s.slo_violation_seconds}",
+            "-" if s.latency_p50_ms is None else f"{s.latency_p50_ms:.1f}",
+            "-" if s.latency_p95_ms is None else f"{s.latency_p95_ms:.1f}",
+            f"{s.max_replicas}",
+            f"{s.rejected + s.unfinished:,.0f}",
+            "-" if s.first_scale_up_s is None else f"{s.first_scale_up_s:.0f}",
+        )
+    return table
+
+
+def _sweep(
+    build: Any,
+    base: list[str],
+    sweeps: list[str],
+    model: Model,
+    slo_ms: float,
+    runs_dir: Path,
+    workload_name: str,
+    measured: Any,
+    context: dict[str, Any],
+) -> None:
+    from mlscale.report.build import ReportOptions, statistics
+    from mlscale.report.policies import run_measures
+    from mlscale.report.style import DPI
+    from mlscale.results import new_run_dir
+    from mlscale.simulate import runner
+    from mlscale.simulate import sweep as grid_sweep
+    from mlscale.simulate.engine import DispatcherModel
+    from mlscale.simulate.fluid import LatencyTable
+
+    settings = grid_sweep.grid([grid_sweep.parse_axis(text) for text in sweeps])
+    scenarios = [build(base + grid_sweep.as_sets(setting)) for setting in settings]  # bad values fail first
+    latency: LatencyTable | None = None
+
+    def one(setting: dict[str, Any]) -> tuple[Any, float]:
+        nonlocal latency
+        chosen = scenarios[settings.index(setting)]
+        if model.for_requests(chosen.requests) is Model.FLUID and latency is None:
+            profile = chosen.calibration.profile
+            latency = LatencyTable.measure(
+                profile, DispatcherModel(), poisson=chosen.arrival is Arrival.POISSON, seed=chosen.seed
+            )
+        simulated = runner.run(chosen, model, slo_ms, latency)
+        return simulated.summary, simulated.wall_seconds
+
+    with console.status("sweeping") as status:
+        points = grid_sweep.run_grid(
+            settings,
+            one,
+            lambda i, n, s: status.update(f"simulating {i + 1} of {n}: {grid_sweep.label(s)}"),
+        )
+    marker = None
+    if measured is not None and (measured.meta.get("workload") or {}).get("name") == workload_name:
+        measures = run_measures(statistics(measured, ReportOptions(slo_ms=slo_ms)))
+        if measures["replica_seconds"] is not None:
+            marker = (float(measures["replica_seconds"]), float(measures["slo_violation_seconds"] or 0))
+    out = new_run_dir(runs_dir, f"{workload_name}-sweep", time.time())
+    figure = grid_sweep.pareto_figure(
+        points, title=f"{workload_name}: {len(points)} settings, simulated", measured=marker
+    )
+    figure.savefig(out / "pareto.png", dpi=DPI)
+    record = {
+        "simulated": True,
+        "workload": workload_name,
+        "sweeps": sweeps,
+        "base_sets": base,
+        "calibrated_from": context["calibrated_from"],
+        "simulation": context["simulation"],
+        "measured": None
+        if marker is None
+        else {"replica_seconds": marker[0], "slo_violation_seconds": marker[1]},
+        "points": [
+            {
+                "setting": p.setting,
+                "on_front": p.on_front,
+                "wall_seconds": round(p.wall_seconds, 3),
+                **p.summary.as_dict(),
+            }
+            for p in points
+        ],
+    }
+    (out / "sweep.json").write_text(json.dumps(record, indent=2) + "\n")
+    console.print(
+        _summary_table(
+            [(grid_sweep.label(p.setting), p.summary) for p in points], [p.on_front for p in points]
+        )
+    )
+    console.print(LEGEND)
+    console.print("*: on the Pareto front (no other setting has fewer replica-seconds and fewer SLO s)")
+    if marker is not None:
+        console.print(f"the measured run: {marker[0]:,.0f} replica-s, {marker[1]:.0f} SLO-broken s")
+    console.print(f"  {out / 'pareto.png'}\n  {out / 'sweep.json'}")

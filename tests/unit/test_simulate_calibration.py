@@ -13,7 +13,7 @@ import pytest
 from mlscale.errors import InputError
 from mlscale.report.load import Run
 from mlscale.results import REPLICA_COLUMNS, REQUEST_COLUMNS, TIMELINE_COLUMNS, frame
-from mlscale.simulate.calibration import cpu_fit, phases
+from mlscale.simulate.calibration import cpu_fit, forward_overhead, phases
 from mlscale.simulate.scenario import apply_sets
 
 START = 1_000_000.0
@@ -70,3 +70,11 @@ def test_set_writes_into_a_copy_as_helm_does() -> None:
     for bad in ("autoscaling.maxReplicas", "=3", "a..b=1"):
         with pytest.raises(InputError, match=re.escape("a.b.c=value")):
             apply_sets(values, [bad])
+
+
+def test_the_forward_overhead_is_the_light_forward_beyond_the_cpu_cost() -> None:
+    """Forwards of 20 ms at light load and 15 ms of CPU each: 5 ms do not hold the replica. With
+    a CPU cost above the forwards there is none; it never takes a service time to zero."""
+    assert forward_overhead([0.020] * 100, 0.015) == pytest.approx(0.005)
+    assert forward_overhead([0.020] * 100, 0.030) == 0.0
+    assert forward_overhead([0.002] + [0.100] * 99, 0.001) == pytest.approx(0.9 * 0.100)

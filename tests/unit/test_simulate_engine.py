@@ -101,3 +101,16 @@ def test_the_hpa_decides_inside_the_model_and_its_replica_is_ready_after_startup
     served = [result.arrival[i] for i, name in enumerate(result.replica) if name == "replica-2"]
     assert served, "the new replica never served"
     assert min(served) >= 18.0
+
+
+def test_the_forward_overhead_overlaps_the_next_service_but_holds_its_forwarder() -> None:
+    """0.1 s of service and 0.05 s of overhead: with two forwarders the second request starts as
+    the first leaves the replica (done 0.15, 0.25); with one it waits for the first to complete
+    (started 0.15, done 0.30)."""
+    slow = ReplicaProfile((0.1,), 0.05, 2.0, request_milli=500, overhead_s=0.05)
+    two = Simulation([2], [0.0, 0.0], slow, Fixed()).run()
+    assert two.started == pytest.approx([0.0, 0.1])
+    assert two.done == pytest.approx([0.15, 0.25])
+    one = Simulation([2], [0.0, 0.0], slow, Fixed(), dispatcher=DispatcherModel(per_upstream=1)).run()
+    assert one.started == pytest.approx([0.0, 0.15])
+    assert one.done == pytest.approx([0.15, 0.30])

@@ -51,6 +51,8 @@ def compare_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]]) -> Figu
 def run_label(name: str, stats: dict[str, Any]) -> str:
     """A run's name with what scaled it and what ran the model, when the run says."""
     said = [str(stats["run"][key]) for key in ("policy", "engine") if stats["run"].get(key)]
+    if stats["run"].get("backend") == "simulated":
+        said.append("simulated")
     return f"{name} ({', '.join(said)})" if said else name
 
 

@@ -32,9 +32,11 @@ def policy_of(stats: dict[str, Any]) -> str:
 
 def configuration_of(stats: dict[str, Any], with_engine: bool) -> str:
     """The group a run belongs to: its policy, and its engine when the runs compared differ in it
-    (``keras`` against ``litert`` under the same policy are two configurations, not repeats)."""
+    (``keras`` against ``litert`` under the same policy are two configurations, not repeats); a
+    simulated run is never a repeat of a measured one."""
     engine = stats["run"].get("engine") or "unknown engine"
-    return f"{policy_of(stats)} · {engine}" if with_engine else policy_of(stats)
+    name = f"{policy_of(stats)} · {engine}" if with_engine else policy_of(stats)
+    return f"{name} · simulated" if stats["run"].get("backend") == "simulated" else name
 
 
 def run_measures(stats: dict[str, Any]) -> dict[str, float | None]:

@@ -41,7 +41,7 @@ class ReplicaProfile:
     """What one replica is, as a measured run says (``calibration``)."""
 
     service_s: tuple[float, ...]
-    """Seconds a request takes on a replica once it is its turn (drawn with replacement)."""
+    """Seconds a request holds a replica once it is its turn (drawn with replacement)."""
     cpu_s_per_request: float
     startup_s: float
     """From being asked for to ready."""
@@ -49,11 +49,15 @@ class ReplicaProfile:
     """The CPU request that utilization is a percentage of."""
     idle_cores: float = 0.0
     """What a ready replica burns with no request (health checks, scrapes, the event loop)."""
+    overhead_s: float = 0.0
+    """Seconds of each forward that do not hold the replica (the dispatcher's side, the network):
+    under load they overlap the next request's service. The request and its forwarder wait them
+    out after its service."""
 
     def __post_init__(self) -> None:
         if not self.service_s or min(self.service_s) <= 0:
             raise ValueError("service_s needs at least one positive service time")
-        if self.cpu_s_per_request < 0 or self.startup_s < 0 or self.request_milli <= 0:
+        if self.cpu_s_per_request < 0 or self.startup_s < 0 or self.request_milli <= 0 or self.overhead_s < 0:
             raise ValueError("cpu_s_per_request and startup_s must be >= 0, request_milli > 0")
 
 
@@ -82,8 +86,10 @@ class Replica:
     ready_at: float
     deleted: bool = False
     outstanding: int = 0
-    """Requests sent to it and not finished: the one in service and the ones waiting there."""
+    """Requests sent to it and not finished: in service, waiting there, or in their overhead."""
+    serving: bool = False
     waiting: deque[int] = field(default_factory=deque)
+    """The one in service first, then the ones waiting for it."""
     cpu_done: list[tuple[float, float]] = field(default_factory=list)
     """(when, CPU seconds) of each finished request: what a sample window adds up."""
 
@@ -95,11 +101,12 @@ class Event(IntEnum):
     """Order among events at the same instant: finishes free forwarders before arrivals take them."""
 
     DONE = 0
-    READY = 1
-    ARRIVAL = 2
-    SAMPLE = 3
-    TICK = 4
-    SECOND = 5
+    SERVED = 1
+    READY = 2
+    ARRIVAL = 3
+    SAMPLE = 4
+    TICK = 5
+    SECOND = 6
 
 
 @dataclass
@@ -165,6 +172,7 @@ class Simulation:
         self.started: list[float] = []
         self.done: list[float] = []
         self.served_by: list[str] = []
+        self.replica_index: list[int] = []
         self.outcome: list[Outcome] = []
         self.seconds: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
@@ -203,8 +211,10 @@ class Simulation:
     def _handle(self, now: float, kind: Event, item: int) -> None:
         if kind == Event.ARRIVAL:
             self._arrive(now, item)
+        elif kind == Event.SERVED:
+            self._served(now, self.replicas[item])
         elif kind == Event.DONE:
-            self._finish(now, self.replicas[item])
+            self._finish(now, item)
         elif kind == Event.READY:
             self._dispatch(now)
         elif kind == Event.SAMPLE:
@@ -219,6 +229,7 @@ class Simulation:
                 "queue_depth": len(self.queue),
                 "in_flight": self.busy_forwarders,
                 "replicas": sum(r.ready(now) for r in self.replicas),
+                "provisioned": sum(not r.deleted for r in self.replicas),
                 "desired_replicas": self.desired,
             })  # fmt: skip
 
@@ -231,6 +242,7 @@ class Simulation:
             self.started.append(math.nan)
             self.done.append(math.nan)
             self.served_by.append("")
+            self.replica_index.append(-1)
             self.outcome.append(Outcome.PENDING)
             self._push(at, Event.ARRIVAL, request)
 
@@ -256,8 +268,9 @@ class Simulation:
             replica.outstanding += 1
             self.served_by[request] = replica.name
             self.forwarded[request] = now
+            self.replica_index[request] = replica.index
             replica.waiting.append(request)
-            if replica.outstanding == 1:
+            if not replica.serving:
                 self._begin(now, replica)
 
     def _pick(self, ready: list[Replica]) -> Replica:
@@ -269,18 +282,27 @@ class Simulation:
 
     def _begin(self, now: float, replica: Replica) -> None:
         request = replica.waiting[0]
+        replica.serving = True
         self.started[request] = now
-        self._push(now + self.rng.choice(self.profile.service_s), Event.DONE, replica.index)
+        self._push(now + self.rng.choice(self.profile.service_s), Event.SERVED, replica.index)
 
-    def _finish(self, now: float, replica: Replica) -> None:
+    def _served(self, now: float, replica: Replica) -> None:
+        """The replica is free for its next request; this one completes after the overhead."""
         request = replica.waiting.popleft()
-        self.done[request] = now
-        self.outcome[request] = Outcome.OK
+        replica.serving = False
         replica.cpu_done.append((now, self.profile.cpu_s_per_request))
-        replica.outstanding -= 1
-        self.busy_forwarders -= 1
         if replica.waiting:
             self._begin(now, replica)
+        if self.profile.overhead_s > 0:
+            self._push(now + self.profile.overhead_s, Event.DONE, request)
+        else:
+            self._finish(now, request)
+
+    def _finish(self, now: float, request: int) -> None:
+        self.done[request] = now
+        self.outcome[request] = Outcome.OK
+        self.replicas[self.replica_index[request]].outstanding -= 1
+        self.busy_forwarders -= 1
         self._dispatch(now)
 
     # ---- the metric pipeline and the policy -----------------------------------------------------

@@ -16,7 +16,8 @@ from mlscale.autoscaling.policies import Policy, make_policy, parse_policy_setti
 from mlscale.errors import InputError
 from mlscale.simulate.calibration import Calibration
 from mlscale.simulate.engine import Simulation
-from mlscale.workload import Arrival, Workload, schedule
+from mlscale.simulate.fluid import FluidSimulation, LatencyTable
+from mlscale.workload import Arrival, Workload, schedule, step_counts
 
 
 def apply_sets(values: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
@@ -29,7 +30,7 @@ def apply_sets(values: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
         try:
             value = yaml.safe_load(text) if text else ""
         except yaml.YAMLError as exc:
-            raise InputError(f"--set {item!r}: the value is not YAML: {exc}") from None
+            raise InputError(f"--set {item!r}: the value is not YAML: {exc}") from exc
         node = out
         *parents, last = key.split(".")
         for part in parents:
@@ -52,15 +53,40 @@ class Scenario:
     calibration: Calibration
     values: dict[str, Any]
     seed: int
+    counts: tuple[int, ...] = ()
+    """Requests sent in each second (what the load tester sends: the rate rounded)."""
+    arrival: Arrival = Arrival.UNIFORM
+
+    @property
+    def requests(self) -> int:
+        return sum(self.counts)
 
     def simulation(self) -> Simulation:
         return Simulation(
-            self.rates, self.arrivals, self.calibration.profile, self.policy,
+            self.rates,
+            self.arrivals,
+            self.calibration.profile,
+            self.policy,
             initial_replicas=max(1, self.config.min_replicas),
             metric_resolution=self.config.scaled(self.config.metric_resolution_seconds),
-            seed=self.seed, tick_phase=self.calibration.tick_phase,
+            seed=self.seed,
+            tick_phase=self.calibration.tick_phase,
             sample_phase=self.calibration.sample_phase,
-        )  # fmt: skip
+        )
+
+    def fluid(self, latency: LatencyTable | None = None) -> FluidSimulation:
+        return FluidSimulation(
+            [float(c) for c in self.counts],
+            self.calibration.profile,
+            self.policy,
+            initial_replicas=max(1, self.config.min_replicas),
+            metric_resolution=self.config.scaled(self.config.metric_resolution_seconds),
+            seed=self.seed,
+            tick_phase=self.calibration.tick_phase,
+            sample_phase=self.calibration.sample_phase,
+            poisson=self.arrival is Arrival.POISSON,
+            latency=latency,
+        )
 
 
 def build(
@@ -73,17 +99,26 @@ def build(
     seed: int = 1,
     arrival: Arrival = Arrival.UNIFORM,
     capacity_rps: float | None = None,
+    max_arrivals: int | None = None,
+    load_scale: float = 1.0,
 ) -> Scenario:
     """``capacity_rps``: one replica's requests/s at the target, what a ``replicas`` workload's 1.0
-    means (the calibrated run's, so that the same file means the same load)."""
+    means (the calibrated run's, so that the same file means the same load). Beyond
+    ``max_arrivals`` requests no per-request schedule is built (the fluid model needs none).
+    ``load_scale`` multiplies the workload on top (``--scale``: the same shape, more load)."""
     values = apply_sets(merged_values(values_file), sets)
     if policy is not None:
         values = apply_sets(values, [f"autoscaling.policy={policy}"])
     config = validate(parse_hpa_config(values.get("autoscaling"), "values: autoscaling"))
     settings = parse_policy_settings(values.get("autoscaling"), config)
     profile = calibration.profile
-    chosen = make_policy(settings, config, cpu_ms_per_request=profile.cpu_s_per_request * 1000,
-                         startup_seconds=profile.startup_s, request_milli=profile.request_milli)  # fmt: skip
+    chosen = make_policy(
+        settings,
+        config,
+        cpu_ms_per_request=profile.cpu_s_per_request * 1000,
+        startup_seconds=profile.startup_s,
+        request_milli=profile.request_milli,
+    )
     scale = 1.0
     if workload.unit == "replicas":
         if not capacity_rps:
@@ -91,6 +126,12 @@ def build(
                 f"{workload.name} is in replicas' worth: the calibration needs one replica's capacity"
             )
         scale = capacity_rps
+    scale *= load_scale
     rates = tuple(rate * scale for rate in workload.rates)
-    arrivals = schedule(workload, scale=scale, arrival=arrival, seed=seed)
-    return Scenario(workload, rates, arrivals, config, chosen, calibration, values, seed)
+    counts = tuple(step_counts(workload, scale=scale))
+    arrivals = (
+        schedule(workload, scale=scale, arrival=arrival, seed=seed)
+        if max_arrivals is None or sum(counts) <= max_arrivals
+        else []
+    )
+    return Scenario(workload, rates, arrivals, config, chosen, calibration, values, seed, counts, arrival)
