@@ -85,7 +85,7 @@ def _row(label: str, d: Distance) -> str:
     first = "-" if d.first_scale_up_s is None else f"{d.first_scale_up_s:+.0f} s"
     worst = d.worst_p95_ratio()
     p95 = "; ".join(
-        f"{p['rps']:.0f}/s {p['a_p95']:.0f}->{p['b_p95']:.0f}" for p in d.phases if p["a_p95"] and p["b_p95"]
+        f"at {p['rps']:g}: {p['a_p95']:.0f}->{p['b_p95']:.0f}" for p in d.phases if p["a_p95"] and p["b_p95"]
     )
     return (
         f"| {label} | {d.same_replicas:.0%} | {first} | {'-' if worst is None else f'{worst:.2f}x'} | {p95} |"
@@ -103,7 +103,7 @@ def main() -> None:
         f"{calibration.sources['service']['median_ms']} ms, "
         f"start-up {calibration.sources['startup']['seconds']} s"
     )
-    print("| compared | same replicas | first scale-up | worst p95 ratio | p95 per phase, ms (a->b) |")
+    print("| compared | same replicas | first scale-up | worst p95 ratio | p95 per load level, ms (a->b) |")
     print("|---|---|---|---|---|")
     for run in runs[1:]:
         name = run.meta["workload"]["name"]
