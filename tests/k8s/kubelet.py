@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import urllib3
@@ -30,6 +31,9 @@ class FakeKubelet:
         self.period = period
         self.not_ready: set[str] = set()
         """Pod names the test wants Running but not Ready."""
+        self.may_change_status: Callable[[], bool] = lambda: True
+        """Asked before each status change; False: leave it to a later round. The 1,000-pod test
+        keeps changes away from the HPA's syncs, so the controller's informer has caught up."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fake-kubelet", daemon=True)
         self._addresses: dict[str, str] = {}
@@ -39,8 +43,8 @@ class FakeKubelet:
             client.V1Node(
                 metadata=client.V1ObjectMeta(name=NODE, labels={"kubernetes.io/hostname": NODE}),
                 status=client.V1NodeStatus(
-                    capacity={"cpu": "16", "memory": "64Gi", "pods": "110"},
-                    allocatable={"cpu": "16", "memory": "64Gi", "pods": "110"},
+                    capacity={"cpu": "16", "memory": "64Gi", "pods": "2000"},
+                    allocatable={"cpu": "16", "memory": "64Gi", "pods": "2000"},
                 ),
             )
         )
@@ -108,6 +112,8 @@ class FakeKubelet:
         ready = name not in self.not_ready
         current = {c.type: c.status for c in (status.conditions or [])}
         if status.phase == "Running" and current.get("Ready") == ("True" if ready else "False"):
+            return
+        if not self.may_change_status():
             return
         now = _now().isoformat()
         started = status.start_time.isoformat() if status.start_time else now

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import uvicorn
@@ -50,8 +52,9 @@ class ExternalServed:
     """The labelSelector the HPA asked with (KEDA's adapter answers per ScaledObject)."""
 
 
-def _seconds(moment: datetime.datetime | None) -> float | None:
-    return moment.timestamp() if moment is not None else None
+def _seconds(moment: str | None) -> float | None:
+    """An RFC 3339 time as the API writes it (``2026-12-01T22:00:00Z``), in epoch seconds."""
+    return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() if moment else None
 
 
 @dataclass
@@ -96,28 +99,35 @@ class FakeMetricsServer:
     # --- the API ---
     def _pod_metrics(self, namespace: str | None, selector: str) -> list[dict[str, Any]]:
         core = client.CoreV1Api(self.api)
-        pods = (
-            core.list_namespaced_pod(namespace, label_selector=selector)
+        # Raw JSON: the generated models take about a second to build 1,000 pods, and pods the
+        # controller's own list sees change in that second (the 1,000-pod test).
+        answer = (
+            core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False)
             if namespace
-            else core.list_pod_for_all_namespaces(label_selector=selector)
-        ).items
+            else core.list_pod_for_all_namespaces(label_selector=selector, _preload_content=False)
+        )
+        pods = json.loads(answer.data)["items"]
         now = time.time()
         stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat().replace("+00:00", "Z")
         items, record = [], []
-        for pod in sorted(pods, key=lambda p: p.metadata.creation_timestamp):
-            usage = self.scenario(pod, now - self.began) if pod.status.phase == "Running" else None
-            conditions = {c.type: c for c in (pod.status.conditions or [])}
-            ready = conditions.get("Ready")
-            requests = [(c.resources.requests or {}).get("cpu") for c in pod.spec.containers if c.resources]
+        for pod in sorted(pods, key=lambda p: p["metadata"]["creationTimestamp"]):
+            meta, status, spec = pod["metadata"], pod.get("status") or {}, pod["spec"]
+            names = {"name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid")}
+            view = SimpleNamespace(metadata=SimpleNamespace(**names, labels=meta.get("labels") or {}))
+            usage = self.scenario(view, now - self.began) if status.get("phase") == "Running" else None
+            ready = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
+            requests = [
+                ((c.get("resources") or {}).get("requests") or {}).get("cpu") for c in spec["containers"]
+            ]
             record.append(
                 {
-                    "name": pod.metadata.name,
+                    "name": meta["name"],
                     "cpu_milli": usage,
-                    "ready": None if ready is None else ready.status == "True",
-                    "ready_since": _seconds(ready.last_transition_time) if ready else None,
-                    "started_at": pod.status.start_time.timestamp() if pod.status.start_time else None,
-                    "deleting": pod.metadata.deletion_timestamp is not None,
-                    "phase": pod.status.phase,
+                    "ready": None if ready is None else ready["status"] == "True",
+                    "ready_since": _seconds(ready.get("lastTransitionTime")) if ready else None,
+                    "started_at": _seconds(status.get("startTime")),
+                    "deleting": meta.get("deletionTimestamp") is not None,
+                    "phase": status.get("phase"),
                     "request_milli": round(sum(cpu_millicores(r) for r in requests if r)),
                 }
             )
@@ -126,16 +136,16 @@ class FakeMetricsServer:
             items.append(
                 {
                     "metadata": {
-                        "name": pod.metadata.name,
-                        "namespace": pod.metadata.namespace,
-                        "labels": pod.metadata.labels or {},
-                        "creationTimestamp": pod.metadata.creation_timestamp.isoformat(),
+                        "name": meta["name"],
+                        "namespace": meta["namespace"],
+                        "labels": meta.get("labels") or {},
+                        "creationTimestamp": meta["creationTimestamp"],
                     },
                     "timestamp": stamp,
                     "window": f"{self.window_seconds}s",
                     "containers": [
-                        {"name": c.name, "usage": {"cpu": f"{round(usage)}m", "memory": "64Mi"}}
-                        for c in pod.spec.containers[:1]
+                        {"name": c["name"], "usage": {"cpu": f"{round(usage)}m", "memory": "64Mi"}}
+                        for c in spec["containers"][:1]
                     ],
                 }
             )

@@ -29,6 +29,8 @@ from mlscale.autoscaling.behavior import HPAState, record_scale
 from mlscale.autoscaling.config import HPAConfig, parse_hpa_config
 from mlscale.autoscaling.hpa import decide
 from mlscale.autoscaling.metrics import Observed, pod_usage
+from mlscale.autoscaling.policies import Snapshot
+from mlscale.autoscaling.policies.cpu import CPUPolicy
 from mlscale.autoscaling.policies.queue import (
     METRIC_NAME,
     SELECTOR_LABEL,
@@ -167,6 +169,9 @@ class Scenario:
     keda: Callable[[float], float] | None = None
     """The queue policy's HPA half alone: the HPA KEDA generates (``keda_hpa_spec``) over the
     External metric ``s0-prometheus``, served for the ScaledObject's selector; seconds -> value."""
+    max_replicas: int = 6
+    behavior_spec: dict[str, Any] | None = None
+    """None: BEHAVIOR."""
 
 
 QUEUE_METRIC = {
@@ -227,9 +232,9 @@ def hpa_config(scenario: Scenario, one_window: bool) -> HPAConfig:
     config = parse_hpa_config(
         {
             "minReplicas": scenario.min_replicas,
-            "maxReplicas": 6,
+            "maxReplicas": scenario.max_replicas,
             "metrics": [CPU_METRIC, QUEUE_METRIC] if scenario.queue else [CPU_METRIC],
-            "behavior": BEHAVIOR if scenario.behavior else {},
+            "behavior": (scenario.behavior_spec or BEHAVIOR) if scenario.behavior else {},
             "syncPeriodSeconds": SYNC,
             "tolerance": 0.1,
             "downscaleStabilizationSeconds": DOWNSCALE_WINDOW,
@@ -275,6 +280,9 @@ class Comparison:
     ours_today: list[int]
     """hpa.decide as today's Kubernetes (the local backend's default)."""
     differences: list[str]
+    through_policy: list[int] = field(default_factory=list)
+    """The 1.20 replay through the policy object the simulator and the local backend tick
+    (``CPUPolicy.step``/``scaled``), for the CPU-only scenarios (its status count is its pods')."""
 
 
 def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Comparison:
@@ -305,7 +313,7 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
             ),
         ),
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 60 + scenario.min_replicas * 0.5
     while (
         apps.read_namespaced_deployment("app", namespace).status.ready_replicas or 0
     ) < scenario.min_replicas:
@@ -347,8 +355,8 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
                         if scenario.keda
                         else {
                             "minReplicas": scenario.min_replicas,
-                            "maxReplicas": 6,
-                            **({"behavior": BEHAVIOR} if scenario.behavior else {}),
+                            "maxReplicas": scenario.max_replicas,
+                            **({"behavior": scenario.behavior_spec or BEHAVIOR} if scenario.behavior else {}),
                             "metrics": [CPU_METRIC, QUEUE_METRIC] if scenario.queue else [CPU_METRIC],
                         }
                     ),
@@ -366,11 +374,20 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
     real = [at(samples, served.at + SYNC / 2) for served in syncs[:-1]]  # the last may not be sampled yet
     replays = {}
     notes: list[str] = []
+    policy = CPUPolicy(hpa_config(scenario, one_window=True))
+    policy_state, through_policy = policy.start(0.0), []
     for one_window in (True, False):
         config, state, chosen = hpa_config(scenario, one_window), HPAState(), []
         for served, result in zip(syncs, real, strict=False):
             current, status = at(samples, served.at - 0.01), at(timeline.status, served.at - 0.01)
             seen_pods, observed = our_inputs(served, cluster.metrics.window_seconds, external)
+            if one_window and not (scenario.queue or scenario.keda):
+                step, policy_state = policy.step(
+                    Snapshot(served.at, current, seen_pods, observed), policy_state
+                )
+                if step.desired != current:
+                    policy_state = policy.scaled(policy_state, current, step.desired, served.at)
+                through_policy.append(step.desired)
             decision, state = decide(
                 current, seen_pods, observed, served.at, state, config, status_replicas=status
             )
@@ -415,7 +432,7 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
             )
     cluster.kubelet.not_ready.clear()
     core.delete_namespace(namespace)
-    return Comparison(real, replays[True], replays[False], notes)
+    return Comparison(real, replays[True], replays[False], notes, through_policy)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
@@ -431,3 +448,50 @@ def test_our_hpa_chooses_what_the_real_controller_chooses(cluster: Cluster, scen
     assert len(result.real) >= scenario.seconds / SYNC - 3  # the controller synced throughout
     assert len(set(result.real)) > 1, result.real  # the scenario moved the controller
     assert result.differences == [], "\n".join(result.differences)
+    if not (scenario.queue or scenario.keda):
+        assert result.through_policy == result.ours
+
+
+# What KWOK does at scale: a thousand pods that run nothing, the real controller over them. From 100
+# pods at 30 % of their request, CPU rises to 140 %: each sync with every pod ready asks for twice
+# as many (at most 100 % more per 5 s), 100 -> 200 -> 400 -> 800 -> 1,000 (maxReplicas); at 20 %
+# the 9 s window and 50 % per 5 s take it down. New pods count as 0 % until ready, as the controller
+# counts them on a scale-up, so each doubling waits for the fake kubelet to make them ready.
+AT_SCALE = Scenario(
+    "1,000 pods",
+    lambda i, t: 150.0 if t < 4 else 700.0 if t < 70 else 100.0,
+    110,
+    min_replicas=100,
+    max_replicas=1000,
+    behavior_spec={
+        "scaleUp": {"stabilizationWindowSeconds": 3, "selectPolicy": "Max",
+                    "policies": [{"type": "Percent", "value": 100, "periodSeconds": 5}]},
+        "scaleDown": {"stabilizationWindowSeconds": 9, "selectPolicy": "Max",
+                      "policies": [{"type": "Percent", "value": 50, "periodSeconds": 5}]},
+    },
+)  # fmt: skip
+
+
+def test_at_1000_pods_the_simulators_hpa_chooses_what_the_real_controller_chooses(cluster: Cluster) -> None:
+    """The inputs replayed are what the fake metrics server listed at each sync; the controller
+    reads its pods from its informer, which lags the API by up to a second or so while hundreds
+    of pods change. Pods therefore change state only in the first second after a sync (which the
+    metrics server's log dates), so both read the same pods at the next one."""
+    log = cluster.metrics.log
+
+    def away_from_syncs() -> bool:  # just after a sync, or when no HPA syncs (before it exists)
+        since = time.time() - log[-1].at if log else float("inf")
+        return since < SYNC / 2 or since > SYNC * 1.5
+
+    cluster.kubelet.may_change_status = away_from_syncs
+    try:
+        result = run_scenario(cluster, AT_SCALE, "conformance-at-scale")
+    finally:
+        cluster.kubelet.may_change_status = lambda: True
+    matching = sum(r == o for r, o in zip(result.real, result.through_policy, strict=True))
+    print(f"\n{AT_SCALE.name}: {matching}/{len(result.real)} syncs match\n  real 1.20:        {result.real}\n"
+          f"  simulator's HPA:  {result.through_policy}")  # fmt: skip
+    assert max(result.real) == 1000, result.real  # it reached maxReplicas ...
+    assert result.real[-1] < 1000, result.real  # ... and came down
+    assert result.differences == [], "\n".join(result.differences[:40])
+    assert result.through_policy == result.real

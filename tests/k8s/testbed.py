@@ -167,6 +167,10 @@ class Testbed:
                 f"--horizontal-pod-autoscaler-sync-period={self.hpa_sync_seconds}s",
                 # The window of an HPA without behavior (default 5 min), as test_hpa.py replays it.
                 "--horizontal-pod-autoscaler-downscale-stabilization=9s",
+                # The ReplicaSet controller makes hundreds of pods at once in the 1,000-pod test;
+                # at the default 20 requests/s that alone would take most of a minute.
+                "--kube-api-qps=500",
+                "--kube-api-burst=1000",
             ],
         )
         self.started_in = time.monotonic() - began

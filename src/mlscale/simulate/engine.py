@@ -90,8 +90,8 @@ class Replica:
     serving: bool = False
     waiting: deque[int] = field(default_factory=deque)
     """The one in service first, then the ones waiting for it."""
-    cpu_done: list[tuple[float, float]] = field(default_factory=list)
-    """(when, CPU seconds) of each finished request: what a sample window adds up."""
+    cpu_in_window: float = 0.0
+    """CPU seconds of the requests it finished since the last metric sample."""
 
     def ready(self, now: float) -> bool:
         return not self.deleted and now >= self.ready_at
@@ -173,6 +173,7 @@ class Simulation:
         self.done: list[float] = []
         self.served_by: list[str] = []
         self.replica_index: list[int] = []
+        self._ready_cache: list[Replica] | None = None
         self.outcome: list[Outcome] = []
         self.seconds: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
@@ -216,6 +217,7 @@ class Simulation:
         elif kind == Event.DONE:
             self._finish(now, item)
         elif kind == Event.READY:
+            self._ready_cache = None
             self._dispatch(now)
         elif kind == Event.SAMPLE:
             self._sample(now)
@@ -257,10 +259,10 @@ class Simulation:
     def _forwarders(self, now: float) -> int:
         if self.dispatcher.concurrency is not None:
             return self.dispatcher.concurrency
-        return self.dispatcher.per_upstream * max(1, sum(r.ready(now) for r in self.replicas))
+        return self.dispatcher.per_upstream * max(1, len(self._ready(now)))
 
     def _dispatch(self, now: float) -> None:
-        ready = [r for r in self.replicas if r.ready(now)]
+        ready = self._ready(now)
         while self.queue and ready and self.busy_forwarders < self._forwarders(now):
             request = self.queue.popleft()
             replica = self._pick(ready)
@@ -272,6 +274,13 @@ class Simulation:
             replica.waiting.append(request)
             if not replica.serving:
                 self._begin(now, replica)
+
+    def _ready(self, now: float) -> list[Replica]:
+        """The ready replicas; kept until one becomes ready or the count changes (per event, the
+        scan over hundreds of replicas was most of the model's time)."""
+        if self._ready_cache is None:
+            self._ready_cache = [r for r in self.replicas if r.ready(now)]
+        return self._ready_cache
 
     def _pick(self, ready: list[Replica]) -> Replica:
         """Two replicas drawn at random, the one with fewer outstanding (the dispatcher's pick)."""
@@ -290,7 +299,7 @@ class Simulation:
         """The replica is free for its next request; this one completes after the overhead."""
         request = replica.waiting.popleft()
         replica.serving = False
-        replica.cpu_done.append((now, self.profile.cpu_s_per_request))
+        replica.cpu_in_window += self.profile.cpu_s_per_request
         if replica.waiting:
             self._begin(now, replica)
         if self.profile.overhead_s > 0:
@@ -309,12 +318,11 @@ class Simulation:
 
     def _sample(self, now: float) -> None:
         """Each ready replica's CPU over the window just ended, as metrics-server would report it."""
-        start = now - self.resolution
         self.samples = {}
         for replica in self.replicas:
+            seconds, replica.cpu_in_window = replica.cpu_in_window, 0.0
             if not replica.ready(now):
                 continue
-            seconds = sum(cpu for at, cpu in replica.cpu_done if start < at <= now)
             idle = self.profile.idle_cores * min(self.resolution, max(0.0, now - replica.ready_at))
             self.samples[replica.name] = (round((seconds + idle) / self.resolution * 1000), now)
         self.sampled_at = now
@@ -346,6 +354,7 @@ class Simulation:
             self.decisions.append(step.record)
 
     def _scale(self, now: float, current: int, desired: int) -> None:
+        self._ready_cache = None
         for _ in range(desired - current):
             self._add_replica(now)
         # Down: not-ready ones first, then the newest, as a ReplicaSet picks.
