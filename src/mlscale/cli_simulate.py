@@ -255,9 +255,10 @@ def _sweep(
         ],
     }
     (out / "sweep.json").write_text(json.dumps(record, indent=2) + "\n")
+    console.print(f"setting: {grid_sweep.keys(points[0].setting)}")
     console.print(
         _summary_table(
-            [(grid_sweep.label(p.setting), p.summary) for p in points], [p.on_front for p in points]
+            [(grid_sweep.short_label(p.setting), p.summary) for p in points], [p.on_front for p in points]
         )
     )
     console.print(LEGEND)

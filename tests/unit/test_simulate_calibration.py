@@ -13,7 +13,7 @@ import pytest
 from mlscale.errors import InputError
 from mlscale.report.load import Run
 from mlscale.results import REPLICA_COLUMNS, REQUEST_COLUMNS, TIMELINE_COLUMNS, frame
-from mlscale.simulate.calibration import cpu_fit, forward_overhead, phases
+from mlscale.simulate.calibration import cpu_fit, overhead_share, phases
 from mlscale.simulate.scenario import apply_sets
 
 START = 1_000_000.0
@@ -72,9 +72,9 @@ def test_set_writes_into_a_copy_as_helm_does() -> None:
             apply_sets(values, [bad])
 
 
-def test_the_forward_overhead_is_the_light_forward_beyond_the_cpu_cost() -> None:
-    """Forwards of 20 ms at light load and 15 ms of CPU each: 5 ms do not hold the replica. With
-    a CPU cost above the forwards there is none; it never takes a service time to zero."""
-    assert forward_overhead([0.020] * 100, 0.015) == pytest.approx(0.005)
-    assert forward_overhead([0.020] * 100, 0.030) == 0.0
-    assert forward_overhead([0.002] + [0.100] * 99, 0.001) == pytest.approx(0.9 * 0.100)
+def test_the_overhead_is_the_share_of_a_light_forward_beyond_the_cpu_cost() -> None:
+    """Forwards of 20 ms at light load and 15 ms of CPU each: a quarter of each does not hold the
+    replica. With a CPU cost at or above the forwards' mean there is none."""
+    assert overhead_share([0.010, 0.030] * 50, 0.015) == pytest.approx(0.25)
+    assert overhead_share([0.020] * 100, 0.030) == 0.0
+    assert overhead_share([0.020] * 100, 0.0) == 0.0

@@ -104,10 +104,10 @@ def test_the_hpa_decides_inside_the_model_and_its_replica_is_ready_after_startup
 
 
 def test_the_forward_overhead_overlaps_the_next_service_but_holds_its_forwarder() -> None:
-    """0.1 s of service and 0.05 s of overhead: with two forwarders the second request starts as
-    the first leaves the replica (done 0.15, 0.25); with one it waits for the first to complete
-    (started 0.15, done 0.30)."""
-    slow = ReplicaProfile((0.1,), 0.05, 2.0, request_milli=500, overhead_s=0.05)
+    """Forwards of 0.15 s, a third of them overhead: 0.1 s at the replica, then 0.05 s. With two
+    forwarders the second request starts as the first leaves the replica (done 0.15, 0.25); with
+    one it waits for the first to complete (started 0.15, done 0.30)."""
+    slow = ReplicaProfile((0.15,), 0.05, 2.0, request_milli=500, overhead_share=1 / 3)
     two = Simulation([2], [0.0, 0.0], slow, Fixed()).run()
     assert two.started == pytest.approx([0.0, 0.1])
     assert two.done == pytest.approx([0.15, 0.25])

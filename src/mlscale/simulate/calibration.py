@@ -50,7 +50,7 @@ class Calibration:
                 "startup_s": p.startup_s,
                 "request_milli": p.request_milli,
                 "idle_cores": p.idle_cores,
-                "overhead_s": p.overhead_s,
+                "overhead_share": p.overhead_share,
             },
             "sources": self.sources,
             "tick_phase": self.tick_phase,
@@ -66,7 +66,7 @@ class Calibration:
             raw["startup_s"],
             request_milli=raw["request_milli"],
             idle_cores=raw["idle_cores"],
-            overhead_s=raw.get("overhead_s", 0.0),
+            overhead_share=raw.get("overhead_share", 0.0),
         )
         return cls(profile, data["sources"], data.get("tick_phase"), data.get("sample_phase"))
 
@@ -83,10 +83,10 @@ def calibrate(run: Run) -> Calibration:
     request_milli = int(measured.get("cpu_request_milli") or 500)
     fit = cpu_fit(run, request_milli)
     per_request_s = fit["per_request_s"] if fit else float(measured["cpu_ms_per_request"]) / 1000
-    overhead = forward_overhead(service, per_request_s)
+    share = overhead_share(service, per_request_s)
     profile = ReplicaProfile(
-        service_s=tuple(max(s - overhead, 0.1 * s) for s in service),
-        overhead_s=overhead,
+        service_s=tuple(service),
+        overhead_share=share,
         cpu_s_per_request=per_request_s,
         startup_s=startup,
         request_milli=request_milli,
@@ -102,20 +102,20 @@ def calibrate(run: Run) -> Calibration:
             "median_ms": round(statistics.median(service) * 1000, 2),
         },
         "startup": {"from": startup_from, "seconds": round(startup, 2)},
-        "overhead_ms": round(overhead * 1000, 2),
+        "overhead_share": round(share, 3),
     }
     return Calibration(profile, sources, *phases(run))
 
 
-def forward_overhead(service: list[float], cpu_s_per_request: float) -> float:
-    """The part of a light-load forward that does not hold the replica: its mean beyond the CPU a
-    request costs (the model runs on one thread, so under load the replica completes one request
-    per CPU cost; a replica of the litert demo served 61/s with 28 ms forwards, two at a time).
-    At most 90 % of the fastest forwards (1st percentile); a rarer faster one keeps a tenth."""
-    if cpu_s_per_request <= 0:
+def overhead_share(service: list[float], cpu_s_per_request: float) -> float:
+    """The share of a light-load forward that does not hold the replica: what its mean has beyond
+    the CPU a request costs. The model runs on one thread, so a busy replica completes one request
+    per CPU cost (a replica of the litert demo served 61/s with 28 ms forwards, two at a time);
+    each forward is split in the same proportion, so light-load latency keeps its distribution."""
+    mean = statistics.fmean(service)
+    if cpu_s_per_request <= 0 or mean <= 0:
         return 0.0
-    fastest = sorted(service)[len(service) // 100]
-    return max(0.0, min(statistics.fmean(service) - cpu_s_per_request, 0.9 * fastest))
+    return max(0.0, 1.0 - cpu_s_per_request / mean)
 
 
 def phases(run: Run, period: float = 15.0) -> tuple[float | None, float | None]:

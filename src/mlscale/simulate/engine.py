@@ -49,16 +49,23 @@ class ReplicaProfile:
     """The CPU request that utilization is a percentage of."""
     idle_cores: float = 0.0
     """What a ready replica burns with no request (health checks, scrapes, the event loop)."""
-    overhead_s: float = 0.0
-    """Seconds of each forward that do not hold the replica (the dispatcher's side, the network):
-    under load they overlap the next request's service. The request and its forwarder wait them
-    out after its service."""
+    overhead_share: float = 0.0
+    """The share of each forward time that does not hold the replica (the dispatcher's side, the
+    network): under load it overlaps the next request's service. The request and its forwarder
+    wait it out after the replica's part."""
 
     def __post_init__(self) -> None:
         if not self.service_s or min(self.service_s) <= 0:
             raise ValueError("service_s needs at least one positive service time")
-        if self.cpu_s_per_request < 0 or self.startup_s < 0 or self.request_milli <= 0 or self.overhead_s < 0:
+        if self.cpu_s_per_request < 0 or self.startup_s < 0 or self.request_milli <= 0:
             raise ValueError("cpu_s_per_request and startup_s must be >= 0, request_milli > 0")
+        if not 0 <= self.overhead_share < 1:
+            raise ValueError("overhead_share must be in [0, 1)")
+
+    @property
+    def busy_s(self) -> float:
+        """The mean time a request holds its replica: one over a busy replica's rate."""
+        return sum(self.service_s) / len(self.service_s) * (1 - self.overhead_share)
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ class Replica:
     outstanding: int = 0
     """Requests sent to it and not finished: in service, waiting there, or in their overhead."""
     serving: bool = False
+    overhead_s: float = 0.0
+    """The overhead of the request in service, to wait out once the replica is done with it."""
     waiting: deque[int] = field(default_factory=deque)
     """The one in service first, then the ones waiting for it."""
     cpu_in_window: float = 0.0
@@ -293,17 +302,19 @@ class Simulation:
         request = replica.waiting[0]
         replica.serving = True
         self.started[request] = now
-        self._push(now + self.rng.choice(self.profile.service_s), Event.SERVED, replica.index)
+        forward = self.rng.choice(self.profile.service_s)
+        replica.overhead_s = forward * self.profile.overhead_share
+        self._push(now + forward - replica.overhead_s, Event.SERVED, replica.index)
 
     def _served(self, now: float, replica: Replica) -> None:
         """The replica is free for its next request; this one completes after the overhead."""
-        request = replica.waiting.popleft()
+        request, overhead = replica.waiting.popleft(), replica.overhead_s
         replica.serving = False
         replica.cpu_in_window += self.profile.cpu_s_per_request
         if replica.waiting:
             self._begin(now, replica)
-        if self.profile.overhead_s > 0:
-            self._push(now + self.profile.overhead_s, Event.DONE, request)
+        if overhead > 0:
+            self._push(now + overhead, Event.DONE, request)
         else:
             self._finish(now, request)
 

@@ -226,7 +226,7 @@ class FluidSimulation:
         self.resolution = metric_resolution
         self.dt = dt
         self.drain_seconds = drain_seconds
-        self.mean_service = sum(profile.service_s) / len(profile.service_s)
+        self.mean_service = profile.busy_s
         self.latency = latency or LatencyTable.measure(profile, self.dispatcher, poisson=poisson, seed=seed)
         self.tick_phase = rng.uniform(0, policy.tick_seconds) if tick_phase is None else tick_phase
         self.sample_phase = rng.uniform(0, metric_resolution) if sample_phase is None else sample_phase

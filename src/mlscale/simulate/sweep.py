@@ -57,6 +57,15 @@ def label(point: dict[str, Any]) -> str:
     return " ".join(f"{key.rsplit('.', 1)[-1]}={value}" for key, value in point.items())
 
 
+def short_label(point: dict[str, Any]) -> str:
+    """The values alone, in the axes' order (``60 · 0``): the keys go in a heading (``keys``)."""
+    return " · ".join(str(value) for value in point.values())
+
+
+def keys(point: dict[str, Any]) -> str:
+    return " · ".join(key.rsplit(".", 1)[-1] for key in point)
+
+
 def pareto(points: Sequence[tuple[float, float]]) -> list[bool]:
     """True where no other point is at least as good on both and better on one (lower is better)."""
     front = []
@@ -106,23 +115,28 @@ def pareto_figure(
     ``measured``: the calibrating run's own two numbers, marked."""
     figure = Figure(figsize=(9, 6), layout="constrained")
     ax = figure.add_subplot()
-    xs = [p.summary.replica_seconds for p in points]
-    ys = [p.summary.slo_violation_seconds for p in points]
-    colors = ["#1f77b4" if p.on_front else "#b0b0b0" for p in points]
-    ax.scatter(xs, ys, c=colors, s=40, zorder=3, label="a setting (blue: on the Pareto front)")
-    front = sorted((x, y) for x, y, p in zip(xs, ys, points, strict=True) if p.on_front)
+    at = [(p.summary.replica_seconds, float(p.summary.slo_violation_seconds)) for p in points]
+    for on, color, name in ((False, "#b0b0b0", "a setting"), (True, "#1f77b4", "on the Pareto front")):
+        chosen = [xy for xy, p in zip(at, points, strict=True) if p.on_front is on]
+        if chosen:
+            ax.scatter(*zip(*chosen, strict=True), c=color, s=40, zorder=3, label=name)
+    front = sorted({xy for xy, p in zip(at, points, strict=True) if p.on_front})
     if len(front) > 1:
         ax.plot([x for x, _ in front], [y for _, y in front], color="#1f77b4", linewidth=1, zorder=2)
-    for x, y, point in zip(xs, ys, points, strict=True):
+    # Settings that land on one point share one label.
+    names: dict[tuple[float, float], list[str]] = {}
+    for xy, point in zip(at, points, strict=True):
         if point.on_front:
-            ax.annotate(label(point.setting), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+            names.setdefault(xy, []).append(short_label(point.setting))
+    for (x, y), labels in names.items():
+        ax.annotate(", ".join(labels), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     if measured is not None:
         ax.scatter(
             [measured[0]], [measured[1]], marker="*", s=220, color="#d62728", zorder=4, label=measured_label
         )
     ax.set_xlabel("replica-seconds (cost)")
     ax.set_ylabel("seconds whose arrivals broke the SLO")
-    ax.set_title(title)
+    ax.set_title(f"{title}\nlabels: {keys(points[0].setting)}" if points else title)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return figure
