@@ -135,6 +135,7 @@ def _single(
 ) -> None:
     from mlscale.results import new_run_dir
     from mlscale.simulate import output, rundir, runner
+    from mlscale.simulate.engine import Result
 
     picked = model.for_requests(chosen.requests)
     with console.status(f"simulating {chosen.requests:,} requests ({picked.value} model)"):
@@ -146,7 +147,7 @@ def _single(
         f"simulated {chosen.requests:,} requests in {simulated.wall_seconds:.2f} s of wall time "
         f"({simulated.model.value} model): {out}"
     )
-    if simulated.model is Model.REQUESTS:
+    if isinstance(simulated.result, Result):
         rundir.write(simulated.result, out, meta, started, chosen.calibration.profile.request_milli)
         cli_report.report([out], slo_ms=slo_ms)
         return
@@ -194,14 +195,11 @@ def _sweep(
     measured: Any,
     context: dict[str, Any],
 ) -> None:
-    from mlscale.report.build import ReportOptions, statistics
-    from mlscale.report.policies import run_measures
-    from mlscale.report.style import DPI
     from mlscale.results import new_run_dir
-    from mlscale.simulate import runner
+    from mlscale.simulate import output, runner
     from mlscale.simulate import sweep as grid_sweep
     from mlscale.simulate.engine import DispatcherModel
-    from mlscale.simulate.fluid import LatencyTable
+    from mlscale.simulate.latency import LatencyTable
 
     settings = grid_sweep.grid([grid_sweep.parse_axis(text) for text in sweeps])
     scenarios = [build(base + grid_sweep.as_sets(setting)) for setting in settings]  # bad values fail first
@@ -224,37 +222,20 @@ def _sweep(
             one,
             lambda i, n, s: status.update(f"simulating {i + 1} of {n}: {grid_sweep.label(s)}"),
         )
-    marker = None
-    if measured is not None and (measured.meta.get("workload") or {}).get("name") == workload_name:
-        measures = run_measures(statistics(measured, ReportOptions(slo_ms=slo_ms)))
-        if measures["replica_seconds"] is not None:
-            marker = (float(measures["replica_seconds"]), float(measures["slo_violation_seconds"] or 0))
+    marker = _measured_point(measured, workload_name, slo_ms)
     out = new_run_dir(runs_dir, f"{workload_name}-sweep", time.time())
-    figure = grid_sweep.pareto_figure(
-        points, title=f"{workload_name}: {len(points)} settings, simulated", measured=marker
+    output.write_sweep(
+        out,
+        points,
+        marker,
+        {
+            "workload": workload_name,
+            "sweeps": sweeps,
+            "base_sets": base,
+            "calibrated_from": context["calibrated_from"],
+            "simulation": context["simulation"],
+        },
     )
-    figure.savefig(out / "pareto.png", dpi=DPI)
-    record = {
-        "simulated": True,
-        "workload": workload_name,
-        "sweeps": sweeps,
-        "base_sets": base,
-        "calibrated_from": context["calibrated_from"],
-        "simulation": context["simulation"],
-        "measured": None
-        if marker is None
-        else {"replica_seconds": marker[0], "slo_violation_seconds": marker[1]},
-        "points": [
-            {
-                "setting": p.setting,
-                "on_front": p.on_front,
-                "wall_seconds": round(p.wall_seconds, 3),
-                **p.summary.as_dict(),
-            }
-            for p in points
-        ],
-    }
-    (out / "sweep.json").write_text(json.dumps(record, indent=2) + "\n")
     console.print(f"setting: {grid_sweep.keys(points[0].setting)}")
     console.print(
         _summary_table(
@@ -266,3 +247,16 @@ def _sweep(
     if marker is not None:
         console.print(f"the measured run: {marker[0]:,.0f} replica-s, {marker[1]:.0f} SLO-broken s")
     console.print(f"  {out / 'pareto.png'}\n  {out / 'sweep.json'}")
+
+
+def _measured_point(measured: Any, workload_name: str, slo_ms: float) -> tuple[float, float] | None:
+    """The calibrating run's own (replica-seconds, SLO-broken seconds), when it ran this workload."""
+    from mlscale.report.build import ReportOptions, statistics
+    from mlscale.report.policies import run_measures
+
+    if measured is None or (measured.meta.get("workload") or {}).get("name") != workload_name:
+        return None
+    measures = run_measures(statistics(measured, ReportOptions(slo_ms=slo_ms)))
+    if measures["replica_seconds"] is None:
+        return None
+    return float(measures["replica_seconds"]), float(measures["slo_violation_seconds"] or 0)

@@ -106,7 +106,7 @@ class FakeMetricsServer:
             if namespace
             else core.list_pod_for_all_namespaces(label_selector=selector, _preload_content=False)
         )
-        pods = json.loads(answer.data)["items"]
+        pods = json.loads(answer.data)["items"]  # type: ignore[attr-defined]  # _preload_content=False: the raw response
         now = time.time()
         stamp = datetime.datetime.fromtimestamp(now, datetime.UTC).isoformat().replace("+00:00", "Z")
         items, record = [], []

@@ -9,7 +9,8 @@ import pytest
 from mlscale.autoscaling.config import HPAConfig
 from mlscale.autoscaling.policies.cpu import CPUPolicy
 from mlscale.simulate.engine import DispatcherModel, ReplicaProfile, Simulation
-from mlscale.simulate.fluid import FluidSimulation, LatencyTable, pooled_quantiles
+from mlscale.simulate.fluid import FluidSimulation
+from mlscale.simulate.latency import LatencyTable, pooled_quantiles
 from mlscale.simulate.summary import request_overall, request_seconds, summarize
 from mlscale.workload import Workload, schedule
 from tests.unit.test_simulate_engine import Fixed

@@ -5,6 +5,7 @@ sweep's table, ``sweep.json`` and its Pareto figure."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from matplotlib.figure import Figure
 
 from mlscale.report.style import DPI, SERIES_COLORS, apply_theme
 from mlscale.simulate.summary import slo_broken
+from mlscale.simulate.sweep import SweepPoint, pareto_figure
 
 
 def fluid_figure(seconds: pd.DataFrame, title: str, slo_ms: float) -> Figure:
@@ -56,3 +58,29 @@ def write_fluid(out: Path, seconds: pd.DataFrame, meta: dict[str, Any], slo_ms: 
     figure.savefig(out / "timeline.png", dpi=DPI)
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     return [out / "seconds.parquet", out / "timeline.png", out / "run.json"]
+
+
+def write_sweep(
+    out: Path, points: Sequence[SweepPoint], marker: tuple[float, float] | None, context: dict[str, Any]
+) -> None:
+    """pareto.png and sweep.json: every setting's summary, the front, the measured run's point."""
+    figure = pareto_figure(
+        points, title=f"{context['workload']}: {len(points)} settings, simulated", measured=marker
+    )
+    figure.savefig(out / "pareto.png", dpi=DPI)
+    measured = None if marker is None else {"replica_seconds": marker[0], "slo_violation_seconds": marker[1]}
+    record = {
+        "simulated": True,
+        **context,
+        "measured": measured,
+        "points": [
+            {
+                "setting": p.setting,
+                "on_front": p.on_front,
+                "wall_seconds": round(p.wall_seconds, 3),
+                **p.summary.as_dict(),
+            }
+            for p in points
+        ],
+    }
+    (out / "sweep.json").write_text(json.dumps(record, indent=2) + "\n")

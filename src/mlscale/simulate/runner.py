@@ -10,7 +10,8 @@ from enum import StrEnum
 import pandas as pd
 
 from mlscale.simulate.engine import Result
-from mlscale.simulate.fluid import FluidResult, LatencyTable
+from mlscale.simulate.fluid import FluidResult
+from mlscale.simulate.latency import LatencyTable
 from mlscale.simulate.scenario import Scenario
 from mlscale.simulate.summary import Summary, request_overall, request_seconds, summarize
 

@@ -16,7 +16,8 @@ from mlscale.autoscaling.policies import Policy, make_policy, parse_policy_setti
 from mlscale.errors import InputError
 from mlscale.simulate.calibration import Calibration
 from mlscale.simulate.engine import Simulation
-from mlscale.simulate.fluid import FluidSimulation, LatencyTable
+from mlscale.simulate.fluid import FluidSimulation
+from mlscale.simulate.latency import LatencyTable
 from mlscale.workload import Arrival, Workload, schedule, step_counts
 
 

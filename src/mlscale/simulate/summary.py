@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mlscale.simulate.engine import Outcome, Result
-from mlscale.simulate.fluid import QUANTILES
+from mlscale.simulate.latency import QUANTILES
 
 
 def request_seconds(result: Result) -> pd.DataFrame:
@@ -48,9 +48,8 @@ def request_seconds(result: Result) -> pd.DataFrame:
             "desired_replicas": int(row["desired_replicas"]),
         }
         for quantile in QUANTILES:
-            has = ok is not None and len(ok) > 0
             out[f"latency_p{quantile:g}_ms"] = (
-                float(np.percentile(ok["latency_ms"], quantile)) if has else None
+                float(np.percentile(ok["latency_ms"], quantile)) if ok is not None and len(ok) else None
             )
         rows.append(out)
     return pd.DataFrame(rows)

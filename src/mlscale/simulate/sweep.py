@@ -119,7 +119,7 @@ def pareto_figure(
     for on, color, name in ((False, "#b0b0b0", "a setting"), (True, "#1f77b4", "on the Pareto front")):
         chosen = [xy for xy, p in zip(at, points, strict=True) if p.on_front is on]
         if chosen:
-            ax.scatter(*zip(*chosen, strict=True), c=color, s=40, zorder=3, label=name)
+            ax.scatter([x for x, _ in chosen], [y for _, y in chosen], c=color, s=40, zorder=3, label=name)
     front = sorted({xy for xy, p in zip(at, points, strict=True) if p.on_front})
     if len(front) > 1:
         ax.plot([x for x, _ in front], [y for _, y in front], color="#1f77b4", linewidth=1, zorder=2)
