@@ -21,10 +21,19 @@ def workload(tmp_path: Path) -> Path:
 
 
 def test_a_sweep_writes_every_setting_and_the_front(tmp_path: Path) -> None:
-    result = runner.invoke(app, [
-        "simulate", str(workload(tmp_path)), "--calibrate", str(CALIBRATION), "--runs-dir", str(tmp_path / "runs"),
-        "--sweep", "autoscaling.behavior.scaleUp.stabilizationWindowSeconds=0,30",
-    ])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(workload(tmp_path)),
+            "--calibrate",
+            str(CALIBRATION),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--sweep",
+            "autoscaling.behavior.scaleUp.stabilizationWindowSeconds=0,30",
+        ],
+    )
     assert result.exit_code == 0, result.output
     (sweep,) = (tmp_path / "runs").glob("*-sweep/sweep.json")
     record = json.loads(sweep.read_text())
@@ -35,18 +44,29 @@ def test_a_sweep_writes_every_setting_and_the_front(tmp_path: Path) -> None:
     assert all(p["requests"] == record["points"][0]["requests"] > 0 for p in record["points"])
     # No scale-up window scales up earlier than a 30 s one on the same load.
     first = [p["first_scale_up_s"] for p in record["points"]]
-    assert first[0] is not None and (first[1] is None or first[0] < first[1])
+    assert first[0] is not None
+    assert first[1] is None or first[0] < first[1]
     assert any(p["on_front"] for p in record["points"])
     assert (sweep.parent / "pareto.png").stat().st_size > 0
 
 
 def test_one_simulation_is_a_run_that_report_reads(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["simulate", str(workload(tmp_path)), "--calibrate", str(CALIBRATION),
-                                 "--runs-dir", str(tmp_path / "runs")])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            str(workload(tmp_path)),
+            "--calibrate",
+            str(CALIBRATION),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "runs").glob("*-sim")
     meta = json.loads((run / "run.json").read_text())
-    assert meta["simulated"] is True and meta["system"]["model"] == "requests"
+    assert meta["simulated"] is True
+    assert meta["system"]["model"] == "requests"
     assert json.loads((run / "stats.json").read_text())["counts"]["ok"] == meta["summary"]["ok"]
 
 
@@ -56,13 +76,26 @@ def test_bad_input_says_what_is_wrong(tmp_path: Path) -> None:
         (["--set", "autoscaling.maxReplicas=zero"], "maxReplicas"),
     ]
     for extra, said in cases:
-        result = runner.invoke(app, ["simulate", str(workload(tmp_path)), "--calibrate", str(CALIBRATION),
-                                     "--runs-dir", str(tmp_path / "runs"), *extra])  # fmt: skip
+        result = runner.invoke(
+            app,
+            [
+                "simulate",
+                str(workload(tmp_path)),
+                "--calibrate",
+                str(CALIBRATION),
+                "--runs-dir",
+                str(tmp_path / "runs"),
+                *extra,
+            ],
+        )
         assert result.exit_code == 2, result.output
-        assert said in result.output and "Traceback" not in result.output
+        assert said in result.output
+        assert "Traceback" not in result.output
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     result = runner.invoke(app, ["simulate", str(workload(tmp_path)), "--calibrate", str(bad)])
-    assert result.exit_code == 2 and "not a calibration" in result.output
+    assert result.exit_code == 2
+    assert "not a calibration" in result.output
     result = runner.invoke(app, ["simulate", str(tmp_path / "none.txt"), "--calibrate", str(CALIBRATION)])
-    assert result.exit_code == 2 and "no such workload" in result.output
+    assert result.exit_code == 2
+    assert "no such workload" in result.output
