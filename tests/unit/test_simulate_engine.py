@@ -4,7 +4,7 @@ deciding inside the model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -114,3 +114,33 @@ def test_the_forward_overhead_overlaps_the_next_service_but_holds_its_forwarder(
     one = Simulation([2], [0.0, 0.0], slow, Fixed(), dispatcher=DispatcherModel(per_upstream=1)).run()
     assert one.started == pytest.approx([0.0, 0.15])
     assert one.done == pytest.approx([0.15, 0.30])
+
+
+@dataclass
+class Recording:
+    """Keeps the count and records the load it is given at each tick."""
+
+    loads: list[float] = field(default_factory=list)
+    name: str = "recording"
+    tick_seconds: float = 1.0
+    reads_load: bool = True
+
+    def start(self, now: float) -> None:
+        return None
+
+    def step(self, snapshot: Snapshot, state: None) -> tuple[Step, None]:
+        self.loads.append(snapshot.load or 0.0)
+        return Step(snapshot.current, None), None
+
+    def scaled(self, state: None, before: int, after: int, now: float) -> None:
+        return None
+
+
+def test_the_policies_read_the_mean_in_flight_since_their_last_read() -> None:
+    """Two requests a second (at .25 and .75), 0.1 s each: a forwarder is busy a fifth of the time.
+    The first read, at 0.5 s, is the count then (0); each later one is the mean since the last, 0.2,
+    as the local backend reads the dispatcher's busy-seconds counter."""
+    policy = Recording()
+    Simulation([2] * 5, schedule(Workload("w", (2,) * 5)), profile(), policy, tick_phase=0.5).run()
+    assert policy.loads[0] == 0
+    assert policy.loads[1:5] == pytest.approx([0.2] * 4)

@@ -172,6 +172,12 @@ class Simulation:
         self._order = 0
         self.queue: deque[int] = deque()
         self.busy_forwarders = 0
+        self._busy_seconds = 0.0
+        """Forwarder-seconds busy so far (the dispatcher's busy_seconds counter) ..."""
+        self._busy_at = 0.0
+        """... up to this time."""
+        self._busy_read: tuple[float, float] | None = None
+        """(time, busy seconds) at the policy's last read of the load."""
         self.replicas: list[Replica] = []
         self.samples: dict[str, tuple[int, float]] = {}
         self.sampled_at = 0.0
@@ -275,6 +281,7 @@ class Simulation:
         while self.queue and ready and self.busy_forwarders < self._forwarders(now):
             request = self.queue.popleft()
             replica = self._pick(ready)
+            self._count_busy(now)
             self.busy_forwarders += 1
             replica.outstanding += 1
             self.served_by[request] = replica.name
@@ -322,6 +329,7 @@ class Simulation:
         self.done[request] = now
         self.outcome[request] = Outcome.OK
         self.replicas[self.replica_index[request]].outstanding -= 1
+        self._count_busy(now)
         self.busy_forwarders -= 1
         self._dispatch(now)
 
@@ -351,9 +359,23 @@ class Simulation:
         usage = {name: pod_usage(milli, at, self.resolution) for name, (milli, at) in self.samples.items()}
         return Observed(usage, timestamp=self.sampled_at)
 
+    def _count_busy(self, now: float) -> None:
+        self._busy_seconds += self.busy_forwarders * (now - self._busy_at)
+        self._busy_at = now
+
+    def _mean_in_flight(self, now: float) -> float:
+        """In flight as the local backend reads it for the policies: the mean since its last read
+        (the rate of the busy-seconds counter, as the chart's Prometheus query for KEDA takes
+        it); at the first read, the count now."""
+        self._count_busy(now)
+        last, self._busy_read = self._busy_read, (now, self._busy_seconds)
+        if last is None or now <= last[0]:
+            return float(self.busy_forwarders)
+        return (self._busy_seconds - last[1]) / (now - last[0])
+
     def _tick(self, now: float) -> None:
         live = [r for r in self.replicas if not r.deleted]
-        load = float(len(self.queue) + self.busy_forwarders)
+        load = len(self.queue) + self._mean_in_flight(now)
         plan = Plan(tuple(self.rates), 0.0)
         snapshot = Snapshot(now, len(live), self.pods(now), self.observed(), load, plan)
         step, self.state = self.policy.step(snapshot, self.state)

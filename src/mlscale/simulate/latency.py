@@ -3,6 +3,7 @@ count and load level, and kept at a grid of percentiles so that mixtures pool ex
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from dataclasses import dataclass, replace
@@ -65,6 +66,13 @@ class LatencyTable:
         busy = wait[:, None] + self.backlogged[buckets]
         chosen: np.ndarray = np.where(backlog[:, None], busy, quiet)
         return chosen
+
+    def mean_quiet(self, ready: int, utilization: float) -> float:
+        """Mean seconds from arrival to done without a backlog: what a request spends in the
+        system, queueing at random included (for Little's law)."""
+        bucket = max(bisect.bisect_right(self.replicas, ready) - 1, 0)
+        rows = self.quiet[bucket].mean(axis=1)
+        return float(np.interp(min(utilization, self.levels[-1]), self.levels, rows))
 
     @classmethod
     def measure(
