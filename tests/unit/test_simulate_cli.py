@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from mlscale.cli import app
 
@@ -20,20 +20,20 @@ def workload(tmp_path: Path) -> Path:
     return path
 
 
+def simulate(tmp_path: Path, *extra: str) -> Result:
+    """``mlscale simulate`` of the small workload on the shipped calibration, runs under tmp_path."""
+    arguments = [
+        str(workload(tmp_path)),
+        "--calibrate",
+        str(CALIBRATION),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+    ]
+    return runner.invoke(app, ["simulate", *arguments, *extra])
+
+
 def test_a_sweep_writes_every_setting_and_the_front(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "simulate",
-            str(workload(tmp_path)),
-            "--calibrate",
-            str(CALIBRATION),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-            "--sweep",
-            "autoscaling.behavior.scaleUp.stabilizationWindowSeconds=0,30",
-        ],
-    )
+    result = simulate(tmp_path, "--sweep", "autoscaling.behavior.scaleUp.stabilizationWindowSeconds=0,30")
     assert result.exit_code == 0, result.output
     (sweep,) = (tmp_path / "runs").glob("*-sweep/sweep.json")
     record = json.loads(sweep.read_text())
@@ -51,17 +51,7 @@ def test_a_sweep_writes_every_setting_and_the_front(tmp_path: Path) -> None:
 
 
 def test_one_simulation_is_a_run_that_report_reads(tmp_path: Path) -> None:
-    result = runner.invoke(
-        app,
-        [
-            "simulate",
-            str(workload(tmp_path)),
-            "--calibrate",
-            str(CALIBRATION),
-            "--runs-dir",
-            str(tmp_path / "runs"),
-        ],
-    )
+    result = simulate(tmp_path)
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "runs").glob("*-sim")
     meta = json.loads((run / "run.json").read_text())
@@ -76,18 +66,7 @@ def test_bad_input_says_what_is_wrong(tmp_path: Path) -> None:
         (["--set", "autoscaling.maxReplicas=zero"], "maxReplicas"),
     ]
     for extra, said in cases:
-        result = runner.invoke(
-            app,
-            [
-                "simulate",
-                str(workload(tmp_path)),
-                "--calibrate",
-                str(CALIBRATION),
-                "--runs-dir",
-                str(tmp_path / "runs"),
-                *extra,
-            ],
-        )
+        result = simulate(tmp_path, *extra)
         assert result.exit_code == 2, result.output
         assert said in result.output
         assert "Traceback" not in result.output

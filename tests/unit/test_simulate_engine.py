@@ -13,25 +13,11 @@ from mlscale.autoscaling.config import HPAConfig
 from mlscale.autoscaling.policies import Snapshot, Step
 from mlscale.autoscaling.policies.cpu import CPUPolicy
 from mlscale.simulate.engine import DispatcherModel, Outcome, ReplicaProfile, Simulation
+from mlscale.simulate.latency import Hold
 from mlscale.workload import Workload, schedule
 
-
-@dataclass(frozen=True)
-class Fixed:
-    """A policy that keeps the count: the model's parts alone."""
-
-    name: str = "fixed"
-    tick_seconds: float = 15.0
-    reads_load: bool = False
-
-    def start(self, now: float) -> None:
-        return None
-
-    def step(self, snapshot: Snapshot, state: None) -> tuple[Step, None]:
-        return Step(snapshot.current, None), None
-
-    def scaled(self, state: None, before: int, after: int, now: float) -> None:
-        return None
+Fixed = Hold
+"""A policy that keeps the count: the model's parts alone."""
 
 
 def profile(service_s: float = 0.1, cpu_s: float = 0.05, startup_s: float = 2.0) -> ReplicaProfile:

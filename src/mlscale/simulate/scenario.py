@@ -62,31 +62,24 @@ class Scenario:
     def requests(self) -> int:
         return sum(self.counts)
 
+    def _shared(self) -> dict[str, Any]:
+        """What both models take from the values and the calibration."""
+        return {
+            "initial_replicas": max(1, self.config.min_replicas),
+            "metric_resolution": self.config.scaled(self.config.metric_resolution_seconds),
+            "seed": self.seed,
+            "tick_phase": self.calibration.tick_phase,
+            "sample_phase": self.calibration.sample_phase,
+        }
+
     def simulation(self) -> Simulation:
-        return Simulation(
-            self.rates,
-            self.arrivals,
-            self.calibration.profile,
-            self.policy,
-            initial_replicas=max(1, self.config.min_replicas),
-            metric_resolution=self.config.scaled(self.config.metric_resolution_seconds),
-            seed=self.seed,
-            tick_phase=self.calibration.tick_phase,
-            sample_phase=self.calibration.sample_phase,
-        )
+        return Simulation(self.rates, self.arrivals, self.calibration.profile, self.policy, **self._shared())
 
     def fluid(self, latency: LatencyTable | None = None) -> FluidSimulation:
+        counts = [float(c) for c in self.counts]
+        poisson = self.arrival is Arrival.POISSON
         return FluidSimulation(
-            [float(c) for c in self.counts],
-            self.calibration.profile,
-            self.policy,
-            initial_replicas=max(1, self.config.min_replicas),
-            metric_resolution=self.config.scaled(self.config.metric_resolution_seconds),
-            seed=self.seed,
-            tick_phase=self.calibration.tick_phase,
-            sample_phase=self.calibration.sample_phase,
-            poisson=self.arrival is Arrival.POISSON,
-            latency=latency,
+            counts, self.calibration.profile, self.policy, poisson=poisson, latency=latency, **self._shared()
         )
 
 
