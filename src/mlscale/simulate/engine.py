@@ -137,8 +137,21 @@ class Result:
     samples: list[tuple[float, dict[str, int]]]
     """Each metric sample: when, and each ready replica's CPU over the window in millicores."""
 
-    def latency(self, request: int) -> float:
-        return self.done[request] - self.arrival[request]
+
+@dataclass
+class BusyMeter:
+    """The dispatcher's busy-seconds counter and how the local backend reads it for the policies:
+    the mean in flight since the last read (the counter's rate, as the chart's Prometheus query
+    for KEDA takes it); at the first read, the count then. Both models keep one."""
+
+    seconds: float = 0.0
+    last_read: tuple[float, float] | None = None
+
+    def read(self, now: float, in_flight_now: float) -> float:
+        last, self.last_read = self.last_read, (now, self.seconds)
+        if last is None or now <= last[0]:
+            return in_flight_now
+        return (self.seconds - last[1]) / (now - last[0])
 
 
 class Simulation:
@@ -172,12 +185,9 @@ class Simulation:
         self._order = 0
         self.queue: deque[int] = deque()
         self.busy_forwarders = 0
-        self._busy_seconds = 0.0
-        """Forwarder-seconds busy so far (the dispatcher's busy_seconds counter) ..."""
+        self.busy = BusyMeter()
         self._busy_at = 0.0
-        """... up to this time."""
-        self._busy_read: tuple[float, float] | None = None
-        """(time, busy seconds) at the policy's last read of the load."""
+        """When ``busy`` was last brought up to date."""
         self.replicas: list[Replica] = []
         self.samples: dict[str, tuple[int, float]] = {}
         self.sampled_at = 0.0
@@ -360,22 +370,13 @@ class Simulation:
         return Observed(usage, timestamp=self.sampled_at)
 
     def _count_busy(self, now: float) -> None:
-        self._busy_seconds += self.busy_forwarders * (now - self._busy_at)
+        self.busy.seconds += self.busy_forwarders * (now - self._busy_at)
         self._busy_at = now
-
-    def _mean_in_flight(self, now: float) -> float:
-        """In flight as the local backend reads it for the policies: the mean since its last read
-        (the rate of the busy-seconds counter, as the chart's Prometheus query for KEDA takes
-        it); at the first read, the count now."""
-        self._count_busy(now)
-        last, self._busy_read = self._busy_read, (now, self._busy_seconds)
-        if last is None or now <= last[0]:
-            return float(self.busy_forwarders)
-        return (self._busy_seconds - last[1]) / (now - last[0])
 
     def _tick(self, now: float) -> None:
         live = [r for r in self.replicas if not r.deleted]
-        load = len(self.queue) + self._mean_in_flight(now)
+        self._count_busy(now)
+        load = len(self.queue) + self.busy.read(now, float(self.busy_forwarders))
         plan = Plan(tuple(self.rates), 0.0)
         snapshot = Snapshot(now, len(live), self.pods(now), self.observed(), load, plan)
         step, self.state = self.policy.step(snapshot, self.state)

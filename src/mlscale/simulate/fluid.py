@@ -35,7 +35,7 @@ import pandas as pd
 from mlscale.autoscaling.metrics import Observed, pod_usage
 from mlscale.autoscaling.policies import Plan, Policy, Snapshot
 from mlscale.autoscaling.replicas import Pod, cpu_pod
-from mlscale.simulate.engine import DispatcherModel, ReplicaProfile
+from mlscale.simulate.engine import BusyMeter, DispatcherModel, ReplicaProfile
 from mlscale.simulate.latency import QUANTILES, LatencyTable, pooled_quantiles
 
 
@@ -157,8 +157,8 @@ class FluidSimulation:
         per_second = round(1 / self.dt)
         duration = len(self.rates)
         trace = _Trace.sized(duration * per_second + math.ceil(self.drain_seconds / self.dt))
-        self._queue = self._in_service = self._in_flight = self._busy_seconds = 0.0
-        self._busy_read: tuple[float, float] | None = None
+        self._queue = self._in_service = self._in_flight = 0.0
+        self._busy = BusyMeter()
         self._next_tick, self._next_sample = self.tick_phase, self.sample_phase
         self._window_served = self._window_ready_s = 0.0
         self._usage_milli, self._sampled_at = 0, 0.0
@@ -218,7 +218,7 @@ class FluidSimulation:
             else arrivals / self.dt * self.latency.mean_quiet(ready, trace.utilization[step])
         )
         self._in_flight = max(self._in_service, quiet)
-        self._busy_seconds += self._in_flight * self.dt
+        self._busy.seconds += self._in_flight * self.dt
         self._window_ready_s += ready * self.dt
 
     def _sample(self, at: float) -> None:
@@ -231,14 +231,6 @@ class FluidSimulation:
         self._cpu.append((at, self._usage_milli / self.profile.request_milli * 100 if sampled else None))
         self._window_served = self._window_ready_s = 0.0
 
-    def _mean_in_flight(self, now: float) -> float:
-        """As the local backend reads it: the mean since the last read (``engine.Simulation``); at
-        the first read the count now, which below capacity is what the replicas hold (0)."""
-        last, self._busy_read = self._busy_read, (now, self._busy_seconds)
-        if last is None or now <= last[0]:
-            return self._in_service
-        return (self._busy_seconds - last[1]) / (now - last[0])
-
     def _tick(self, now: float) -> None:
         names = [r.name for r in self.replicas if r.ready_at <= self._sampled_at]
         usage = {n: pod_usage(self._usage_milli, self._sampled_at, self.resolution) for n in names}
@@ -248,7 +240,7 @@ class FluidSimulation:
             current,
             self.pods(now),
             Observed(usage, timestamp=self._sampled_at),
-            self._queue + self._mean_in_flight(now),
+            self._queue + self._busy.read(now, self._in_service),  # first read: what they hold now
             self._plan,
         )
         decision, self._state = self.policy.step(snapshot, self._state)
