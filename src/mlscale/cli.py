@@ -66,7 +66,9 @@ def demo(
         float, typer.Option(help="multiply every HPA period and window (0 < x <= 1)")
     ] = 1.0,
     runs_dir: Annotated[Path, typer.Option(help="where the run directory goes")] = Path("runs"),
-    live: Annotated[bool, typer.Option(help="show the live table")] = True,
+    live: Annotated[
+        bool, typer.Option(help="show the live view (a line a second when not a terminal)")
+    ] = True,
     engine: Annotated[
         EngineName | None, typer.Option(help="what runs the model \\[values.yaml: inference.engine]")
     ] = None,

@@ -56,7 +56,9 @@ def loadtest(
     ] = None,
     drain_timeout: Annotated[float, typer.Option(min=0.0, help="seconds to wait for outcomes")] = 30.0,
     runs_dir: Annotated[Path, typer.Option(help="where run directories go")] = Path("runs"),
-    live: Annotated[bool, typer.Option(help="show the live table")] = True,
+    live: Annotated[
+        bool, typer.Option(help="show the live view (a line a second when not a terminal)")
+    ] = True,
     serve: Annotated[
         bool, typer.Option(help="serve the original design's API (/runLoadTest, /generateReport) instead")
     ] = False,
@@ -143,12 +145,21 @@ def _run(
     offsets, plan = scaled.offsets(workload), scaled.plan(workload)
     if not live:
         return run_async(LoadTest(workload, offsets, pool, options, probe=probe, plan=plan).run())
-    from mlscale.cli_live import render
+    if not console.is_terminal:
+        from mlscale.live.plain import line
+
+        def log(now: LiveSnapshot) -> None:
+            console.print(line(now), markup=False, highlight=False, soft_wrap=True)
+
+        return run_async(
+            LoadTest(workload, offsets, pool, options, probe=probe, progress=log, plan=plan).run()
+        )
+    from mlscale.live.view import LiveView
 
     with Live(console=console, refresh_per_second=1, transient=False) as view:
 
         def show(now: LiveSnapshot) -> None:
-            view.update(render(now))
+            view.update(LiveView(now), refresh=True)
 
         test = LoadTest(workload, offsets, pool, options, probe=probe, progress=show, plan=plan)
         return run_async(test.run())

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlscale.report.html import scale_event_rows, short_reason
+from mlscale.autoscaling.reasons import short_reason
+from mlscale.report.html import scale_event_rows
 
 
 @pytest.mark.parametrize(

@@ -26,10 +26,12 @@ class BackendProbe:
             # Restarts so far of every process the backend runs (replicas and, locally, the dispatcher).
             "restarts": sum(r.restarts for r in status.replicas)
             + (status.dispatcher.restarts if status.dispatcher else 0),
+            "last_decision": status.last_decision,
             "replica_samples": [
                 {
                     "replica": r.id,
                     "ready": r.ready and not r.terminating,
+                    "terminating": r.terminating,
                     "cpu_utilization": r.cpu_utilization,
                     "restarts": r.restarts,
                     "created_at": r.created_at,

@@ -112,7 +112,7 @@ class LoadTest:
     def snapshot(self) -> LiveSnapshot:
         return snapshot(
             time.time(), self.start_at, self.offsets, self.sent, self.store.by_id.values(),
-            self.sampler.samples, self.options.late_ms,
+            self.sampler.samples, self.options.late_ms, self.options.meta.get("system"),
         )  # fmt: skip
 
     def _report(self) -> None:

@@ -8,6 +8,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from mlscale.autoscaling.reasons import short_reason
 from mlscale.report.thresholds import Verdict
 
 STYLE = """
@@ -82,24 +83,6 @@ def summary_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
         ("replica-seconds per 1,000 ok", _fmt(scaling["replica_seconds_per_1000_ok"])),
         ("replicas min–max", f"{_fmt(scaling['replicas_min'])}–{_fmt(scaling['replicas_max'])}"),
     ]
-
-
-def short_reason(reason: str | None) -> str | None:
-    """Kubernetes' rescale reason with the metric named briefly, for an 80-column terminal:
-    "cpu resource utilization (percentage of request) above target" -> "cpu above target",
-    "external metric queue({}) above target" -> "queue above target", "All metrics below
-    target" -> "below target". Conditions (ScaleUpLimit, ...) and failures stay as they are."""
-    if reason is None:
-        return None
-    if reason == "All metrics below target":
-        return "below target"
-    if not reason.endswith(" above target"):
-        return reason
-    metric = reason.removesuffix(" above target")
-    for prefix in ("pods metric ", "external metric "):
-        metric = metric.removeprefix(prefix)
-    metric = metric.split("(")[0].split(" resource")[0].split(" container")[0].split(" metric ")[-1]
-    return f"{metric.strip()} above target"
 
 
 def scale_event_rows(stats: dict[str, Any], compact: bool = False) -> list[list[str]]:
