@@ -19,7 +19,7 @@ from mlscale.loadgen.progress import LiveSnapshot, snapshot
 from mlscale.loadgen.sender import SentRequest
 from mlscale.results import DISPATCHER_OUTCOMES
 
-RECORDED = Path(__file__).parent / "data" / "runs" / "demo-litert"
+RECORDED = Path(__file__).parent / "data" / "recorded" / "demo-litert"
 """A real demo on the local backend (litert, weights none): 7,860 requests, 1 → 3 → 1 replicas."""
 
 
