@@ -74,7 +74,8 @@ def loadtest(
         str | None,
         typer.Option(
             envvar="MLSCALE_RESULT_TOKEN",
-            help="token the dispatcher's outcome posts carry \\[default: .mlscale/result-token, made by up]",
+            metavar="TOKEN",
+            help="the token the dispatcher's outcome posts carry \\[default: the one `mlscale up` made]",
         ),
     ] = None,
 ) -> None:

@@ -25,11 +25,15 @@ def report(
     slo_ms: Annotated[float, typer.Option(min=0.001, help="latency SLO per second of arrival, ms")] = 1000.0,
     slo_percentile: Annotated[float, typer.Option(min=1, max=100, help="the SLO's percentile")] = 95.0,
     fail_on: Annotated[
-        str | None, typer.Option(help="thresholds, e.g. 'p95<800ms,success>=99.5%'; exit 1 if any fails")
+        str | None,
+        typer.Option(metavar="RULES", help="exit 1 unless each holds, e.g. p95<800ms,success>=99.5%"),
     ] = None,
-    compare: Annotated[bool, typer.Option(help="overlay several runs and compare them side by side")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", metavar="", help="overlay several runs and compare them side by side")
+    ] = False,
     out: Annotated[
-        Path | None, typer.Option(help="--compare: where to write (default runs/compare-<time>)")
+        Path | None,
+        typer.Option(metavar="DIR", help="--compare: where to write \\[default: runs/compare-TIME]"),
     ] = None,
 ) -> None:
     """Statistics, figures and one HTML page of a run: what happened, on one timeline."""

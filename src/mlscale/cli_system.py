@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -52,59 +53,152 @@ def status_table(status: SystemStatus) -> Table:
     return table
 
 
+LOCAL, KUBERNETES, AUTOSCALING, IMAGES = (
+    "Local backend",
+    "Kubernetes backend",
+    "Autoscaling",
+    "Images and model",
+)
+
+
+def choices(names: type[StrEnum]) -> str:
+    """How an Enum option shows its choices in --help: [local|kubernetes]."""
+    return "[" + "|".join(n.value for n in names) + "]"
+
+
 def up(
-    backend: Annotated[BackendName, typer.Option(help="where replicas run")] = BackendName.LOCAL,
-    weights: Annotated[
-        str | None,
-        typer.Option(
-            help="imagenet, none (random, same CPU) or a weights file \\[local: none; kubernetes: imagenet]"
-        ),
-    ] = None,
-    cpu_request: Annotated[
-        str | None, typer.Option(help="per replica, e.g. 500m (default: values.yaml)")
-    ] = None,
-    min_replicas: Annotated[
-        int | None, typer.Option(min=1, help="override the policy's fewest replicas (minReplicas, ...)")
-    ] = None,
-    max_replicas: Annotated[int | None, typer.Option(min=1, help="override autoscaling.maxReplicas")] = None,
-    target_cpu: Annotated[int | None, typer.Option(min=1, help="override the CPU target, percent")] = None,
-    time_scale: Annotated[
-        float, typer.Option(help="multiply every HPA period and window (0 < x <= 1)")
-    ] = 1.0,
-    dispatcher_port: Annotated[
-        int, typer.Option(min=1, max=65535, help="the dispatcher's port on 127.0.0.1")
-    ] = defaults.DISPATCHER_PORT,
+    backend: Annotated[
+        BackendName, typer.Option(metavar=choices(BackendName), help="where the replicas run")
+    ] = BackendName.LOCAL,
     result_url: Annotated[
         str | None,
         typer.Option(
-            help=f"where the dispatcher posts outcomes \\[local: {defaults.RESULT_URL}; "
-            "kubernetes: the chart's]"
+            metavar="URL",
+            help=f"where the dispatcher posts outcomes \\[local: {defaults.RESULT_URL}; kubernetes: "
+            "the chart's]",
         ),
     ] = None,
-    values: Annotated[Path | None, typer.Option(help="Helm values file with the autoscaling section")] = None,
+    dispatcher_port: Annotated[
+        int,
+        typer.Option(
+            min=1, max=65535, metavar="PORT", help="the dispatcher's port on 127.0.0.1", rich_help_panel=LOCAL
+        ),
+    ] = defaults.DISPATCHER_PORT,
+    max_starting: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            metavar="N",
+            help="replicas starting at once, the rest wait (0: no limit)",
+            rich_help_panel=LOCAL,
+        ),
+    ] = 1,
     policy: Annotated[
         PolicyName | None,
-        typer.Option(help="what scales: cpu (HPA), queue (KEDA), kpa (Knative), oracle \\[values.yaml]"),
+        typer.Option(
+            metavar=choices(PolicyName),
+            help="what scales: cpu (the HPA), queue (KEDA), kpa (Knative), oracle \\[values.yaml]",
+            rich_help_panel=AUTOSCALING,
+        ),
+    ] = None,
+    min_replicas: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="the policy's fewest replicas (minReplicas, ...)",
+            rich_help_panel=AUTOSCALING,
+        ),
+    ] = None,
+    max_replicas: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="the most replicas (maxReplicas)", rich_help_panel=AUTOSCALING),
+    ] = None,
+    target_cpu: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="PERCENT",
+            help="the CPU target, percent of the request",
+            rich_help_panel=AUTOSCALING,
+        ),
+    ] = None,
+    cpu_request: Annotated[
+        str | None,
+        typer.Option(
+            metavar="CPU",
+            help="each replica's CPU request, e.g. 500m \\[values.yaml]",
+            rich_help_panel=AUTOSCALING,
+        ),
+    ] = None,
+    time_scale: Annotated[
+        float,
+        typer.Option(
+            metavar="X", help="multiply every period and window (0 < x <= 1)", rich_help_panel=AUTOSCALING
+        ),
+    ] = 1.0,
+    values: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE", help="a Helm values file with an autoscaling section", rich_help_panel=AUTOSCALING
+        ),
     ] = None,
     engine: Annotated[
         EngineName | None,
-        typer.Option(help="what runs the model: keras, or its export to litert or onnx \\[values.yaml]"),
+        typer.Option(
+            metavar=choices(EngineName),
+            help="what runs the model: keras, or its export to litert or onnx \\[values.yaml]",
+            rich_help_panel=IMAGES,
+        ),
     ] = None,
-    max_starting: Annotated[
-        int, typer.Option(min=0, help="local: replicas starting at once, the rest wait (0: no limit)")
-    ] = 1,
-    kube_context: Annotated[str | None, typer.Option(help="kubernetes: the kubeconfig context")] = None,
-    namespace: Annotated[str, typer.Option(help="kubernetes: the namespace")] = "mlscale",
-    minikube: Annotated[bool, typer.Option(help="kubernetes: the cluster is Minikube")] = True,
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            metavar="imagenet|none|FILE",
+            help="the model's weights; none: random, same CPU \\[local: none; kubernetes: imagenet]",
+            rich_help_panel=IMAGES,
+        ),
+    ] = None,
     registry: Annotated[
-        str | None, typer.Option(help="kubernetes: push images here instead of loading them into Minikube")
+        str | None,
+        typer.Option(
+            metavar="HOST", help="kubernetes: push the images here, not into Minikube", rich_help_panel=IMAGES
+        ),
     ] = None,
-    skip_build: Annotated[bool, typer.Option(help="kubernetes: use images already built")] = False,
-    skip_load: Annotated[bool, typer.Option(help="kubernetes: images are already in the cluster")] = False,
-    monitoring: Annotated[bool, typer.Option(help="kubernetes: install Prometheus, Grafana, Loki")] = True,
+    skip_build: Annotated[
+        bool,
+        typer.Option(
+            "--skip-build", metavar="", help="kubernetes: use images already built", rich_help_panel=IMAGES
+        ),
+    ] = False,
+    skip_load: Annotated[
+        bool,
+        typer.Option(
+            "--skip-load",
+            metavar="",
+            help="kubernetes: the images are in the cluster already",
+            rich_help_panel=IMAGES,
+        ),
+    ] = False,
+    kube_context: Annotated[
+        str | None, typer.Option(metavar="NAME", help="the kubeconfig context", rich_help_panel=KUBERNETES)
+    ] = None,
+    namespace: Annotated[
+        str, typer.Option(metavar="NAME", help="the namespace", rich_help_panel=KUBERNETES)
+    ] = "mlscale",
+    minikube: Annotated[
+        bool, typer.Option(metavar="", help="the cluster is Minikube", rich_help_panel=KUBERNETES)
+    ] = True,
+    monitoring: Annotated[
+        bool, typer.Option(metavar="", help="install Prometheus, Grafana, Loki", rich_help_panel=KUBERNETES)
+    ] = True,
     dispatcher_url: Annotated[
         str | None,
-        typer.Option(help="kubernetes: reach the dispatcher here (no Minikube URL, no port-forward)"),
+        typer.Option(
+            metavar="URL",
+            help="reach the dispatcher here, not by Minikube or a port-forward",
+            rich_help_panel=KUBERNETES,
+        ),
     ] = None,
 ) -> None:
     """Bring the system up: the dispatcher and inference replicas, scaled by the chosen policy."""

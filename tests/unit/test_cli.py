@@ -17,6 +17,34 @@ def test_help_lists_the_commands() -> None:
     assert "version" in result.output
 
 
+COMMANDS = ("up", "status", "down", "loadtest", "report", "compare", "simulate", "demo", "version")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_fits_80_columns_without_cutting_a_word(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in result.output
+
+
+def test_up_help_groups_its_options_and_shows_choices() -> None:
+    result = runner.invoke(app, ["up", "--help"], env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    text = result.output
+    panels = [
+        f"─ {name} " for name in ("Local backend", "Autoscaling", "Images and model", "Kubernetes backend")
+    ]
+    assert all(panel in text for panel in panels), text
+    # Each option sits in its group: the panel above it is the one it belongs to.
+    for option, panel in (("--max-starting", 0), ("--policy", 1), ("--engine", 2), ("--kube-context", 3)):
+        above = text[: text.index(option)]
+        assert max(range(4), key=lambda i: above.rfind(panels[i])) == panel, option
+    for shown in ("[local|kubernetes]", "[cpu|queue|kpa|oracle]", "[keras|litert|onnx]"):
+        assert shown in text
+    assert "<str>" not in text
+
+
 def test_version_prints_the_package_version() -> None:
     result = runner.invoke(app, ["version"])
     assert result.exit_code == 0

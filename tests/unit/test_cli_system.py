@@ -3,20 +3,23 @@ CLI asks of the library, and what it prints and exits with."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from mlscale import cli_system, defaults
+from mlscale import cli_loadtest, cli_system, defaults
 from mlscale.backends import BackendName, UpOptions
 from mlscale.backends.base import ClusterDetails, Dashboard, ReplicaStatus, SystemStatus
 from mlscale.cli import app
@@ -227,21 +230,41 @@ def test_mlscale_debug_shows_the_chained_cause(monkeypatch: pytest.MonkeyPatch) 
     assert "error: the local system's control API did not answer" in loud.output
 
 
-def test_loadtest_live_view_draws_the_runners_progress(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """The live path: the runner's progress callback redraws the Rich table (no system up)."""
-    monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
+def tiny_loadtest(tmp_path: Path) -> Result:
     port = free_port()
     workload = tmp_path / "tiny.txt"
     workload.write_text("2,2\n")
     with serving(fake_dispatcher(f"http://127.0.0.1:{port}")) as dispatcher:
-        result = runner.invoke(
+        return runner.invoke(
             app,
             ["loadtest", str(workload), "--dispatcher", dispatcher.url, "--listen", f"127.0.0.1:{port}",
              "--runs-dir", str(tmp_path / "runs")],
-            env={"COLUMNS": "200"},
         )  # fmt: skip
+
+
+def test_loadtest_in_a_terminal_draws_the_live_view(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The live path: the runner's progress callback redraws the view, sized to the terminal."""
+    monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=80, height=24, color_system=None)
+    monkeypatch.setattr(cli_loadtest, "console", terminal)
+    result = tiny_loadtest(tmp_path)
     assert result.exit_code == 0, result.output
-    assert "mlscale loadtest" in result.output  # the live table's title
-    assert "4/4" in result.output  # the last frame: every planned request sent
+    drawn = screen.getvalue()
+    assert "╭─ load /s" in drawn  # the view's panels
+    assert "sent 4 of 4" in drawn  # the last frame: every planned request sent
+    assert "…" not in drawn
+
+
+def test_loadtest_into_a_log_prints_a_plain_line_a_second(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
+    result = tiny_loadtest(tmp_path)  # CliRunner's output is not a terminal
+    assert result.exit_code == 0, result.output
+    progress = [
+        line for line in result.output.splitlines() if re.match(r"\d+/\d+ s · sent \d+/4 · per s", line)
+    ]
+    assert progress, result.output
+    assert any("sent 4/4" in line for line in progress), progress
+    assert "╭" not in result.output  # no frame of a redrawn view left in the log
