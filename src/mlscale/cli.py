@@ -19,6 +19,7 @@ from rich.table import Table
 from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_simulate, cli_system
 from mlscale.backends.base import EngineName
 from mlscale.cli_console import console, errors
+from mlscale.cli_tables import terminal_table
 from mlscale.errors import MlscaleError
 
 if TYPE_CHECKING:
@@ -90,22 +91,23 @@ def demo(
     console.print(f"open {run_dir / 'report.html'} in a browser for every figure")
 
 
+TIMELINE_HEADER = ("t s", "sent/s", "ok/s", "p50 ms", "queue", "ready", "desired", "CPU %")
+TIMELINE_LEGEND = "ready: replicas ready; desired: what the autoscaler asked for; CPU %: of the request"
+
+
 def _timeline_table(timeline: pd.DataFrame) -> Table:
     import pandas as pd
 
-    table = Table(title="replica timeline (every 15 s)")
-    for column in ("t (s)", "sent/s", "ok/s", "p50 (ms)", "queue", "replicas", "desired", "CPU % of request"):
-        table.add_column(column, justify="right")
-    for row in timeline.iloc[::15].itertuples():
-        table.add_row(
-            str(row.second), str(row.sent), str(row.completed_ok),
-            "–" if row.latency_p50_ms != row.latency_p50_ms else f"{row.latency_p50_ms:.0f}",
-            "–" if row.queue_depth is pd.NA else str(row.queue_depth),
-            "–" if row.replicas is pd.NA else str(row.replicas),
-            "–" if row.desired_replicas is pd.NA else str(row.desired_replicas),
-            "–" if row.cpu_utilization != row.cpu_utilization else f"{row.cpu_utilization:.0f}",
-        )  # fmt: skip
-    return table
+    def shown(value: object, digits: str = "") -> str:
+        return "–" if value is pd.NA or value != value else f"{value:{digits}}"
+
+    rows = [
+        [str(row.second), str(row.sent), str(row.completed_ok), shown(row.latency_p50_ms, ".0f"),
+         shown(row.queue_depth), shown(row.replicas), shown(row.desired_replicas),
+         shown(row.cpu_utilization, ".0f")]
+        for row in timeline.iloc[::15].itertuples()
+    ]  # fmt: skip
+    return terminal_table("replica timeline (every 15 s)", TIMELINE_HEADER, rows, legend=TIMELINE_LEGEND)
 
 
 for _command in (

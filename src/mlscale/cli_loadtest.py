@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.live import Live
-from rich.table import Table
 
 from mlscale import defaults
 from mlscale.cli_console import console
+from mlscale.cli_tables import terminal_table
 from mlscale.errors import InputError, MlscaleError
 from mlscale.eventloop import run_async
 from mlscale.workload import Arrival
@@ -105,11 +105,8 @@ def loadtest(
         return
     assert workload is not None
     result = _run(workload, pool, schedule, options, capacity, live, images_name=str(folder))
-    summary = Table(title=f"run {result.run_dir}")
-    for outcome in result.counts:
-        summary.add_column(outcome, justify="right")
-    summary.add_row(*(str(n) for n in result.counts.values()))
-    console.print(summary)
+    counts = [[outcome, f"{n:,}"] for outcome, n in result.counts.items()]
+    console.print(terminal_table(f"run {result.run_dir}", ("outcome", "requests"), counts, text=["outcome"]))
     console.print(f"sent {result.sent}, late {result.late}, send lag p99 {result.lag_p99_ms:.1f} ms")
 
 

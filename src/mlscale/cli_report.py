@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from mlscale.cli_console import console
+from mlscale.cli_tables import on_its_side, terminal_table
 from mlscale.errors import InputError
 
 
@@ -56,12 +57,7 @@ def report(
         target = out or runs_dir / time.strftime("compare-%Y%m%dT%H%M%SZ", time.gmtime())
         with console.status("comparing runs"):
             all_stats, files = build.write_comparison(runs, options, target)
-        table = Table(title=f"{len(runs)} runs")
-        for column in build.COMPARE_HEADER:
-            table.add_column(column, justify="left" if column in ("run", "workload") else "right")
-        for stats in all_stats:
-            table.add_row(*build.compare_row(stats))
-        console.print(table)
+        _print_compared(runs, [build.compare_row(stats) for stats in all_stats], build.COMPARE_HEADER)
         _print_ranking(build.RANKING_HEADER, build.ranking_rows(json.loads(files[0].read_text())))
         _print_files(files)
         return
@@ -75,20 +71,12 @@ def report(
     console.print(_summary_table(result.stats, run.path))
     events = html.scale_event_rows(result.stats, compact=True)  # the full reasons are in stats.json
     if events:
-        scale = Table(title="scale events")
-        for column in html.SCALE_EVENT_HEADER:
-            scale.add_column(column, justify="right")
-        for row in events:
-            scale.add_row(*row)
-        console.print(scale)
+        console.print(terminal_table("scale events", SCALE_EVENT_HEADER, events, text=["reason"],
+                                     legend=SCALE_EVENT_LEGEND))  # fmt: skip
     startup = html.startup_rows(result.stats)
     if startup:
-        table = Table(title=f"replica start-up, engine {result.stats['startup']['engine']}")
-        for column in ("replica", "asked at s", "→ process s", "→ ready s", "total s"):
-            table.add_column(column, justify="right")
-        for row in startup:
-            table.add_row(*row)
-        console.print(table)
+        title = f"replica start-up, engine {result.stats['startup']['engine']}"
+        console.print(terminal_table(title, STARTUP_HEADER, startup, text=["replica"], legend=STARTUP_LEGEND))
     _print_files(result.files)
     for verdict in result.verdicts:
         console.print(("[green]" if verdict.passed else "[red]") + verdict.describe())
@@ -97,15 +85,28 @@ def report(
         raise typer.Exit(1)
 
 
+SCALE_EVENT_HEADER = ("at s", "replicas", "CPU", "load at", "decided", "ready", "react", "reason")
+SCALE_EVENT_LEGEND = (
+    "at s: seconds into the run; load at: the load change it answered; decided: from that change to "
+    "the decision; ready: from the decision to the new count ready; react: the two together"
+)
+STARTUP_HEADER = ("replica", "asked at s", "wait s", "start s", "total s")
+STARTUP_LEGEND = "wait: from being asked for to its process starting; start: from then to ready"
+
+
 def _summary_table(stats: dict[str, Any], path: Path) -> Table:
     from mlscale.report.html import summary_rows
 
-    table = Table(title=f"run {path}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    for name, value in summary_rows(stats):
-        table.add_row(name, value)
-    return table
+    return terminal_table(f"run {path}", ("measure", "value"), summary_rows(stats), text=["measure"])
+
+
+def _print_compared(runs: list[Any], rows: list[list[str]], header: tuple[str, ...]) -> None:
+    """The runs side by side, a column each (#1, #2, ...), and which run each number is."""
+    for table in on_its_side(f"{len(runs)} runs", header[1:], [row[1:] for row in rows]):
+        console.print(table)
+    for number, run in enumerate(runs, start=1):
+        console.print(f"  #{number}: {run.path}" + (" (partial)" if run.partial else ""), soft_wrap=True,
+                      highlight=False)  # fmt: skip
 
 
 RANKING_LEGEND = (

@@ -15,42 +15,47 @@ from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.backends import BackendName, ClusterChoice, SystemStatus, UpOptions, open_backend
 from mlscale.backends.base import EngineName
 from mlscale.cli_console import console
+from mlscale.cli_tables import terminal_table
+
+STATUS_HEADER = ("process", "address", "pid", "state", "restarts", "CPU m", "CPU %")
+STATUS_LEGEND = "CPU m: millicores over the last metric window; CPU %: of the replica's CPU request"
+
+
+def _address(url: str) -> str:
+    return url.removeprefix("http://")
+
+
+def _state(ready: bool, terminating: bool = False, alive: bool = True) -> str:
+    return "exited" if not alive else "terminating" if terminating else "ready" if ready else "starting"
 
 
 def status_table(status: SystemStatus) -> Table:
-    table = Table(title=f"{status.backend} system · dispatcher {status.dispatcher_url}")
-    for column in ("process", "url", "pid", "ready", "restarts", "CPU (m)", "CPU % of request"):
-        table.add_column(column, justify="left" if column in ("process", "url") else "right")
+    rows = []
     if status.dispatcher is not None:
         health = status.dispatcher
-        table.add_row(
-            "dispatcher",
-            status.dispatcher_url,
-            str(health.pid) if health.alive else f"{health.pid} (exited {health.last_exit})",
-            "yes" if health.ready else "[red]no[/]",
-            str(health.restarts),
-            "–",
-            "–",
+        pid = str(health.pid) if health.alive else f"{health.pid} (exit {health.last_exit})"
+        state = _state(health.ready, alive=health.alive)
+        rows.append(
+            ["dispatcher", _address(status.dispatcher_url), pid, state, str(health.restarts), "–", "–"]
         )
     for replica in status.replicas:
-        table.add_row(
-            replica.id + (" (terminating)" if replica.terminating else ""),
-            replica.url,
-            "–" if replica.pid is None else str(replica.pid) if replica.alive else f"{replica.pid} (exited)",
-            "yes" if replica.ready else "no",
-            str(replica.restarts),
+        rows.append([
+            replica.id, _address(replica.url), "–" if replica.pid is None else str(replica.pid),
+            _state(replica.ready, replica.terminating, replica.alive), str(replica.restarts),
             f"{replica.cpu_milli:.0f}" if replica.cpu_milli is not None else "–",
-            f"{replica.cpu_utilization:.0f} %" if replica.cpu_utilization is not None else "–",
-        )
+            f"{replica.cpu_utilization:.0f}" if replica.cpu_utilization is not None else "–",
+        ])  # fmt: skip
     decision = status.last_decision or {}
-    table.caption = (
+    legend = (
         f"replicas {status.ready_replicas} ready of {len(status.replicas)}, "
         f"desired {status.desired_replicas} (policy {status.policy}, min {status.min_replicas}, "
         f"max {status.max_replicas}, CPU target {status.target_cpu_utilization} %)"
         + (f" · time scale {status.time_scale:g}" if status.time_scale != 1 else "")
         + (f" · last decision: {decision.get('reason')}" if decision else "")
+        + f"\n{STATUS_LEGEND}"
     )
-    return table
+    title = f"{status.backend} system · dispatcher {status.dispatcher_url}"
+    return terminal_table(title, STATUS_HEADER, rows, text=["process", "address", "state"], legend=legend)
 
 
 LOCAL, KUBERNETES, AUTOSCALING, IMAGES = (

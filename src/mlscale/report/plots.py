@@ -275,20 +275,22 @@ def outcomes_figure(run: Run, stats: dict[str, Any]) -> Figure:
     counts = stats["counts"]
     rate = stats["success_rate"]
     figure.suptitle(
-        f"Outcomes · {stats['total']} requests · success "
+        f"Outcomes · {stats['total']:,} requests · success "
         + (f"{rate * 100:.2f} %" if rate is not None else "–")
         + f" · {_title(run)}"
     )
+    # Bars on their side, like the right panel's: seven outcome names side by side overlapped.
     names = list(FINAL_OUTCOMES)
     sns.barplot(
-        x=names, y=[counts[n] for n in names], hue=names, palette=OUTCOME_COLORS, legend=False, ax=left
-    )
+        x=[counts[n] for n in names], y=names, hue=names, palette=OUTCOME_COLORS, legend=False,
+        orient="h", ax=left,
+    )  # fmt: skip
     for index, name in enumerate(names):
-        left.annotate(f"{counts[name]:,}", (index, counts[name]), ha="center", va="bottom", fontsize="small")
+        left.annotate(f" {counts[name]:,}", (counts[name], index), ha="left", va="center", fontsize="small")
     left.set_title("Requests by final outcome", loc="left")
-    left.set_ylabel("requests")
-    left.set_xlabel("outcome")
-    left.tick_params(axis="x", labelrotation=20)
+    left.set_xlabel("requests")
+    left.set_ylabel("")
+    left.margins(x=0.15)
     kinds = list(stats["failures_by_kind"].items())[:10]
     right.set_title("Failures by kind (top 10)", loc="left")
     if not kinds:
@@ -334,12 +336,19 @@ def breakdown_figure(run: Run, stats: dict[str, Any]) -> Figure:
         sns.boxplot(
             parts, x="part", y="ms", hue="part", palette=palette, log_scale=True, ax=left, fliersize=1
         )
+    # Each part's share of the mean latency goes under its box: as a second line of the title it
+    # ran into the right panel's title ("otheM12%").
     share = stats["breakdown_ms"]["share_of_mean"]
-    left.set_title(
-        "Distribution\nshare of the mean latency: "
-        + ", ".join(f"{k} {v * 100:.0f} %" for k, v in share.items() if v is not None),
-        loc="left",
+    shares = {
+        "queue wait": share.get("queue"),
+        "inference": share.get("inference"),
+        "other": share.get("other"),
+    }
+    left.set_xticks(range(len(shares)))
+    left.set_xticklabels(
+        [f"{part}\n{'–' if v is None else f'{v * 100:.0f} %'} of the mean" for part, v in shares.items()]
     )
+    left.set_title("Distribution", loc="left")
     left.set_xlabel("")
     left.set_ylabel("ms (log)")
     second = ((ok["completed_at"] - run.start_at) // 1).astype(int)

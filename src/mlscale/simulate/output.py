@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from mlscale.report.style import DPI, SERIES_COLORS, apply_theme
+from mlscale.report import plots
+from mlscale.report.style import SERIES_COLORS, apply_theme
 from mlscale.simulate.summary import slo_broken
 from mlscale.simulate.sweep import SweepPoint, pareto_figure
 
@@ -55,7 +56,7 @@ def fluid_figure(seconds: pd.DataFrame, title: str, slo_ms: float) -> Figure:
 def write_fluid(out: Path, seconds: pd.DataFrame, meta: dict[str, Any], slo_ms: float) -> list[Path]:
     seconds.to_parquet(out / "seconds.parquet", index=False)
     figure = fluid_figure(seconds, f"{meta['workload']['name']}, simulated (fluid model)", slo_ms)
-    figure.savefig(out / "timeline.png", dpi=DPI)
+    plots.save(figure, out / "timeline.png")
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     return [out / "seconds.parquet", out / "timeline.png", out / "run.json"]
 
@@ -67,7 +68,7 @@ def write_sweep(
     figure = pareto_figure(
         points, title=f"{context['workload']}: {len(points)} settings, simulated", measured=marker
     )
-    figure.savefig(out / "pareto.png", dpi=DPI)
+    plots.save(figure, out / "pareto.png")
     measured = None if marker is None else {"replica_seconds": marker[0], "slo_violation_seconds": marker[1]}
     record = {
         "simulated": True,
