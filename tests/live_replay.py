@@ -19,6 +19,7 @@ from mlscale.loadgen.progress import LiveSnapshot, snapshot
 from mlscale.loadgen.sender import SentRequest
 from mlscale.results import DISPATCHER_OUTCOMES
 
+LATE_MS = 10.0
 RECORDED = Path(__file__).parent / "data" / "recorded" / "demo-litert"
 """A real demo on the local backend (litert, weights none): 7,860 requests, 1 → 3 → 1 replicas."""
 
@@ -43,12 +44,23 @@ class Recorded:
     def seconds(self) -> int:
         return len(self.samples)
 
+    def now(self, second: int) -> float:
+        """When the load test drew the frame of ``second``: just after it ended."""
+        return self.start_at + second + 1.2
+
+    def so_far(self, second: int) -> tuple[list[SentRequest], list[dict[str, Any]]]:
+        """What had been sent and reported by then, each in the order it came."""
+        now = self.now(second)
+        return [r for r in self.sent if r.sent_at <= now], [
+            o for o in self.outcomes if o["finished_at"] <= now
+        ]
+
     def at(self, second: int) -> LiveSnapshot:
         """What the live view was given just after ``second`` seconds of the run."""
-        now = self.start_at + second + 1.2
+        sent, outcomes = self.so_far(second)
         return snapshot(
-            now, self.start_at, self.planned, [r for r in self.sent if r.sent_at <= now],
-            [o for o in self.outcomes if o["finished_at"] <= now], self.samples, 500.0, self.meta["system"],
+            self.now(second), self.start_at, self.planned, sent, outcomes, self.samples, LATE_MS,
+            self.meta["system"],
         )  # fmt: skip
 
 
@@ -79,4 +91,6 @@ def load(run_dir: Path = RECORDED) -> Recorded:
         replica = {k: _value(v) for k, v in row.items()}
         samples.setdefault(int(row["second"]), {"replica_samples": []})["replica_samples"].append(replica)
     planned = sorted(r.intended_at - start for r in sent)
+    sent.sort(key=lambda r: r.sent_at)
+    outcomes.sort(key=lambda o: float(o["finished_at"]))
     return Recorded(meta, sent, outcomes, samples, planned)

@@ -157,7 +157,7 @@ def _run(
     with Live(console=console, refresh_per_second=1, transient=False) as view:
 
         def show(now: LiveSnapshot) -> None:
-            view.update(LiveView(now), refresh=True)
+            view.update(LiveView(now))  # drawn by Live's own thread, not on the event loop
 
         test = LoadTest(workload, offsets, pool, options, probe=probe, progress=show, plan=plan)
         return run_async(test.run())

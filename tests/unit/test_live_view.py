@@ -5,15 +5,16 @@ and every ready replica is listed with its CPU."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from rich.console import Console
 
 from mlscale.live.plain import line
 from mlscale.live.view import LiveView, bar, common_prefix, sparkline
-from mlscale.loadgen.progress import LiveSnapshot, ReplicaLine, snapshot
+from mlscale.loadgen.progress import LiveSnapshot, ReplicaLine, Tally, snapshot
 from mlscale.loadgen.sender import SentRequest
-from tests.live_replay import Recorded, load
+from tests.live_replay import LATE_MS, Recorded, load
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +124,8 @@ def test_bar_fills_the_share_of_200_percent_and_marks_the_target() -> None:
     assert bar(100.0, 70.0, 20).plain == "███████┃██··········"  # 100 % of 200: 10 cells; 70 %: cell 7
     assert bar(None, 70.0, 10).plain == "····┃·····"
     assert bar(25.0, None, 8).plain == "█·······"
+    assert bar(1.0, None, 8).plain == "········"  # under an eighth of a cell: nothing, not a gap
+    assert bar(37.5, None, 8).plain == "█▌······"
     assert bar(500.0, 70.0, 4).plain == "█┃██"  # beyond the scale: full, never wider
 
 
@@ -168,6 +171,20 @@ def test_snapshot_counts_what_the_view_shows() -> None:
         ("r3", "terminating", 0),
     ]
     assert now.decisions == [decision]
+
+
+def test_a_tally_kept_second_by_second_counts_what_one_from_scratch_does(recorded: Recorded) -> None:
+    """The load test keeps one Tally for the run and hands it what is new each second."""
+    tally = Tally(recorded.start_at, LATE_MS)
+    sent: list[SentRequest] = []
+    outcomes: list[dict[str, Any]] = []
+    for second in range(recorded.seconds):
+        new_sent, new_outcomes = recorded.so_far(second)
+        sent.extend(new_sent[len(sent) :])  # the same lists, grown
+        outcomes.extend(new_outcomes[len(outcomes) :])
+        kept = tally.snapshot(recorded.now(second), recorded.planned, sent, outcomes, recorded.samples,
+                              recorded.meta["system"])  # fmt: skip
+        assert kept == recorded.at(second), second
 
 
 def test_the_plain_line_is_one_line_with_every_replica() -> None:

@@ -24,7 +24,7 @@ from mlscale.errors import LoadTestInterrupted, MlscaleError
 from mlscale.images import ImagePool
 from mlscale.loadgen.merge import final_rows, timeline_rows
 from mlscale.loadgen.options import LoadTestOptions
-from mlscale.loadgen.progress import LiveSnapshot, late_count, snapshot
+from mlscale.loadgen.progress import LiveSnapshot, Tally, late_count
 from mlscale.loadgen.receiver import OutcomeStore, receiver_app
 from mlscale.loadgen.sampler import Sampler, SystemProbe
 from mlscale.loadgen.sender import SendStats, SentRequest, send_open_loop
@@ -108,11 +108,12 @@ class LoadTest:
         self.sent: list[SentRequest] = []
         """Filled as requests leave."""
         self.sampler = Sampler(options.dispatcher_url, self.start_at, probe)
+        self.tally = Tally(self.start_at, options.late_ms)
 
     def snapshot(self) -> LiveSnapshot:
-        return snapshot(
-            time.time(), self.start_at, self.offsets, self.sent, self.store.by_id.values(),
-            self.sampler.samples, self.options.late_ms, self.options.meta.get("system"),
+        return self.tally.snapshot(
+            time.time(), self.offsets, self.sent, self.store.by_id.values(), self.sampler.samples,
+            self.options.meta.get("system"),
         )  # fmt: skip
 
     def _report(self) -> None:
