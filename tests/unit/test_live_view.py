@@ -132,6 +132,7 @@ def test_bar_fills_the_share_of_200_percent_and_marks_the_target() -> None:
 def test_sparkline_scales_to_its_largest_and_leaves_unsampled_seconds_blank() -> None:
     assert sparkline([0, 4, 8, None]) == "▁▄█ "
     assert sparkline([0, 0]) == "▁▁"
+    assert sparkline([1, 2], floor=8) == "▁▂"  # scaled to the floor when it is larger
 
 
 def test_snapshot_counts_what_the_view_shows() -> None:

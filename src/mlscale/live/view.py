@@ -127,9 +127,10 @@ def _top_row(snapshot: LiveSnapshot, width: int) -> Table:
     return row
 
 
-def sparkline(values: Sequence[float | None]) -> str:
-    """One character per second, scaled to the largest; a second without a sample is a space."""
-    top = max((v for v in values if v is not None), default=0)
+def sparkline(values: Sequence[float | None], floor: float = 0) -> str:
+    """One character per second, scaled to the largest (or ``floor`` if larger); a second without
+    a sample is a space."""
+    top = max(floor, max((v for v in values if v is not None), default=0))
     return "".join(
         " " if v is None else SPARKS[0] if top == 0 else SPARKS[min(7, int(v / top * 7.999))] for v in values
     )
@@ -282,13 +283,16 @@ HISTORY_ROWS = (
 
 
 def _history(snapshot: LiveSnapshot, width: int) -> Panel:
-    """The last minute, a sparkline per measure, each scaled to its own largest value."""
+    """The last minute, a sparkline per measure, each scaled to its own largest value; CPU to at
+    least its target and replicas to at least their maximum, so that 11 % is not a full column."""
+    floors = {"cpu_utilization": snapshot.system.get("target_cpu_utilization") or 0,
+              "replicas": snapshot.system.get("max_replicas") or 0}  # fmt: skip
     rows = []
     for key, label, style in HISTORY_ROWS:
         values = snapshot.history.get(key, [])
         seen = [v for v in values if v is not None]
         now, top = _number(seen[-1] if seen else None), _number(max(seen) if seen else None)
-        rows.append((label, values, style, f"now {now}", f"max {top}"))
+        rows.append((label, values, style, f"now {now}", f"max {top}", floors.get(key, 0)))
     fixed = max(len(r[0]) for r in rows) + max(len(r[3]) for r in rows) + max(len(r[4]) for r in rows)
     cells = max(8, min(len(snapshot.history.get("intended", [])), width - 4 - fixed - 3))
     grid = Table.grid(padding=(0, 1))
@@ -296,10 +300,9 @@ def _history(snapshot: LiveSnapshot, width: int) -> Panel:
     grid.add_column(no_wrap=True, width=cells)
     grid.add_column(justify="right", no_wrap=True)
     grid.add_column(justify="right", no_wrap=True)
-    for label, values, style, now_text, top_text in rows:
-        grid.add_row(
-            label, Text(sparkline(values[-cells:]), style=style, overflow="crop"), now_text, top_text
-        )
+    for label, values, style, now_text, top_text, floor in rows:
+        line = Text(sparkline(values[-cells:], floor), style=style, overflow="crop")
+        grid.add_row(label, line, now_text, top_text)
     return _panel(grid, f"last {cells} s")
 
 
