@@ -106,7 +106,9 @@ def loadtest(
     assert workload is not None
     result = _run(workload, pool, schedule, options, capacity, live, images_name=str(folder))
     counts = [[outcome, f"{n:,}"] for outcome, n in result.counts.items()]
-    console.print(terminal_table(f"run {result.run_dir}", ("outcome", "requests"), counts, text=["outcome"]))
+    # The path on a line of its own: as the table's title it wrapped at the table's width.
+    console.print(f"run {result.run_dir}", soft_wrap=True, highlight=False)
+    console.print(terminal_table("outcomes", ("outcome", "requests"), counts, text=["outcome"]))
     console.print(f"sent {result.sent}, late {result.late}, send lag p99 {result.lag_p99_ms:.1f} ms")
 
 

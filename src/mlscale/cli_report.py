@@ -68,7 +68,8 @@ def report(
         result = build.write_report(run, options, progress=lambda step: status.update(f"{run.path}: {step}"))
     if run.partial:
         console.print("[yellow]partial run[/]: " + "; ".join(run.partial_reasons))
-    console.print(_summary_table(result.stats, run.path))
+    console.print(f"run {run.path}", soft_wrap=True, highlight=False)
+    console.print(_summary_table(result.stats))
     events = html.scale_event_rows(result.stats, compact=True)  # the full reasons are in stats.json
     if events:
         console.print(terminal_table("scale events", SCALE_EVENT_HEADER, events, text=["reason"],
@@ -94,10 +95,10 @@ STARTUP_HEADER = ("replica", "asked at s", "wait s", "start s", "total s")
 STARTUP_LEGEND = "wait: from being asked for to its process starting; start: from then to ready"
 
 
-def _summary_table(stats: dict[str, Any], path: Path) -> Table:
+def _summary_table(stats: dict[str, Any]) -> Table:
     from mlscale.report.html import summary_rows
 
-    return terminal_table(f"run {path}", ("measure", "value"), summary_rows(stats), text=["measure"])
+    return terminal_table("summary", ("measure", "value"), summary_rows(stats), text=["measure"])
 
 
 def _print_compared(runs: list[Any], rows: list[list[str]], header: tuple[str, ...]) -> None:
