@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import re
 import threading
 import time
 from collections import Counter
@@ -94,26 +93,6 @@ def test_counts_match_the_workload_and_every_request_has_one_record(
     # The last two seconds plan nothing, yet they are part of the workload: the run lasts them.
     assert meta["end_at"] - start >= 6
     assert timeline["second"].max() >= 5
-
-
-def test_output_that_is_not_a_terminal_gets_a_plain_line_a_second(
-    tmp_path: Path, system: tuple[ServiceProcess, int]
-) -> None:
-    dispatcher, port = system
-    workload = tmp_path / "w.txt"
-    workload.write_text("# test\n3,3,3,3\n")
-    result = runner.invoke(app, [
-        "loadtest", str(workload), "--dispatcher", dispatcher.url, "--listen", f"127.0.0.1:{port}",
-        "--runs-dir", str(tmp_path / "runs"),
-    ])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    progress = [
-        line for line in result.output.splitlines() if re.match(r"\d+/\d+ s · sent \d+/12 · per s", line)
-    ]
-    # One a second while the schedule runs (4 s), none redrawn: no live table's box in a log.
-    assert len(progress) >= 3, result.output
-    assert "╭" not in result.output
-    assert any("sent 12/12" in line for line in progress), progress
 
 
 def test_arrivals_are_spread_within_each_second(tmp_path: Path) -> None:
