@@ -1,8 +1,9 @@
 """The live view of a load test: small panels laid out for the terminal it is drawn in.
 
 80×24 is the floor: every header and value whole (never "…"), and one row per replica with its
-CPU. More room goes to longer bars and queue history and a restarts column. The view is measured
-as it is drawn, so a terminal resized during a run gets a layout for its new size.
+CPU. More room goes to the last minute as sparklines, more decisions, longer bars and a restarts
+column. The view is laid out each time Rich draws it, so a terminal resized during a run gets a
+layout for its new size.
 """
 
 from __future__ import annotations
