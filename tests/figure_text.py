@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from unittest import mock
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backend_bases import RendererBase
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
@@ -20,13 +20,13 @@ def drawn_texts(figure: Figure) -> list[tuple[str, Bbox]]:
     drawn: list[tuple[str, Bbox]] = []
     original = Text.draw
 
-    def record(self: Text, renderer: object) -> None:
+    def record(self: Text, renderer: RendererBase) -> None:
         original(self, renderer)
         if self.get_visible() and self.get_text().strip():
             drawn.append((self.get_text(), self.get_window_extent(renderer)))
 
     with mock.patch.object(Text, "draw", record):
-        FigureCanvasAgg(figure).draw()
+        figure.draw_without_rendering()
     return drawn
 
 

@@ -64,6 +64,22 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> Drawn:
     return Drawn(figures, printed)
 
 
+def test_the_check_finds_texts_on_top_of_each_other() -> None:
+    """breakdown.png's fault, made again: a long left title running into the right one's."""
+    figure = Figure(figsize=(6, 2), layout="constrained")
+    left, right = figure.subplots(1, 2)
+    left.set_title("share of the mean latency: queue 8 %, inference 80 %, other 12 %", loc="left")
+    right.set_title("Median per second of completion", loc="left")
+    assert overlaps(figure) == [
+        (
+            "share of the mean latency: queue 8 %, inference 80 %, other 12 %",
+            "Median per second of completion",
+        )
+    ]
+    left.set_title("Distribution", loc="left")
+    assert overlaps(figure) == []
+
+
 def test_every_figure_is_drawn_without_overlapping_text(drawn: Drawn) -> None:
     names = [Path(path).name for path, _ in drawn.figures]
     # Each kind of figure was drawn, so this cannot pass on none.
