@@ -71,6 +71,8 @@ def test_a_recorded_run_fits_and_lists_every_ready_replica_with_its_cpu(
             cpu = "–" if replica.cpu_utilization is None else f"{replica.cpu_utilization:.0f} %"
             assert replica.state in rows[0], (second, rows[0])
             assert cpu in rows[0], (second, rows[0])
+            if replica.state == "ready" and replica.cpu_utilization is None:  # and the view says why
+                assert "CPU –: no metric window yet" in text
         seen_states |= {r.state for r in now.replicas}
         most_ready = max(most_ready, len(ready))
     # The recorded run went 1 -> 3 -> 1: the replay must have drawn both and a replica starting.

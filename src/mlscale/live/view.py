@@ -222,9 +222,13 @@ def _replicas(snapshot: LiveSnapshot, width: int, room: int) -> tuple[Panel, int
             if any(r.state == s for r in hidden)
         )
         body = Group(grid, Text(f"+{len(hidden)} more not shown: {states}", style="yellow"))
+    notes = [f"ids after {prefix}"] if prefix else []
+    if any(r.state == "ready" and r.cpu_utilization is None for r in shown):
+        # A new replica has no CPU until the backend's first metric window since it became ready.
+        notes.append("CPU –: no metric window yet")
     panel = _panel(body, _title(snapshot))
-    if prefix:
-        panel.subtitle, panel.subtitle_align = f"ids after {prefix}", "left"
+    if notes:
+        panel.subtitle, panel.subtitle_align = " · ".join(notes), "left"
     return panel, 3 + per_column + bool(hidden)
 
 
