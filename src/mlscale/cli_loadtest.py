@@ -19,7 +19,6 @@ from mlscale.workload import Arrival
 if TYPE_CHECKING:
     from mlscale.images import ImagePool
     from mlscale.loadgen.options import LoadTestOptions, ScheduleOptions
-    from mlscale.loadgen.progress import LiveSnapshot
     from mlscale.loadgen.runner import LoadTestResult
     from mlscale.workload import Workload
 
@@ -124,7 +123,7 @@ def _run(
     from dataclasses import replace
 
     from mlscale.backends.probe import probe_running_system
-    from mlscale.loadgen.runner import LoadTest
+    from mlscale.loadgen.runner import LoadTest, Progress
 
     probe = probe_running_system()
     system = probe.describe() if probe else None
@@ -143,26 +142,23 @@ def _run(
         },
     )
     offsets, plan = scaled.offsets(workload), scaled.plan(workload)
+
+    def run(progress: Progress | None) -> LoadTestResult:
+        return run_async(
+            LoadTest(workload, offsets, pool, options, probe=probe, progress=progress, plan=plan).run()
+        )
+
     if not live:
-        return run_async(LoadTest(workload, offsets, pool, options, probe=probe, plan=plan).run())
+        return run(None)
     if not console.is_terminal:
         from mlscale.live.plain import line
 
-        def log(now: LiveSnapshot) -> None:
-            console.print(line(now), markup=False, highlight=False, soft_wrap=True)
-
-        return run_async(
-            LoadTest(workload, offsets, pool, options, probe=probe, progress=log, plan=plan).run()
-        )
+        return run(lambda now: console.print(line(now), markup=False, highlight=False, soft_wrap=True))
     from mlscale.live.view import LiveView
 
     with Live(console=console, refresh_per_second=1, transient=False) as view:
-
-        def show(now: LiveSnapshot) -> None:
-            view.update(LiveView(now))  # drawn by Live's own thread, not on the event loop
-
-        test = LoadTest(workload, offsets, pool, options, probe=probe, progress=show, plan=plan)
-        return run_async(test.run())
+        # Live's own thread draws the view, not the event loop that sends.
+        return run(lambda now: view.update(LiveView(now)))
 
 
 def _images_folder(given: Path | None) -> Path:
