@@ -89,6 +89,8 @@ def load(run_dir: Path = RECORDED) -> Recorded:
         }
     for row in pd.read_parquet(run_dir / "replicas.parquet").to_dict("records"):
         replica = {k: _value(v) for k, v in row.items()}
+        # replicas.parquet keeps readiness only (the backend's state is a live sample's).
+        replica["state"] = "ready" if replica["ready"] else "starting"
         samples.setdefault(int(row["second"]), {"replica_samples": []})["replica_samples"].append(replica)
     planned = sorted(r.intended_at - start for r in sent)
     sent.sort(key=lambda r: r.sent_at)

@@ -25,23 +25,19 @@ def _address(url: str) -> str:
     return url.removeprefix("http://")
 
 
-def _state(ready: bool, terminating: bool = False, alive: bool = True) -> str:
-    return "exited" if not alive else "terminating" if terminating else "ready" if ready else "starting"
-
-
 def status_table(status: SystemStatus) -> Table:
     rows = []
     if status.dispatcher is not None:
         health = status.dispatcher
         pid = str(health.pid) if health.alive else f"{health.pid} (exit {health.last_exit})"
-        state = _state(health.ready, alive=health.alive)
+        state = "exited" if not health.alive else "ready" if health.ready else "starting"
         rows.append(
             ["dispatcher", _address(status.dispatcher_url), pid, state, str(health.restarts), "–", "–"]
         )
     for replica in status.replicas:
         rows.append([
             replica.id, _address(replica.url), "–" if replica.pid is None else str(replica.pid),
-            _state(replica.ready, replica.terminating, replica.alive), str(replica.restarts),
+            replica.state if replica.alive else "exited", str(replica.restarts),
             f"{replica.cpu_milli:.0f}" if replica.cpu_milli is not None else "–",
             f"{replica.cpu_utilization:.0f}" if replica.cpu_utilization is not None else "–",
         ])  # fmt: skip

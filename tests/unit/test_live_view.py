@@ -150,10 +150,12 @@ def test_snapshot_counts_what_the_view_shows() -> None:
     ]
     decision = {"at": start + 1.0, "current": 1, "desired": 2, "reason": "All metrics below target"}
     samples = {
-        0: {"queue_depth": 3, "replica_samples": [{"replica": "r1", "ready": True, "cpu_utilization": 80.0}]},
+        0: {"queue_depth": 3, "replica_samples": [
+            {"replica": "r1", "state": "ready", "cpu_utilization": 80.0},
+        ]},
         1: {"queue_depth": 1, "last_decision": decision, "replica_samples": [
-            {"replica": "r1", "ready": True, "cpu_utilization": 90.0},
-            {"replica": "r2", "ready": False}, {"replica": "r3", "ready": False, "terminating": True},
+            {"replica": "r1", "state": "ready", "cpu_utilization": 90.0},
+            {"replica": "r2", "state": "starting"}, {"replica": "r3", "state": "terminating"},
         ]},
     }  # fmt: skip
     now = snapshot(start + 2.1, start, [0.1, 0.5, 1.2, 1.7], sent, outcomes, samples, 500.0)

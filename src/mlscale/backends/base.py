@@ -42,6 +42,11 @@ class ReplicaStatus:
     ready_at: float | None = None
     """Epoch seconds it became ready; None while it is not."""
 
+    @property
+    def state(self) -> str:
+        """terminating (asked away, finishing what it holds), ready, or starting."""
+        return "terminating" if self.terminating else "ready" if self.ready else "starting"
+
 
 @dataclass
 class ProcessHealth:
@@ -101,7 +106,7 @@ class SystemStatus:
 
     @property
     def ready_replicas(self) -> int:
-        return sum(1 for r in self.replicas if r.ready and not r.terminating)
+        return sum(1 for r in self.replicas if r.state == "ready")
 
     @property
     def mean_cpu_utilization(self) -> float | None:

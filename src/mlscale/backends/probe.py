@@ -30,8 +30,8 @@ class BackendProbe:
             "replica_samples": [
                 {
                     "replica": r.id,
-                    "ready": r.ready and not r.terminating,
-                    "terminating": r.terminating,
+                    "ready": r.state == "ready",
+                    "state": r.state,
                     "cpu_utilization": r.cpu_utilization,
                     "restarts": r.restarts,
                     "created_at": r.created_at,

@@ -56,6 +56,11 @@ def final_rows(sent: list[SentRequest], outcomes: dict[str, dict[str, Any]]) -> 
     return rows
 
 
+def record_ms(histogram: HdrHistogram, latency_ms: float) -> None:
+    """One latency into ``histogram``, clamped to its range (1 µs to ``MAX_LATENCY_US``)."""
+    histogram.record_value(min(MAX_LATENCY_US, max(1, int(latency_ms * 1000))))
+
+
 def percentile_ms(histogram: HdrHistogram, q: float) -> float:
     return histogram.get_value_at_percentile(q) / 1000 if histogram.get_total_count() else math.nan
 
@@ -90,7 +95,7 @@ def timeline_rows(
         else:
             counts[second][f"completed_{outcome}"] += 1
         if outcome == "ok":
-            latency[second].record_value(min(MAX_LATENCY_US, max(1, int(row["latency_ms"] * 1000))))
+            record_ms(latency[second], row["latency_ms"])
     last = max([*counts, *samples], default=-1)
     timeline = []
     for second in range(0, last + 1):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlscale.loadgen.merge import MAX_LATENCY_US, new_histogram, percentile_ms
+from mlscale.loadgen.merge import new_histogram, percentile_ms, record_ms
 from mlscale.loadgen.sender import SentRequest
 
 BACKEND_KEYS = ("replicas", "desired_replicas", "cpu_utilization", "restarts")
@@ -70,14 +70,12 @@ class LiveSnapshot:
     """Epoch seconds of the snapshot: what "12 s ago" is counted from."""
 
 
+def is_late(request: SentRequest, late_ms: float) -> bool:
+    return (request.sent_at - request.intended_at) * 1000 > late_ms
+
+
 def late_count(sent: Iterable[SentRequest], late_ms: float) -> int:
-    return sum(1 for r in sent if (r.sent_at - r.intended_at) * 1000 > late_ms)
-
-
-def replica_state(sample: dict[str, Any]) -> str:
-    if sample.get("terminating"):
-        return "terminating"
-    return "ready" if sample.get("ready") else "starting"
+    return sum(1 for r in sent if is_late(r, late_ms))
 
 
 def intended_in(planned: list[float], second: int) -> int:
@@ -125,7 +123,7 @@ class Tally:
     def _count_sent(self, sent: Sequence[SentRequest]) -> None:
         for request in sent[self.sent_seen :]:
             self.per_second["sent"][self._second(request.sent_at)] += 1
-            self.late += (request.sent_at - request.intended_at) * 1000 > self.late_ms
+            self.late += is_late(request, self.late_ms)
             self.unanswered.append(request)
         self.sent_seen = len(sent)
         waiting = []
@@ -172,7 +170,7 @@ class Tally:
         for done, sent_at, replica in self.recent:
             served[replica] += 1
             if sent_at:
-                window.record_value(min(MAX_LATENCY_US, max(1, int((done - sent_at) * 1e6))))
+                record_ms(window, (done - sent_at) * 1000)
         second = self._second(now) - 1
         last = {name: counts[second] for name, counts in self.per_second.items()}
         last["failed"] += last["refused"]
@@ -197,7 +195,7 @@ class Tally:
             replicas=[
                 ReplicaLine(
                     id=str(r["replica"]),
-                    state=replica_state(r),
+                    state=r["state"],
                     cpu_utilization=r.get("cpu_utilization"),
                     served=served[str(r["replica"])],
                     restarts=int(r.get("restarts") or 0),
