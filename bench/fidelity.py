@@ -22,7 +22,7 @@ from mlscale.report.load import Run, load_run
 from mlscale.simulate import rundir, scenario
 from mlscale.simulate.calibration import Calibration, calibrate
 from mlscale.simulate.fidelity import Distance, distance
-from mlscale.workload import Arrival, Workload
+from mlscale.workload import CALIBRATION_KEYS, Arrival, Workload
 
 WORKLOADS = ("demo", "spike")
 
@@ -58,14 +58,15 @@ def simulated_like(target: Run, calibration: Calibration, root: Path) -> Run:
     workload = Workload(
         spec["name"], tuple(spec["rates"]), unit=options.get("unit") or spec.get("unit", "rps")
     )
-    calibrated = ((meta.get("system") or {}).get("calibration") or {}).get("capacity_at_target_rps")
-    capacity = options.get("requests_per_unit") or calibrated
+    calibrated = dict((meta.get("system") or {}).get("calibration") or {})
+    if options.get("requests_per_unit") and workload.unit in CALIBRATION_KEYS:
+        calibrated[CALIBRATION_KEYS[workload.unit]] = options["requests_per_unit"]  # what the run sent
     chosen = scenario.build(
         workload,
         calibration,
         seed=int(options.get("random_seed") or 1),
         arrival=Arrival(options.get("arrival") or "uniform"),
-        capacity_rps=capacity,
+        calibrated=calibrated,
         load_scale=float(options.get("scale") or 1.0),
     )
     began = time.perf_counter()

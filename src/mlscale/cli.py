@@ -61,17 +61,23 @@ def version() -> None:
 
 def demo(
     workload: Annotated[
-        Path | None, typer.Option(help="the workload to run \\[default: workloads/demo.txt]")
+        Path | None, typer.Option(metavar="FILE", help="the workload to run \\[default: workloads/demo.txt]")
     ] = None,
     time_scale: Annotated[
-        float, typer.Option(help="multiply every HPA period and window (0 < x <= 1)")
+        float, typer.Option(metavar="X", help="multiply every HPA period and window (0 < x <= 1)")
     ] = 1.0,
-    runs_dir: Annotated[Path, typer.Option(help="where the run directory goes")] = Path("runs"),
+    runs_dir: Annotated[Path, typer.Option(metavar="DIR", help="where the run directory goes")] = Path(
+        "runs"
+    ),
     live: Annotated[
-        bool, typer.Option(help="show the live view (a line a second when not a terminal)")
+        bool, typer.Option(metavar="", help="show the live view (a line a second when not a terminal)")
     ] = True,
     engine: Annotated[
-        EngineName | None, typer.Option(help="what runs the model \\[values.yaml: inference.engine]")
+        EngineName | None,
+        typer.Option(
+            metavar=cli_system.choices(EngineName),
+            help="what runs the model \\[values.yaml: inference.engine]",
+        ),
     ] = None,
 ) -> None:
     """The whole life on the local backend: up, load test, down, report (about six minutes)."""

@@ -1,20 +1,24 @@
 """``mlscale compare``: the same workload under each policy, ``up`` -> ``loadtest`` -> ``down``,
 repeated, then one comparison report (``report --compare``). Thin: every step is the command a
-user would run by hand."""
+user would run by hand. Every run is sent one load: a workload in replicas or flat-out is sized
+once, by ``--capacity`` or the first ``up``'s calibration, and every run gets that schedule."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import yaml
 
-from mlscale import cli_loadtest, cli_report, cli_system
+from mlscale import cli_loadtest, cli_report, cli_system, defaults
 from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.cli_console import console
+from mlscale.cli_system import choices
 from mlscale.errors import InputError
-from mlscale.workload import Arrival
+from mlscale.workload import Arrival, Workload
 
 
 def parse_policies(text: str) -> list[PolicyName]:
@@ -28,49 +32,129 @@ def parse_policies(text: str) -> list[PolicyName]:
     return [PolicyName(n) for n in names]
 
 
+def positive(value: float | None) -> float | None:
+    """A finite number above zero (typer's ranges let nan and inf through)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"{value} is not a number above 0")
+    return value
+
+
 def compare(
-    workload_file: Annotated[Path, typer.Argument(help="per-second rates, e.g. workloads/spike.txt")],
+    workload_file: Annotated[
+        Path, typer.Argument(metavar="WORKLOAD", help="per-second rates, e.g. workloads/spike.txt")
+    ],
     policies: Annotated[
-        str, typer.Option(help="comma-separated: cpu, queue, kpa, oracle")
+        str, typer.Option(metavar="P,P,...", help="comma-separated: cpu, queue, kpa, oracle")
     ] = "cpu,queue,kpa,oracle",
-    repeat: Annotated[int, typer.Option(min=1, max=20, help="runs per policy (the spread needs 3)")] = 1,
-    arrival: Annotated[Arrival, typer.Option(help="spacing within each second")] = Arrival.POISSON,
-    random_seed: Annotated[int, typer.Option(help="the same arrivals for every run")] = 1,
-    values: Annotated[Path | None, typer.Option(help="Helm values file with the autoscaling section")] = None,
-    weights: Annotated[str, typer.Option(help="imagenet, none or a weights file")] = "none",
-    min_replicas: Annotated[
-        int | None, typer.Option(min=1, help="every policy's fewest replicas (1: no scale to zero)")
+    repeat: Annotated[
+        int, typer.Option(min=1, max=20, metavar="N", help="runs per policy (the spread needs 3)")
+    ] = 1,
+    arrival: Annotated[
+        Arrival, typer.Option(metavar=choices(Arrival), help="spacing within each second")
+    ] = Arrival.POISSON,
+    random_seed: Annotated[int, typer.Option(metavar="SEED", help="the same arrivals for every run")] = 1,
+    values: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Helm values file with the autoscaling section")
     ] = None,
-    runs_dir: Annotated[Path, typer.Option(help="where the runs and the comparison go")] = Path("runs"),
-    slo_ms: Annotated[float, typer.Option(min=0.001, help="latency SLO per second of arrival, ms")] = 1000.0,
-    live: Annotated[bool, typer.Option(help="show the live table during each run")] = False,
+    weights: Annotated[str, typer.Option(metavar="imagenet|none|FILE", help="the model's weights")] = "none",
+    min_replicas: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="every policy's fewest replicas (1: no scale to zero)"),
+    ] = None,
+    capacity: Annotated[
+        float | None,
+        typer.Option(
+            metavar="RPS",
+            callback=positive,
+            help="requests/s one unit of a `# unit: replicas` or `flat-out` workload is, for every run "
+            "\\[default: measured once, by the first run's `up`]",
+        ),
+    ] = None,
+    runs_dir: Annotated[
+        Path, typer.Option(metavar="DIR", help="where the runs and the comparison go")
+    ] = Path("runs"),
+    slo_ms: Annotated[
+        float,
+        typer.Option(
+            metavar="MS",
+            callback=positive,
+            help="latency SLO (p95 per second of arrival), ms; the oracle plans for it",
+        ),
+    ] = defaults.COMPARE_SLO_MS,
+    live: Annotated[bool, typer.Option(metavar="", help="show the live view during each run")] = False,
 ) -> None:
-    """Each policy on the same workload and seed (local backend), then one report that ranks them."""
-    from mlscale.backends import BackendName
+    """Each policy on the same load (one schedule for every run), then one report that ranks them."""
     from mlscale.locations import local_or_shipped
+    from mlscale.workload import load_workload
 
     chosen = parse_policies(policies)
-    workload = local_or_shipped(workload_file, "workloads")
-    if not workload.is_file():
+    path = local_or_shipped(workload_file, "workloads")
+    if not path.is_file():
         raise InputError(f"{workload_file}: no such workload file")
+    workload = load_workload(path)
     folder = runs_dir / time.strftime("compare-%Y%m%dT%H%M%SZ", time.gmtime())
+    folder.mkdir(parents=True, exist_ok=True)
+    run_values = _with_oracle_slo(values, slo_ms, folder)
     plan = [(r, p) for r in range(1, repeat + 1) for p in chosen]  # interleaved: drift hits all alike
+    per_unit = capacity
     run_dirs: list[Path] = []
     for index, (round_, policy) in enumerate(plan, 1):
         console.rule(f"[{index}/{len(plan)}] policy {policy.value}, run {round_} of {repeat}")
         target = folder / f"{policy.value}-{round_}"
-        cli_system.up(
-            backend=BackendName.LOCAL,
-            weights=weights,
-            policy=policy,
-            values=values,
-            min_replicas=min_replicas,
-        )
+        cli_system.up(weights=weights, policy=policy, values=run_values, min_replicas=min_replicas)
         try:
+            if per_unit is None:
+                per_unit = _measured_once(workload)
             cli_loadtest.loadtest(
-                workload_file=workload, live=live, runs_dir=target, arrival=arrival, random_seed=random_seed
+                workload_file=path,
+                live=live,
+                runs_dir=target,
+                arrival=arrival,
+                random_seed=random_seed,
+                capacity=per_unit,
             )
         finally:
             cli_system.down()
         run_dirs.append(next(target.iterdir()))
     cli_report.report(run_dirs=run_dirs, compare=True, out=folder, slo_ms=slo_ms)
+
+
+def _measured_once(workload: Workload) -> float | None:
+    """What one unit of the workload is by the running system's calibration (the first run's):
+    every later run is sent the same. None for a workload in requests/s."""
+    from mlscale.backends.state import read_state
+    from mlscale.workload import UNIT_MEANINGS, requests_per_unit
+
+    if workload.unit == "rps":
+        return None
+    per_unit = requests_per_unit(workload, (read_state() or {}).get("calibration"))
+    if per_unit is None:
+        raise InputError(
+            f"{workload.name} is in `# unit: {workload.unit}` and `up` measured no calibration: "
+            "give --capacity REQUESTS_PER_S"
+        )
+    console.print(
+        f"one load for every run: 1 unit of {workload.name} = {per_unit:.1f} requests/s "
+        f"({UNIT_MEANINGS[workload.unit]}, measured by this first `up`)"
+    )
+    return per_unit
+
+
+def _with_oracle_slo(values: Path | None, slo_ms: float, folder: Path) -> Path:
+    """The values every run comes up with: the user's file (if any) with the oracle planning for
+    the comparison's SLO, written beside the runs."""
+    merged: dict[str, Any] = {}
+    if values is not None:
+        try:
+            merged = yaml.safe_load(values.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InputError(f"--values {values}: cannot read it as YAML: {exc}") from exc
+        if not isinstance(merged, dict):
+            raise InputError(f"--values {values}: not a mapping of values")
+    autoscaling = merged.setdefault("autoscaling", {}) or {}
+    merged["autoscaling"] = autoscaling
+    oracle = autoscaling.setdefault("oracle", {}) or {}
+    autoscaling["oracle"] = {**oracle, "sloMilliseconds": slo_ms}
+    written = folder / "values.yaml"
+    written.write_text(yaml.safe_dump(merged, sort_keys=False))
+    return written

@@ -11,6 +11,7 @@ from rich.live import Live
 
 from mlscale import defaults
 from mlscale.cli_console import console
+from mlscale.cli_system import choices
 from mlscale.cli_tables import terminal_table
 from mlscale.errors import InputError, MlscaleError
 from mlscale.eventloop import run_async
@@ -32,40 +33,58 @@ def _listen(value: str) -> tuple[str, int]:
 
 def loadtest(
     workload_file: Annotated[
-        Path | None, typer.Argument(help="per-second rates, e.g. workloads/ramp.txt (optional with --serve)")
+        Path | None,
+        typer.Argument(
+            metavar="WORKLOAD", help="per-second rates, e.g. workloads/ramp.txt (optional with --serve)"
+        ),
     ] = None,
     dispatcher: Annotated[
         str | None,
-        typer.Option(help="the dispatcher's base URL \\[default: the running system's, else :8000]"),
+        typer.Option(
+            metavar="URL", help="the dispatcher's base URL \\[default: the running system's, else :8000]"
+        ),
     ] = None,
     images: Annotated[
         Path | None,
-        typer.Option(help="folder of .jpg/.jpeg/.png to send \\[default: ./images, else the samples]"),
+        typer.Option(
+            metavar="DIR", help="folder of .jpg/.jpeg/.png to send \\[default: ./images, else the samples]"
+        ),
     ] = None,
-    step_seconds: Annotated[float, typer.Option(min=0.001, help="hold each rate this many seconds")] = 1.0,
-    scale: Annotated[float, typer.Option(min=0.0, help="multiply every rate")] = 1.0,
-    max_images: Annotated[int | None, typer.Option(min=1, help="stop after N requests")] = None,
-    arrival: Annotated[Arrival, typer.Option(help="spacing within each second")] = Arrival.UNIFORM,
-    random_seed: Annotated[int | None, typer.Option(help="seed for poisson arrivals")] = None,
+    step_seconds: Annotated[
+        float, typer.Option(metavar="SECONDS", min=0.001, help="hold each rate this many seconds")
+    ] = 1.0,
+    scale: Annotated[float, typer.Option(metavar="X", min=0.0, help="multiply every rate")] = 1.0,
+    max_images: Annotated[int | None, typer.Option(metavar="N", min=1, help="stop after N requests")] = None,
+    arrival: Annotated[
+        Arrival, typer.Option(metavar=choices(Arrival), help="spacing within each second")
+    ] = Arrival.UNIFORM,
+    random_seed: Annotated[int | None, typer.Option(metavar="SEED", help="seed for poisson arrivals")] = None,
     listen: Annotated[
         str | None,
         typer.Option(
-            help="HOST:PORT for /storeLatency \\[default: 127.0.0.1:3003; 0.0.0.0:3003 for kubernetes]"
+            metavar="HOST:PORT",
+            help="HOST:PORT for /storeLatency \\[default: 127.0.0.1:3003; 0.0.0.0:3003 for kubernetes]",
         ),
     ] = None,
-    drain_timeout: Annotated[float, typer.Option(min=0.0, help="seconds to wait for outcomes")] = 30.0,
-    runs_dir: Annotated[Path, typer.Option(help="where run directories go")] = Path("runs"),
+    drain_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", min=0.0, help="seconds to wait for outcomes")
+    ] = 30.0,
+    runs_dir: Annotated[Path, typer.Option(metavar="DIR", help="where run directories go")] = Path("runs"),
     live: Annotated[
-        bool, typer.Option(help="show the live view (a line a second when not a terminal)")
+        bool, typer.Option(metavar="", help="show the live view (a line a second when not a terminal)")
     ] = True,
     serve: Annotated[
-        bool, typer.Option(help="serve the original design's API (/runLoadTest, /generateReport) instead")
+        bool,
+        typer.Option(
+            metavar="", help="serve the original design's API (/runLoadTest, /generateReport) instead"
+        ),
     ] = False,
     capacity: Annotated[
         float | None,
         typer.Option(
             min=0.001,
-            help="requests/s one replica serves at the CPU target, for `# unit: replicas` workloads "
+            metavar="RPS",
+            help="requests/s one unit of a `# unit: replicas` or `flat-out` workload is "
             "\\[default: the running system's calibration]",
         ),
     ] = None,
@@ -127,8 +146,11 @@ def _run(
 
     probe = probe_running_system()
     system = probe.describe() if probe else None
+    from mlscale.workload import fingerprint
+
     per_unit = _requests_per_unit(workload, capacity, (system or {}).get("calibration"))
     scaled = replace(schedule, scale=schedule.scale * per_unit)
+    offsets, plan = scaled.offsets(workload), scaled.plan(workload)
     options = replace(
         options,
         meta={
@@ -138,10 +160,10 @@ def _run(
                 "unit": workload.unit,
                 "requests_per_unit": per_unit,
             },
+            "schedule": fingerprint(offsets, pool.names),
             **({"system": system} if system else {}),
         },
     )
-    offsets, plan = scaled.offsets(workload), scaled.plan(workload)
 
     def run(progress: Progress | None) -> LoadTestResult:
         return run_async(
@@ -183,22 +205,24 @@ def _endpoints(dispatcher: str | None, listen: str | None) -> tuple[str, str, in
 def _requests_per_unit(
     workload: Workload, capacity: float | None, calibration: dict[str, Any] | None
 ) -> float:
-    """1 for a workload in requests/s; for one in replicas, what one replica serves at the target
+    """1 for a workload in requests/s; for one in replicas or flat-out, what one unit is in requests/s
     (``capacity``, else the running system's ``calibration``)."""
+    from mlscale.workload import UNIT_MEANINGS, requests_per_unit
+
     if workload.unit == "rps":
         return 1.0
     if capacity is not None:
         return capacity
-    if not calibration:
+    per_unit = requests_per_unit(workload, calibration)
+    if per_unit is None:
         raise InputError(
-            f"{workload.name} is in replicas (`# unit: replicas`): run `mlscale up` first, which measures "
+            f"{workload.name} is in `# unit: {workload.unit}`: run `mlscale up` first, which measures "
             "what one replica serves, or give --capacity REQUESTS_PER_S"
         )
-    per_unit = float(calibration["capacity_at_target_rps"])
+    assert calibration is not None
     console.print(
-        f"{workload.name}: 1 replica = {per_unit:.1f} requests/s (one replica at the "
-        f"{calibration['target_cpu_utilization']} % CPU target, measured by `mlscale up`: "
-        f"{calibration['cpu_ms_per_request']:.1f} ms CPU per request)"
+        f"{workload.name}: 1 unit = {per_unit:.1f} requests/s ({UNIT_MEANINGS[workload.unit]}, measured "
+        f"by `mlscale up`: {calibration['cpu_ms_per_request']:.1f} ms CPU per request)"
     )
     return per_unit
 

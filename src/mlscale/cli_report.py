@@ -17,14 +17,21 @@ from mlscale.errors import InputError
 
 def report(
     run_dirs: Annotated[
-        list[Path] | None, typer.Argument(help="run directories (default: the latest under --runs-dir)")
+        list[Path] | None,
+        typer.Argument(metavar="RUN_DIR", help="run directories (default: the latest under --runs-dir)"),
     ] = None,
-    runs_dir: Annotated[Path, typer.Option(help="where to find the latest run")] = Path("runs"),
+    runs_dir: Annotated[Path, typer.Option(metavar="DIR", help="where to find the latest run")] = Path(
+        "runs"
+    ),
     total_requests: Annotated[
-        int | None, typer.Option(min=0, help="requests expected; any not recorded count as lost")
+        int | None, typer.Option(metavar="N", min=0, help="requests expected; any not recorded count as lost")
     ] = None,
-    slo_ms: Annotated[float, typer.Option(min=0.001, help="latency SLO per second of arrival, ms")] = 1000.0,
-    slo_percentile: Annotated[float, typer.Option(min=1, max=100, help="the SLO's percentile")] = 95.0,
+    slo_ms: Annotated[
+        float, typer.Option(metavar="MS", min=0.001, help="latency SLO per second of arrival, ms")
+    ] = 1000.0,
+    slo_percentile: Annotated[
+        float, typer.Option(metavar="PERCENT", min=1, max=100, help="the SLO's percentile")
+    ] = 95.0,
     fail_on: Annotated[
         str | None,
         typer.Option(metavar="RULES", help="exit 1 unless each holds, e.g. p95<800ms,success>=99.5%"),
@@ -58,7 +65,12 @@ def report(
         with console.status("comparing runs"):
             all_stats, files = build.write_comparison(runs, options, target)
         _print_compared(runs, [build.compare_row(stats) for stats in all_stats], build.COMPARE_HEADER)
-        _print_ranking(build.RANKING_HEADER, build.ranking_rows(json.loads(files[0].read_text())))
+        comparison = json.loads(files[0].read_text())
+        ranked = build.ranking_rows(comparison)
+        if ranked:
+            _print_ranking(build.RANKING_HEADER, ranked)
+        for note in comparison["notes"]:
+            console.print(("[yellow]" if not ranked else "") + f"note: {note}", highlight=False)
         _print_files(files)
         return
     if len(paths) > 1:
@@ -73,7 +85,7 @@ def report(
     events = html.scale_event_rows(result.stats, compact=True)  # the full reasons are in stats.json
     if events:
         console.print(terminal_table("scale events", SCALE_EVENT_HEADER, events, text=["reason"],
-                                     legend=SCALE_EVENT_LEGEND))  # fmt: skip
+                                     whole_words=["reason"], legend=SCALE_EVENT_LEGEND))  # fmt: skip
     startup = html.startup_rows(result.stats)
     if startup:
         title = f"replica start-up, engine {result.stats['startup']['engine']}"

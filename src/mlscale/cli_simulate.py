@@ -13,33 +13,54 @@ from rich.table import Table
 from mlscale import cli_report
 from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.cli_console import console
+from mlscale.cli_system import choices
 from mlscale.errors import InputError
 from mlscale.simulate.runner import Model
 from mlscale.workload import Arrival
 
 
 def simulate(
-    workload_file: Annotated[Path, typer.Argument(help="per-second rates, e.g. workloads/spike.txt")],
-    calibrate: Annotated[
-        Path, typer.Option(help="a measured run directory (or a calibration .json) to take the replica from")
+    workload_file: Annotated[
+        Path, typer.Argument(metavar="WORKLOAD", help="per-second rates, e.g. workloads/spike.txt")
     ],
-    policy: Annotated[PolicyName | None, typer.Option(help="the policy (default: the values')")] = None,
+    calibrate: Annotated[
+        Path,
+        typer.Option(
+            metavar="RUN|FILE",
+            help="a measured run directory (or a calibration .json) to take the replica from",
+        ),
+    ],
+    policy: Annotated[
+        PolicyName | None, typer.Option(metavar=choices(PolicyName), help="the policy (default: the values')")
+    ] = None,
     set_values: Annotated[
-        list[str] | None, typer.Option("--set", help="a.b.c=value over the values, as helm --set")
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="a.b.c=value over the values, as helm --set"),
     ] = None,
     sweep: Annotated[
         list[str] | None,
-        typer.Option(help="a.b.c=v1,v2,... : one simulation per combination, then the trade-off"),
+        typer.Option(
+            metavar="KEY=V1,V2,...",
+            help="a.b.c=v1,v2,... : one simulation per combination, then the trade-off",
+        ),
     ] = None,
-    values: Annotated[Path | None, typer.Option(help="Helm values file over the chart's")] = None,
-    scale: Annotated[float, typer.Option(min=0.0, help="multiply every rate")] = 1.0,
-    model: Annotated[Model, typer.Option(help="per request, per-tick fluid, or by size")] = Model.AUTO,
-    arrival: Annotated[Arrival, typer.Option(help="spacing within each second")] = Arrival.UNIFORM,
-    seed: Annotated[int, typer.Option(help="arrivals, service draws and routing")] = 1,
+    values: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Helm values file over the chart's")
+    ] = None,
+    scale: Annotated[float, typer.Option(metavar="X", min=0.0, help="multiply every rate")] = 1.0,
+    model: Annotated[
+        Model, typer.Option(metavar=choices(Model), help="per request, per-tick fluid, or by size")
+    ] = Model.AUTO,
+    arrival: Annotated[
+        Arrival, typer.Option(metavar=choices(Arrival), help="spacing within each second")
+    ] = Arrival.UNIFORM,
+    seed: Annotated[int, typer.Option(metavar="SEED", help="arrivals, service draws and routing")] = 1,
     slo_ms: Annotated[
-        float, typer.Option(min=0.001, help="latency SLO (p95 per second of arrival), ms")
+        float, typer.Option(metavar="MS", min=0.001, help="latency SLO (p95 per second of arrival), ms")
     ] = 1000.0,
-    runs_dir: Annotated[Path, typer.Option(help="where the simulated run goes")] = Path("runs"),
+    runs_dir: Annotated[Path, typer.Option(metavar="DIR", help="where the simulated run goes")] = Path(
+        "runs"
+    ),
 ) -> None:
     """The system as a model in simulated time, with the backends' own policy code, calibrated from
     a measured run: a run directory `mlscale report` reads like a measured one, or with --sweep a
@@ -61,13 +82,11 @@ def simulate(
             calibration = Calibration.from_dict(saved)
         except (ValueError, KeyError, TypeError) as exc:
             raise InputError(f"{calibrate}: not a calibration (as bench/data has): {exc}") from exc
-        capacity = saved.get("capacity_at_target_rps")
+        calibrated = saved
     else:
         measured = load_run(calibrate)
         calibration = calibrate_from(measured)
-        capacity = ((measured.meta.get("system") or {}).get("calibration") or {}).get(
-            "capacity_at_target_rps"
-        )
+        calibrated = (measured.meta.get("system") or {}).get("calibration") or {}
     workload = load_workload(path)
 
     def build(sets: list[str]) -> scenario.Scenario:
@@ -81,7 +100,7 @@ def simulate(
             policy=policy.value if policy else None,
             seed=seed,
             arrival=arrival,
-            capacity_rps=capacity,
+            calibrated=calibrated,
             load_scale=scale,
             max_arrivals=None if model is Model.REQUESTS else PER_REQUEST_LIMIT,
         )

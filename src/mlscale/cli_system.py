@@ -218,12 +218,13 @@ def up(
     console.print(status_table(status))
     if status.calibration:
         c = status.calibration
+        flat_out = c.get("flat_out_rps")
         console.print(
             f"calibration: one replica ({c['cpu_request_milli']}m CPU) costs "
-            f"{c['cpu_ms_per_request']:.1f} ms "
-            f"CPU per image: it serves {c['capacity_at_target_rps']:.1f} requests/s at the "
-            f"{c['target_cpu_utilization']} % target, {c['max_rps']:.1f}/s flat out "
-            "(`# unit: replicas` workloads are in multiples of the first)"
+            f"{c['cpu_ms_per_request']:.1f} ms CPU per image: it serves "
+            f"{c['capacity_at_target_rps']:.1f} requests/s at the {c['target_cpu_utilization']} % target "
+            "(`# unit: replicas`)"
+            + (f", {flat_out:.1f}/s flat out, two at a time (`# unit: flat-out`)" if flat_out else "")
         )
     console.print(f"up. Next: mlscale loadtest workloads/demo.txt --dispatcher {status.dispatcher_url}")
 

@@ -14,21 +14,32 @@ from rich import box
 from rich.table import Table
 
 
+MAX_WORD = 20
+"""The longest word a text column keeps whole; longer ones (URLs, paths) fold."""
+
+
 def terminal_table(
     title: str,
     header: Sequence[str],
     rows: Sequence[Sequence[str]],
     *,
     text: Sequence[str] = (),
+    whole_words: Sequence[str] = (),
     legend: str | None = None,
 ) -> Table:
     """``text`` names the columns that hold words: left-aligned, and they wrap. The rest hold
-    numbers: right-aligned, kept whole."""
+    numbers: right-aligned, kept whole. ``whole_words`` (of ``text``) wrap between words only."""
     table = Table(
         title=title, caption=legend, box=box.SIMPLE_HEAD, caption_justify="left", title_justify="left"
     )
-    for name in header:
-        if name in text:
+    for index, name in enumerate(header):
+        if name in whole_words:
+            # Wide enough for its longest word (up to a limit: a URL still folds), so that a word
+            # such as ScaleUpStabilized wraps whole instead of being cut in two.
+            words = [word for row in rows for word in str(row[index]).split()]
+            widest = max((len(word) for word in words), default=0)
+            table.add_column(name, overflow="fold", min_width=min(widest, MAX_WORD))
+        elif name in text:
             table.add_column(name, overflow="fold")
         else:
             table.add_column(name, justify="right", no_wrap=True)

@@ -7,17 +7,22 @@ send times (seconds from the start), spread within each second uniformly or as a
 A comment line ``# unit: replicas`` says the values are not requests/s but multiples of what
 one replica serves at the HPA's CPU target on the machine at hand (``mlscale up`` measures it):
 ``2.5`` then asks for the load that holds about three replicas, on a fast machine or a slow one.
+``# unit: flat-out`` says multiples of what one replica serves flat out, fed two at a time as the
+dispatcher feeds it (also measured by ``mlscale up``): ``1.3`` is more than one replica can serve
+whatever its CPU reads, so a policy that does not add replicas builds a backlog.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from mlscale.errors import WorkloadError
 
@@ -29,7 +34,14 @@ class Arrival(StrEnum):
     POISSON = "poisson"
 
 
-Unit = Literal["rps", "replicas"]
+Unit = Literal["rps", "replicas", "flat-out"]
+UNITS: tuple[Unit, ...] = ("rps", "replicas", "flat-out")
+CALIBRATION_KEYS: dict[str, str] = {"replicas": "capacity_at_target_rps", "flat-out": "flat_out_rps"}
+"""Which number of ``up``'s calibration one unit of a workload is, in requests/s."""
+UNIT_MEANINGS = {
+    "replicas": "one replica at the CPU target",
+    "flat-out": "one replica flat out, two requests at a time",
+}
 MAX_RATE = 1_000_000
 """Requests/s one step may ask for: far past what one load tester sends (5,000/s measured), and
 small enough that sizing a run can never overflow (a rate of 1e308 once did, in --serve)."""
@@ -44,7 +56,8 @@ class Workload:
     """Requests per second, one value per step."""
     description: str = ""
     unit: Unit = "rps"
-    """``rps``: requests per second; ``replicas``: multiples of one replica's capacity at the CPU target."""
+    """``rps``: requests per second; ``replicas``: multiples of one replica's capacity at the CPU target;
+    ``flat-out``: multiples of what one replica serves flat out."""
 
     def tick(self, elapsed: float, step_seconds: float = 1.0, scale: float = 1.0) -> float | None:
         """The rate at ``elapsed`` seconds, or None once the workload is over (a Locust-style shape)."""
@@ -59,8 +72,8 @@ def parse_workload(text: str, path: str = "<workload>") -> Workload:
     for number, line in enumerate(text.splitlines(), start=1):
         unit_line = _UNIT.fullmatch(line.strip())
         if unit_line:
-            if unit_line.group(1) not in ("rps", "replicas"):
-                raise WorkloadError(path, number, 1, f"unit {unit_line.group(1)!r}: use rps or replicas")
+            if unit_line.group(1) not in UNITS:
+                raise WorkloadError(path, number, 1, f"unit {unit_line.group(1)!r}: use {', '.join(UNITS)}")
             unit = unit_line.group(1)
             continue
         content, _, comment = line.partition("#")
@@ -90,6 +103,15 @@ def parse_workload(text: str, path: str = "<workload>") -> Workload:
     if not rates:
         raise WorkloadError(path, 1, 1, "the workload is empty: give rates such as 10,15,20")
     return Workload(Path(path).stem, tuple(rates), " ".join(comments), unit)  # type: ignore[arg-type]
+
+
+def requests_per_unit(workload: Workload, calibration: dict[str, Any] | None) -> float | None:
+    """Requests/s one unit of ``workload`` is by ``calibration`` (``up``'s, as state.json and
+    run.json hold it): 1 for requests/s, None when the calibration lacks the number."""
+    if workload.unit == "rps":
+        return 1.0
+    value = (calibration or {}).get(CALIBRATION_KEYS[workload.unit])
+    return float(value) if value else None
 
 
 def load_workload(path: Path) -> Workload:
@@ -145,3 +167,13 @@ def _smallest_uniforms(rng: random.Random, n: int, k: int) -> list[float]:
         last += (1.0 - last) * (1.0 - (1.0 - rng.random()) ** (1.0 / remaining))
         values.append(last)
     return values
+
+
+def fingerprint(offsets: Sequence[float], images: Sequence[str]) -> dict[str, Any]:
+    """What makes two runs the same load: how many requests, their intended send times (seconds
+    from the start) and the image each sends (round robin over ``images``), as a SHA-256 that
+    ``report --compare`` checks before it ranks runs."""
+    digest = hashlib.sha256()
+    for index, offset in enumerate(offsets):
+        digest.update(f"{offset:.9f} {images[index % len(images)] if images else ''}\n".encode())
+    return {"requests": len(offsets), "sha256": digest.hexdigest()}

@@ -16,7 +16,7 @@ from mlscale.autoscaling.config import HPAConfig, load_hpa_config
 from mlscale.autoscaling.controller import Controller
 from mlscale.autoscaling.metrics import Observed, pod_usage
 from mlscale.autoscaling.oracle import OracleConfig
-from mlscale.autoscaling.policies import Plan, Snapshot, make_policy, parse_policy_settings
+from mlscale.autoscaling.policies import Measured, Plan, Snapshot, make_policy, parse_policy_settings
 from mlscale.autoscaling.policies.cpu import CPUPolicy
 from mlscale.autoscaling.policies.kpa import KPAPolicy, KPASettings, window_average
 from mlscale.autoscaling.policies.oracle import OraclePolicy
@@ -162,8 +162,8 @@ def test_kpa_ticks_every_two_seconds() -> None:
 
 # --- oracle -------------------------------------------------------------------------------------
 
-ORACLE = OraclePolicy(OracleConfig(cpu_ms_per_request=20, request_milli=500, target_utilization=70,
-                                   startup_seconds=10, min_replicas=0, max_replicas=5))  # fmt: skip
+ORACLE = OraclePolicy(OracleConfig(capacity_rps=50, service_seconds=0.02, startup_seconds=10, slo_seconds=0.5,
+                                   min_replicas=0, max_replicas=5))  # fmt: skip
 
 
 def test_oracle_without_a_plan_holds_its_minimum() -> None:
@@ -174,10 +174,17 @@ def test_oracle_without_a_plan_holds_its_minimum() -> None:
 
 
 def test_oracle_asks_a_start_up_ahead_of_the_load() -> None:
-    # 35 requests/s x 20 ms = 700 m = 2 replicas at 350 m each, from second 30.
-    plan = Plan(tuple([0.0] * 30 + [35.0] * 30), start_at=100.0)
-    asked = {t: ORACLE.step(snap(100.0 + t, 0, plan=plan), None)[0].desired for t in (0, 19, 20, 21, 40, 61)}
-    assert asked == {0: 0, 19: 0, 20: 2, 21: 2, 40: 2, 61: 0}
+    # 80 requests/s against 50 flat out: 2 replicas from second 30 (a backlog of 30 a second would
+    # break the 0.5 s SLO in the second second), asked for 10 s of start-up before.
+    plan = Plan(tuple([0.0] * 30 + [80.0] * 30), start_at=100.0)
+    state = None
+    asked = {}
+    for t in range(0, 64):
+        step, state = ORACLE.step(snap(100.0 + t, 0, plan=plan), state)
+        asked[t] = step.desired
+    assert {t: asked[t] for t in (0, 18, 20, 21, 40, 63)} == {0: 0, 18: 0, 20: 2, 21: 2, 40: 2, 63: 0}
+    assert state is not None
+    assert len(state.schedule) >= 60  # planned once, kept in its state
 
 
 # --- properties ---------------------------------------------------------------------------------
@@ -256,8 +263,21 @@ def test_the_oracle_needs_what_up_measured() -> None:
     chosen = replace(parse_policy_settings({"policy": "oracle"}, HPAConfig()), name="oracle")
     with pytest.raises(ConfigError, match="the oracle needs"):
         make_policy(chosen, HPAConfig())
-    oracle = make_policy(chosen, HPAConfig(), cpu_ms_per_request=20.0, startup_seconds=9.0, request_milli=500)
+    oracle = make_policy(chosen, HPAConfig(), Measured(88.0, 0.014, 9.0))
     assert oracle.name == "oracle"
+    with pytest.raises(ConfigError, match="the oracle needs"):
+        make_policy(chosen, HPAConfig(), Measured(88.0, 0.014, None))  # no start-up measured
+
+
+def test_the_oracle_plans_for_the_slo_in_its_values() -> None:
+    settings = parse_policy_settings({"policy": "oracle", "oracle": {"sloMilliseconds": 250}}, HPAConfig())
+    oracle = make_policy(settings, HPAConfig(), Measured(88.0, 0.014, 9.0))
+    assert isinstance(oracle, OraclePolicy)
+    assert oracle.config.slo_seconds == 0.25
+    with pytest.raises(ConfigError, match=r"oracle.sloPercentile must be at most 100"):
+        parse_policy_settings({"oracle": {"sloPercentile": 101}}, HPAConfig())
+    with pytest.raises(ConfigError, match=r"oracle.sloMilliseconds must be a number >= 1"):
+        parse_policy_settings({"oracle": {"sloMilliseconds": 0}}, HPAConfig())
 
 
 class FakeTarget:

@@ -113,7 +113,7 @@ def test_every_policy_decides_alike_in_both_models(policy: str) -> None:
     saved = json.loads(CALIBRATION.read_text())
     calibration = Calibration.from_dict(saved)
     spike = load_workload(Path(__file__).parents[2] / "workloads" / "spike.txt")
-    chosen = build(spike, calibration, capacity_rps=saved["capacity_at_target_rps"], policy=policy)
+    chosen = build(spike, calibration, calibrated=saved, policy=policy)
     exact = run(chosen, Model.REQUESTS).summary
     aggregated = run(chosen, Model.FLUID).summary
     assert aggregated.replica_seconds == pytest.approx(exact.replica_seconds, rel=0.05)

@@ -8,7 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlscale.errors import WorkloadError
-from mlscale.workload import Arrival, Workload, load_workload, parse_workload, schedule
+from mlscale.workload import (
+    Arrival,
+    Workload,
+    fingerprint,
+    load_workload,
+    parse_workload,
+    requests_per_unit,
+    schedule,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -117,7 +125,7 @@ def test_a_unit_line_makes_the_values_replicas() -> None:
     assert workload.unit == "replicas"
     assert workload.rates == (0.5, 2.5)
     assert parse_workload("1,2").unit == "rps"
-    with pytest.raises(WorkloadError, match="use rps or replicas"):
+    with pytest.raises(WorkloadError, match="use rps, replicas, flat-out"):
         parse_workload("# unit: pods\n1")
 
 
@@ -126,3 +134,22 @@ def test_a_rate_beyond_a_million_per_second_is_refused() -> None:
     with pytest.raises(WorkloadError, match="over the limit of 1,000,000 per second"):
         parse_workload("10, 1.3656925274743716e+308")
     assert parse_workload("1000000").rates == (1_000_000.0,)
+
+
+def test_a_flat_out_workload_is_sized_by_the_flat_out_capacity() -> None:
+    workload = parse_workload("# unit: flat-out\n0.1, 1.3\n")
+    calibration = {"capacity_at_target_rps": 28.0, "flat_out_rps": 88.0}
+    assert workload.unit == "flat-out"
+    assert requests_per_unit(workload, calibration) == 88.0
+    assert requests_per_unit(parse_workload("# unit: replicas\n1"), calibration) == 28.0
+    assert requests_per_unit(parse_workload("5"), None) == 1.0
+    assert requests_per_unit(workload, {"capacity_at_target_rps": 28.0}) is None  # an older calibration
+
+
+def test_a_fingerprint_tells_apart_the_count_the_times_and_the_images() -> None:
+    same = fingerprint([0.1, 0.5, 1.2], ["a.jpg", "b.jpg"])
+    assert same == fingerprint([0.1, 0.5, 1.2], ["a.jpg", "b.jpg"])
+    assert same["requests"] == 3
+    others = [fingerprint([0.1, 0.5], ["a.jpg", "b.jpg"]), fingerprint([0.1, 0.5, 1.3], ["a.jpg", "b.jpg"]),
+              fingerprint([0.1, 0.5, 1.2], ["b.jpg", "a.jpg"])]  # fmt: skip
+    assert all(other["sha256"] != same["sha256"] for other in others)

@@ -1,11 +1,19 @@
-"""The oracle: the replicas a workload needs, asked for early enough to be ready in time.
+"""The oracle: the cheapest replica schedule that meets the SLO, knowing every arrival in advance.
 
-It knows the workload file (each second's planned rate), the CPU one request costs (the
-calibration ``up`` measures) and how long a replica takes from decision to ready. Each second
-needs ``ceil(rate x cost / (request x target))`` replicas; at time t the oracle asks for the most
-any second from t to t + start-up (+ a lead, e.g. one sync period) needs, so replicas it starts
-now are ready when that load arrives. It is the lower bound the other policies are measured
-against, not a policy a product could run. Pure: no clock, no I/O.
+It knows how many requests arrive in each second of the workload (the load tester's plan), what
+one replica serves flat out under the dispatcher's concurrency and a request's time at an idle
+replica (both measured by ``up``), and how long a replica takes from decision to ready. The
+model is the simulator's fluid queue at one-second steps: one FIFO backlog, ``n`` ready replicas
+finishing ``n x capacity`` requests a second, a request's latency its wait behind the backlog plus
+its service time. ``ready_schedule`` is a dynamic programme over (second, backlog): the fewest
+ready replica-seconds such that in every second the SLO's percentile of that second's arrivals
+is within the SLO, so a small backlog is allowed where it costs less than a replica. Where no
+count up to the maximum meets it, the fewest broken seconds come first.
+
+``provisioned`` then asks for each replica ``startup + lead`` seconds before it must be ready,
+and releases it when no second in that window needs it: the cheapest provisioning of that ready
+schedule, since a replica costs from the moment it is asked for. It is the lower bound the other
+policies are measured against, not a policy a product could run. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
@@ -14,33 +22,104 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+BROKEN = 1_000_000.0
+"""The cost of a second whose arrivals break the SLO: more than any count of replica-seconds."""
+MAX_BACKLOG_STATES = 200
+"""Backlog levels the programme tells apart (the quantum grows with the capacity, so the cost of
+a plan stays O(seconds x 200 x counts) at any scale)."""
+SEARCH_BELOW = 3
+"""Counts tried below the one that serves a second's arrivals: a backlog only ever stands in for a
+replica or two, briefly, before the SLO is broken."""
+
 
 @dataclass(frozen=True)
 class OracleConfig:
-    cpu_ms_per_request: float
-    """Measured CPU per request (ms of one core): at r requests/s, r x this millicores."""
-    request_milli: int
-    """Each replica's CPU request, millicores."""
-    target_utilization: int
-    """Percent of the request a replica should run at."""
+    capacity_rps: float
+    """Requests/s one replica serves flat out, two at a time (``up``'s calibration)."""
+    service_seconds: float
+    """A request's time at an idle replica, dispatcher to answer."""
     startup_seconds: float
     """Decision to ready, as measured (process start, model load, warm-up, readiness)."""
+    slo_seconds: float
+    """Latency each second's arrivals must meet at ``slo_percentile``."""
+    slo_percentile: float = 95.0
     min_replicas: int = 1
     max_replicas: int = 5
     lead_seconds: float = 0.0
-    """Look further ahead than the start-up by this much (the sync period, say)."""
+    """Ask this much earlier than the start-up needs (the controller's tick, the dispatcher's
+    refresh of its replicas)."""
 
 
-def needed(rate: float, config: OracleConfig) -> int:
-    """Replicas that carry ``rate`` requests/s at the target: ceil(CPU asked / CPU per replica)."""
-    capacity = config.request_milli * config.target_utilization / 100
-    # Rounded first: 2.0000000000000004 replicas of floating-point noise are 2, not 3.
-    return math.ceil(round(rate * config.cpu_ms_per_request / capacity, 9))
+def second_latency(backlog: float, arrivals: float, replicas: int, config: OracleConfig) -> float:
+    """The SLO's percentile of the latency of one second's ``arrivals``, spread evenly over it, that
+    find ``backlog`` requests waiting and ``replicas`` ready (FIFO, fluid)."""
+    if arrivals <= 0:
+        return 0.0
+    if replicas <= 0:
+        return math.inf
+    rate = replicas * config.capacity_rps
+    share = config.slo_percentile / 100
+
+    def latency(f: float) -> float:  # the arrival a fraction f into the second
+        return max(0.0, (backlog + f * arrivals) / rate - f) + config.service_seconds
+
+    # Linear in f: its percentile is at f = share (rising) or 1 - share (falling).
+    return max(latency(share), latency(1 - share))
 
 
-def oracle_replicas(rates: Sequence[float], elapsed: float, config: OracleConfig) -> int:
-    """What to ask for ``elapsed`` seconds into a workload whose second i plans ``rates[i]``."""
-    first = max(0, math.floor(elapsed))
-    last = math.ceil(elapsed + config.startup_seconds + config.lead_seconds)
-    ahead = [needed(rate, config) for rate in rates[first : last + 1]]
-    return min(config.max_replicas, max(config.min_replicas, *ahead)) if ahead else config.min_replicas
+def ready_schedule(counts: Sequence[float], config: OracleConfig) -> list[int]:
+    """Ready replicas for each second that meet the SLO at the fewest replica-seconds, and serve
+    any backlog left at the end (the schedule then runs on for the seconds that takes)."""
+    drain = math.ceil(config.slo_seconds) + 1
+    quantum = max(1.0, config.max_replicas * config.capacity_rps * config.slo_seconds / MAX_BACKLOG_STATES)
+    # states[backlog in quanta] = (cost so far, the counts chosen so far)
+    states: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}
+    for arrivals in [*counts, *[0.0] * drain]:
+        following: dict[int, tuple[float, tuple[int, ...]]] = {}
+        for level, (cost, chosen) in states.items():
+            backlog = level * quantum
+            for replicas in _candidates(arrivals, backlog, config):
+                broken = second_latency(backlog, arrivals, replicas, config) > config.slo_seconds
+                left = max(0.0, backlog + arrivals - replicas * config.capacity_rps)
+                step_cost = cost + replicas + (BROKEN if broken else 0.0)
+                key = math.ceil(round(left / quantum, 9))  # rounded up: never a smaller backlog than real
+                if key not in following or step_cost < following[key][0]:
+                    following[key] = (step_cost, (*chosen, replicas))
+        states = following
+    served = [states[level] for level in states if level == 0] or list(states.values())
+    return list(min(served)[1])
+
+
+def _candidates(arrivals: float, backlog: float, config: OracleConfig) -> range:
+    """Counts worth trying for a second: from a few below what serves its arrivals to what clears
+    the backlog too, within min and max (none while there is nothing to serve)."""
+    floor = max(config.min_replicas, 1 if arrivals > 0 or backlog > 0 else 0)
+    serves = math.ceil(round(arrivals / config.capacity_rps, 9))
+    clears = math.ceil(round((arrivals + backlog) / config.capacity_rps, 9))
+    low = max(floor, serves - SEARCH_BELOW)
+    high = max(low, min(config.max_replicas, clears))
+    return range(min(low, config.max_replicas), high + 1)
+
+
+def provisioned(ready: Sequence[int], ahead_seconds: float) -> list[int]:
+    """Replicas asked for in each second: the most any second from it to ``ahead_seconds`` later
+    must have ready (a replica asked for at t is ready at t + start-up)."""
+    ahead = math.ceil(round(ahead_seconds, 9))
+    return [max(ready[t : t + ahead + 1]) for t in range(len(ready))]
+
+
+def plan_replicas(counts: Sequence[float], config: OracleConfig) -> list[int]:
+    """What the oracle asks for in each second of a workload whose second i brings ``counts[i]``."""
+    ready = ready_schedule(counts, config)
+    return provisioned(ready, config.startup_seconds + config.lead_seconds)
+
+
+def oracle_replicas(schedule: Sequence[int], elapsed: float, config: OracleConfig) -> int:
+    """What to ask for ``elapsed`` seconds into the planned workload (its floor before and after)."""
+    second = math.floor(elapsed)
+    if 0 <= second < len(schedule):
+        return schedule[second]
+    # Before the start, what the first seconds will need once a replica started now is ready.
+    if second < 0 and schedule and -elapsed <= config.startup_seconds + config.lead_seconds:
+        return schedule[0]
+    return config.min_replicas

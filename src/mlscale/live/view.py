@@ -122,8 +122,8 @@ def _top_row(snapshot: LiveSnapshot, width: int) -> Table:
             ("p50", _number(snapshot.p50_ms, " ms")), ("p95", _number(snapshot.p95_ms, " ms")),
             ("p99", _number(snapshot.p99_ms, " ms")),
         ]), f"latency {WINDOW_S} s", TOP_HEIGHT),
-        _panel(_queue(snapshot.history.get("queue_depth", [])[-history:], snapshot.queue_depth), "queue",
-               TOP_HEIGHT),
+        _panel(_queue(snapshot.history.get("queue_depth", [])[-history:], snapshot.queue_depth,
+                      _seconds_shown(snapshot, history)), "queue", TOP_HEIGHT),
     )  # fmt: skip
     return row
 
@@ -137,10 +137,15 @@ def sparkline(values: Sequence[float | None], floor: float = 0) -> str:
     )
 
 
-def _queue(history: Sequence[float | None], depth: int | None) -> Group:
+def _seconds_shown(snapshot: LiveSnapshot, cells: int) -> int:
+    """Seconds of the run among the last ``cells`` of history (the ones before its start are empty)."""
+    return sum(v is not None for v in snapshot.history.get("intended", [])[-cells:])
+
+
+def _queue(history: Sequence[float | None], depth: int | None, seconds: int) -> Group:
     seen = [v for v in history if v is not None]
     return Group(
-        _pairs([("now", _number(depth)), (f"max {len(history)} s", _number(max(seen) if seen else None))]),
+        _pairs([("now", _number(depth)), (f"max {seconds} s", _number(max(seen) if seen else None))]),
         Text(sparkline(history), style="cyan", no_wrap=True, overflow="crop"),
     )
 
@@ -308,7 +313,7 @@ def _history(snapshot: LiveSnapshot, width: int) -> Panel:
     for label, values, style, now_text, top_text, floor in rows:
         line = Text(sparkline(values[-cells:], floor), style=style, overflow="crop")
         grid.add_row(label, line, now_text, top_text)
-    return _panel(grid, f"last {cells} s")
+    return _panel(grid, f"last {_seconds_shown(snapshot, cells)} s")
 
 
 def _decision_line(decision: dict[str, Any], taken_at: float) -> Text:

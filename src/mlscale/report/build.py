@@ -76,6 +76,8 @@ def statistics(run: Run, options: ReportOptions) -> dict[str, Any]:
             "target_cpu_utilization": system.get("target_cpu_utilization"),
             "partial": run.partial,
             "partial_reasons": run.partial_reasons,
+            "schedule": run.meta.get("schedule"),
+            "requests_per_unit": (run.meta.get("options") or {}).get("requests_per_unit"),
         },
         **numbers,
     }
@@ -167,7 +169,8 @@ def write_comparison(
     page.write_text(
         html.compare_page(
             f"mlscale comparison of {len(runs)} runs", rows, COMPARE_HEADER, figure,
-            ranking=(RANKING_HEADER, ranking_rows(comparison)), notes=comparison["notes"],
+            ranking=(RANKING_HEADER, ranking_rows(comparison)) if comparison["ranking"] else None,
+            notes=comparison["notes"],
             policy_figure=by_policy,
         )
     )  # fmt: skip

@@ -29,7 +29,8 @@ def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:,.{digits}f}{unit}"
+        # + 0.0 turns the -0.0 that rounding a tiny negative (a clock's jitter) gives into 0.0
+        return f"{round(value, digits) + 0.0:,.{digits}f}{unit}"
     return f"{value:,}{unit}" if isinstance(value, int) else escape(str(value)) + unit
 
 

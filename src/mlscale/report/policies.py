@@ -101,8 +101,31 @@ def compare_policies(all_stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "failures_by_kind": failures_by_kind(runs),
             "scale_events": [s["autoscaling"]["scale_events"] for s in runs],
         }
-    ranking = rank(policies)
-    return {"policies": policies, "ranking": ranking, "notes": notes(policies, ranking)}
+    load = same_load(all_stats)
+    ranking = rank(policies) if load["identical"] is not False else []
+    said = notes(policies, ranking)
+    if load["identical"] is False:  # a fingerprint each, and they differ
+        counts = ", ".join(f"#{i}: {n:,}" for i, n in enumerate(load["requests"], 1))
+        said.insert(0, f"not ranked: the runs were sent different loads (requests {counts}), so their "
+                       "differences are not the policies'; rank runs of one `mlscale compare`")  # fmt: skip
+    elif load["identical"] is None:
+        said.insert(0, "the runs' loads could not be checked (a run has no schedule fingerprint): "
+                       "ranked as if they were the same")  # fmt: skip
+    return {"policies": policies, "ranking": ranking, "notes": said, "load": load}
+
+
+def same_load(all_stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Whether every run was sent the identical schedule (request count, intended send times and
+    images, as their fingerprints say): True, False, or None when a run has no fingerprint."""
+    prints = [s["run"].get("schedule") for s in all_stats]
+    known = [p for p in prints if p]
+    identical = None if len(known) < len(prints) else len({p["sha256"] for p in known}) == 1
+    return {
+        "identical": identical,
+        "requests": [p["requests"] if p else None for p in prints],
+        "sha256": [p["sha256"] if p else None for p in prints],
+        "requests_per_unit": [s["run"].get("requests_per_unit") for s in all_stats],
+    }
 
 
 def _key(entry: dict[str, Any], measure: str) -> float:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +13,13 @@ from typing import Any
 import yaml
 
 from mlscale.autoscaling.config import HPAConfig, merged_values, parse_hpa_config, validate
-from mlscale.autoscaling.policies import Policy, make_policy, parse_policy_settings
+from mlscale.autoscaling.policies import Measured, Policy, make_policy, parse_policy_settings
 from mlscale.errors import InputError
 from mlscale.simulate.calibration import Calibration
 from mlscale.simulate.engine import Simulation
 from mlscale.simulate.fluid import FluidSimulation
 from mlscale.simulate.latency import LatencyTable
-from mlscale.workload import Arrival, Workload, schedule, step_counts
+from mlscale.workload import Arrival, Workload, requests_per_unit, schedule, step_counts
 
 
 def apply_sets(values: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
@@ -92,12 +93,14 @@ def build(
     policy: str | None = None,
     seed: int = 1,
     arrival: Arrival = Arrival.UNIFORM,
-    capacity_rps: float | None = None,
+    calibrated: dict[str, Any] | None = None,
     max_arrivals: int | None = None,
     load_scale: float = 1.0,
 ) -> Scenario:
-    """``capacity_rps``: one replica's requests/s at the target, what a ``replicas`` workload's 1.0
-    means (the calibrated run's, so that the same file means the same load). Beyond
+    """``calibrated``: ``up``'s calibration of the calibrating run (run.json's, or a saved one's),
+    which says what a ``replicas`` or ``flat-out`` workload's 1.0 is, so that the same file means
+    the same load as in that run; a saved calibration without the flat-out number takes the
+    model's own (one request per CPU cost). Beyond
     ``max_arrivals`` requests no per-request schedule is built (the fluid model needs none).
     ``load_scale`` multiplies the workload on top (``--scale``: the same shape, more load)."""
     values = apply_sets(merged_values(values_file), sets)
@@ -106,20 +109,18 @@ def build(
     config = validate(parse_hpa_config(values.get("autoscaling"), "values: autoscaling"))
     settings = parse_policy_settings(values.get("autoscaling"), config)
     profile = calibration.profile
-    chosen = make_policy(
-        settings,
-        config,
-        cpu_ms_per_request=profile.cpu_s_per_request * 1000,
-        startup_seconds=profile.startup_s,
-        request_milli=profile.request_milli,
+    # The model's replica is busy one CPU cost per request: that is its flat-out capacity.
+    measured = Measured(
+        1 / profile.cpu_s_per_request, statistics.median(profile.service_s), profile.startup_s
     )
-    scale = 1.0
-    if workload.unit == "replicas":
-        if not capacity_rps:
-            raise InputError(
-                f"{workload.name} is in replicas' worth: the calibration needs one replica's capacity"
-            )
-        scale = capacity_rps
+    chosen = make_policy(settings, config, measured)
+    scale = requests_per_unit(workload, calibrated)
+    if scale is None and workload.unit == "flat-out":
+        scale = measured.flat_out_rps
+    if scale is None:
+        raise InputError(
+            f"{workload.name} is in `# unit: {workload.unit}`: the calibration needs one replica's capacity"
+        )
     scale *= load_scale
     rates = tuple(rate * scale for rate in workload.rates)
     counts = tuple(step_counts(workload, scale=scale))

@@ -4,6 +4,7 @@ one values.yaml or ``--policy`` names from its settings and what ``up`` measured
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mlscale.autoscaling.config import HPAConfig
@@ -16,7 +17,7 @@ from mlscale.autoscaling.policies.queue import QueuePolicy
 from mlscale.autoscaling.policies.settings import PolicySettings, parse_policy_settings, with_floor
 from mlscale.errors import ConfigError
 
-__all__ = ["POLICY_NAMES", "Plan", "Policy", "PolicySettings", "Snapshot", "Step", "make_policy",
+__all__ = ["POLICY_NAMES", "Measured", "Plan", "Policy", "PolicySettings", "Snapshot", "Step", "make_policy",
            "parse_policy_settings", "scales_to_zero", "with_floor"]  # fmt: skip
 
 SCALED_OBJECT = "mlscale-inference"
@@ -32,16 +33,20 @@ def scales_to_zero(settings: PolicySettings) -> bool:
     }[settings.name]
 
 
-def make_policy(
-    settings: PolicySettings,
-    hpa: HPAConfig,
-    *,
-    cpu_ms_per_request: float | None = None,
-    startup_seconds: float | None = None,
-    request_milli: int = 500,
-) -> Policy[Any]:
-    """The policy to run. The oracle needs the measured CPU per request, the replicas' CPU request
-    and their start-up time."""
+@dataclass(frozen=True)
+class Measured:
+    """What the oracle knows of the system it runs on, as ``up`` (or a calibration) measured it."""
+
+    flat_out_rps: float
+    """One replica flat out, two requests at a time."""
+    service_seconds: float
+    """A request's time at an idle replica."""
+    startup_seconds: float | None
+    """The first replica's decision to ready."""
+
+
+def make_policy(settings: PolicySettings, hpa: HPAConfig, measured: Measured | None = None) -> Policy[Any]:
+    """The policy to run. The oracle needs what ``up`` measured."""
     if settings.name == "cpu":
         return CPUPolicy(hpa)
     if settings.name == "queue":
@@ -49,14 +54,19 @@ def make_policy(
     if settings.name == "kpa":
         return KPAPolicy(settings.kpa, hpa.time_scale)
     oracle = settings.oracle
-    startup = oracle.startup_seconds if oracle.startup_seconds is not None else startup_seconds
-    if cpu_ms_per_request is None or startup is None:
-        raise ConfigError("the oracle needs the calibration's CPU per request and a measured start-up time")
+    startup = oracle.startup_seconds if oracle.startup_seconds is not None else None
+    if startup is None and measured is not None:
+        startup = measured.startup_seconds
+    if measured is None or startup is None:
+        raise ConfigError(
+            "the oracle needs the calibration (one replica's flat-out capacity) and a measured start-up time"
+        )
     config = OracleConfig(
-        cpu_ms_per_request=cpu_ms_per_request,
-        request_milli=request_milli,
-        target_utilization=hpa.target_cpu_utilization,
+        capacity_rps=measured.flat_out_rps,
+        service_seconds=measured.service_seconds,
         startup_seconds=startup,
+        slo_seconds=oracle.slo_ms / 1000,
+        slo_percentile=oracle.slo_percentile,
         min_replicas=oracle.min_replicas,
         max_replicas=hpa.max_replicas,
         lead_seconds=oracle.lead_seconds,

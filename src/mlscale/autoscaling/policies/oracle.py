@@ -1,16 +1,16 @@
-"""``oracle``: asks, each second, for what the workload file will need by the time a replica it
-starts now is ready (``oracle.oracle_replicas``). It knows the plan the load tester announced
-(``Snapshot.plan``), the CPU one request costs and the replica start-up time, both measured by
-``up``. Without a plan (no load test running) it holds ``minReplicas``. The lower bound the
-other policies are measured against, not a product policy.
+"""``oracle``: plays the cheapest replica schedule that meets the SLO for the workload the load
+tester announced (``Snapshot.plan``), computed once per plan by ``oracle.plan_replicas`` from what
+``up`` measured: one replica's flat-out capacity, a request's service time and the start-up.
+Without a plan (no load test running) it holds ``minReplicas``. The lower bound the other
+policies are measured against, not a product policy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlscale.autoscaling.oracle import OracleConfig, oracle_replicas
-from mlscale.autoscaling.policies.base import Snapshot, Step, record
+from mlscale.autoscaling.oracle import OracleConfig, oracle_replicas, plan_replicas
+from mlscale.autoscaling.policies.base import Plan, Snapshot, Step, record
 
 
 @dataclass(frozen=True)
@@ -19,10 +19,20 @@ class OracleSettings:
 
     min_replicas: int = 0
     lead_seconds: float = 2.0
-    """Look this much further ahead than the start-up (the controller's tick and the dispatcher's
+    """Ask this much earlier than the start-up needs (the controller's tick and the dispatcher's
     upstream refresh)."""
     startup_seconds: float | None = None
     """Decision to ready; None: the start-up of the first replica, as measured."""
+    slo_ms: float = 500.0
+    """The SLO the schedule must meet in every second (``compare --slo-ms`` sets it)."""
+    slo_percentile: float = 95.0
+
+
+@dataclass(frozen=True)
+class OracleState:
+    plan: Plan
+    schedule: tuple[int, ...]
+    """Replicas to ask for in each second of the plan."""
 
 
 @dataclass(frozen=True)
@@ -36,20 +46,22 @@ class OraclePolicy:
     def tick_seconds(self) -> float:
         return self.time_scale
 
-    def start(self, now: float) -> None:
+    def start(self, now: float) -> OracleState | None:
         return None
 
-    def step(self, snapshot: Snapshot, state: None) -> tuple[Step, None]:
+    def step(self, snapshot: Snapshot, state: OracleState | None) -> tuple[Step, OracleState | None]:
         plan = snapshot.plan
         if plan is None:
             desired = self.config.min_replicas
             return Step(desired, record(snapshot, self.name, desired, "NoPlan") if desired != snapshot.current
-                        else None), None  # fmt: skip
+                        else None), state  # fmt: skip
+        if state is None or state.plan != plan:
+            state = OracleState(plan, tuple(plan_replicas(plan.rates, self.config)))
         elapsed = snapshot.now - plan.start_at
-        desired = oracle_replicas(plan.rates, elapsed, self.config)
+        desired = oracle_replicas(state.schedule, elapsed, self.config)
         if desired == snapshot.current and int(elapsed) % 15:
-            return Step(desired, None), None  # a record every 15 s, and on every change
-        return Step(desired, record(snapshot, self.name, desired, "Plan", metric="planned rate")), None
+            return Step(desired, None), state  # a record every 15 s, and on every change
+        return Step(desired, record(snapshot, self.name, desired, "Plan", metric="planned arrivals")), state
 
-    def scaled(self, state: None, before: int, after: int, now: float) -> None:
-        return None
+    def scaled(self, state: OracleState | None, before: int, after: int, now: float) -> OracleState | None:
+        return state

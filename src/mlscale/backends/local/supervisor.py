@@ -30,6 +30,7 @@ import psutil
 from mlscale.autoscaling.config import load_hpa_config, merged_values
 from mlscale.autoscaling.controller import Controller
 from mlscale.autoscaling.policies import (
+    Measured,
     Policy,
     make_policy,
     parse_policy_settings,
@@ -160,13 +161,12 @@ class Supervisor:
                 "(calibration off, or the 'calibration failed' line above says why); choose another "
                 "--policy"
             )
-        return make_policy(
-            self.policy_settings,
-            self.config,
-            cpu_ms_per_request=calibration.cpu_ms_per_request if calibration else None,
-            startup_seconds=startup,
-            request_milli=self.system.request_milli,
+        measured = (
+            Measured(calibration.flat_out_rps, calibration.wall_ms_per_request / 1000, startup)
+            if calibration
+            else None
         )
+        return make_policy(self.policy_settings, self.config, measured)
 
     def _publish_phase(self) -> None:
         """The state file says ready (or degraded, while the dispatcher is not) and the calibration."""
