@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_simulate, cli_system
@@ -48,7 +49,7 @@ def guarded(command: Callable[..., None]) -> Callable[..., None]:
         except MlscaleError as exc:
             if os.environ.get("MLSCALE_DEBUG"):
                 errors.print_exception()
-            errors.print(f"[red]error:[/] {exc}")
+            errors.print(f"[red]error:[/] {escape(str(exc))}")  # an 'mlscale[local]' is text, not markup
             raise typer.Exit(exc.exit_code) from exc
 
     return run

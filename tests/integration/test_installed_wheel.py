@@ -29,13 +29,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         subprocess.run([uv, "build", "--quiet", "--out-dir", str(scratch / "dist"), str(project)], check=True)
     venv = scratch / "venv"
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    wheels = sorted(str(w) for w in (scratch / "dist").glob("*.whl"))
+    wheels = sorted((scratch / "dist").glob("*.whl"))
     assert len(wheels) == 3, wheels
-    # The inference wheel with every engine, as README command 1 installs it ([all]).
-    wheels = [f"{w}[all]" if Path(w).name.startswith("mlscale_inference") else w for w in wheels]
+    # One install, as a user with the three wheels would: mlscale[local] brings both services.
+    (main,) = [w for w in wheels if w.name.startswith("mlscale-")]  # not mlscale_dispatcher-...
     subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *wheels], check=True
-    )
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
+         "--find-links", str(scratch / "dist"), f"mlscale[local] @ {main.as_uri()}"],
+        check=True,
+    )  # fmt: skip
     return venv / "bin"
 
 
@@ -66,6 +68,16 @@ def test_the_installed_package_does_not_come_from_the_checkout(installed: Path, 
     assert not where[0].startswith(str(ROOT)), where
     assert where[1].endswith("mlscale/_data/helm/mlscale"), where
     assert (Path(where[1]) / "values.yaml").read_text() == (ROOT / "helm/mlscale/values.yaml").read_text()
+
+
+def test_the_local_extra_brings_both_services(installed: Path, tmp_path: Path) -> None:
+    missing = subprocess.run(
+        [str(installed / "python"), "-c",
+         "import importlib.util as u; print([n for n in ('mlscale_dispatcher', 'mlscale_inference', "
+         "'ai_edge_litert', 'keras') if u.find_spec(n) is None])"],
+        cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert missing == "[]"
 
 
 def test_help_runs_installed(installed: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,11 @@ def test_crash_back_off_doubles_to_five_minutes_and_resets_after_ten(
     restarts: int, ran_for: float, delay: float
 ) -> None:
     assert restart_delay(restarts, ran_for) == delay
+
+
+def test_probes_come_from_the_chart_under_a_values_file_of_only_autoscaling(tmp_path: Path) -> None:
+    """`compare` brings each run up with such a file; the supervisor once stopped on a KeyError."""
+    partial = tmp_path / "values.yaml"
+    partial.write_text("autoscaling:\n  oracle:\n    sloMilliseconds: 250\n")
+    assert load_probes(partial, "inference") == load_probes(values_file(), "inference")
+    assert load_probes(partial, "dispatcher") == load_probes(values_file(), "dispatcher")

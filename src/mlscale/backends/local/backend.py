@@ -18,6 +18,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from mlscale.backends.base import SystemStatus
 from mlscale.backends.local.export import exported_model
+from mlscale.backends.local.installed import check_installed
 from mlscale.backends.local.options import LocalOptions
 from mlscale.backends.state import clear_state, read_state
 from mlscale.errors import AlreadyUp, BackendUnreachable, MlscaleError, NotUp, StartError
@@ -101,6 +102,7 @@ class LocalBackend:
                 f"port {self.options.dispatcher_port} on 127.0.0.1 is taken; "
                 "free it or pass --dispatcher-port"
             )
+        check_installed(self.options.engine, exported=self.options.model_file is not None)
         if self.options.engine != "keras" and self.options.model_file is None:
             model = exported_model(self.options.engine, self.options.weights, cache_dir(), self.console)
             self.options = replace(self.options, model_file=model)

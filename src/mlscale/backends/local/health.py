@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mlscale.autoscaling.config import merged_values
 
 BACKOFF_FIRST_S = 10.0
 BACKOFF_MAX_S = 300.0
@@ -51,9 +51,10 @@ class Probes:
 
 
 def load_probes(values_file: Path, component: str) -> Probes:
-    """``<component>.probes`` from the chart's values (component: inference or dispatcher)."""
-    values = yaml.safe_load(values_file.read_text())
-    section = values[component]["probes"]
+    """``<component>.probes`` from the values as helm merges them: the chart's, with the file at
+    ``values_file`` over them (component: inference or dispatcher). A file of only an autoscaling
+    section once stopped the supervisor with a KeyError."""
+    section = merged_values(values_file)[component]["probes"]
     return Probes(*(ProbeSpec.from_values(section[kind]) for kind in ("startup", "readiness", "liveness")))
 
 
