@@ -100,8 +100,8 @@ def report(
 
 SCALE_EVENT_HEADER = ("at s", "replicas", "CPU", "load at", "decided", "ready", "react", "reason")
 SCALE_EVENT_LEGEND = (
-    "at s: seconds into the run; load at: the load change it answered; decided: from that change to "
-    "the decision; ready: from the decision to the new count ready; react: the two together"
+    "at s: seconds into the run; load at: the load change it answered (s); decided: seconds from that "
+    "change to the decision; ready: from the decision to the new count ready; react: the two together"
 )
 STARTUP_HEADER = ("replica", "asked at s", "wait s", "start s", "total s")
 STARTUP_LEGEND = "wait: from being asked for to its process starting; start: from then to ready"

@@ -230,7 +230,7 @@ def up(
 
 
 def status(
-    json_output: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+    json_output: Annotated[bool, typer.Option("--json", metavar="", help="print JSON for scripts")] = False,
 ) -> None:
     """Show the running system: replicas, readiness, CPU, the autoscaler's last decision."""
     current = open_backend(console=console).status()
@@ -246,7 +246,9 @@ def status(
 
 
 def down(
-    delete_cluster: Annotated[bool, typer.Option(help="kubernetes: also `minikube delete`")] = False,
+    delete_cluster: Annotated[
+        bool, typer.Option(metavar="", help="kubernetes: also `minikube delete`")
+    ] = False,
 ) -> None:
     """Tear the running system down; no process is left behind."""
     open_backend(console=console).down(delete_cluster=delete_cluster)

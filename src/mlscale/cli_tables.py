@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from rich import box
 from rich.table import Table
 
-
 MAX_WORD = 20
 """The longest word a text column keeps whole; longer ones (URLs, paths) fold."""
 
@@ -30,7 +29,12 @@ def terminal_table(
     """``text`` names the columns that hold words: left-aligned, and they wrap. The rest hold
     numbers: right-aligned, kept whole. ``whole_words`` (of ``text``) wrap between words only."""
     table = Table(
-        title=title, caption=legend, box=box.SIMPLE_HEAD, caption_justify="left", title_justify="left"
+        title=title,
+        caption=legend,
+        box=box.SIMPLE_HEAD,
+        caption_justify="left",
+        title_justify="left",
+        collapse_padding=True,  # one space between columns, not two: 8 columns gain 7
     )
     for index, name in enumerate(header):
         if name in whole_words:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,20 @@ def test_help_fits_80_columns_without_cutting_a_word(command: str) -> None:
     lines = result.output.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "…" not in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_option_shows_a_metavar_not_a_type(command: str) -> None:
+    """<str>, <float range>, <path>: typer's placeholders say nothing a user can type. An option
+    takes a NAME, a FILE, MS, or shows its choices; a flag shows nothing. (Typer draws the type of
+    an argument and of its own --help whatever the metavar.)"""
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "160", "TERMINAL_WIDTH": "160"})
+    options = [line for line in result.output.splitlines() if line.lstrip("│ ").startswith("--")]
+    assert options, result.output
+    placeholders = [
+        line for line in options if re.search(r"<[a-z][a-z \[\]]*>", line) and "--help" not in line
+    ]
+    assert placeholders == []
 
 
 def test_up_help_groups_its_options_and_shows_choices() -> None:

@@ -89,6 +89,13 @@ def test_the_larger_terminal_gets_the_last_minute_and_more_decisions(recorded: R
     assert any("last 60 s" in text for text in large)
 
 
+def test_early_in_a_run_the_history_says_the_seconds_it_has(recorded: Recorded) -> None:
+    """Twelve seconds in, the minute panel once said "last 51 s"."""
+    text = "\n".join(drawn(LiveView(recorded.at(12)), 120, 40))
+    assert "last 12 s" in text or "last 13 s" in text, text
+    assert "last 5" not in text
+
+
 def many_replicas(count: int, prefix: str = "replica-") -> LiveSnapshot:
     base = snapshot(1010.0, 1000.0, [float(i) for i in range(20)], [], [], {}, 500.0,
                     {"policy": "cpu", "target_cpu_utilization": 70})  # fmt: skip

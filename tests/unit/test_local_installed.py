@@ -38,7 +38,9 @@ def test_up_without_the_extras_is_one_line_naming_the_extra(
 ) -> None:
     monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "keras" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "keras" else real(name, *a)
+    )
     result = CliRunner().invoke(app, ["up", "--engine", "litert", "--dispatcher-port", "1"])
     assert result.exit_code == 1
     assert "Traceback" not in result.output

@@ -140,3 +140,23 @@ def test_the_demos_timeline_is_whole_at_80_columns() -> None:
     text = printed(_timeline_table(load_run(RECORDED).timeline))
     assert_whole(text)
     assert "desired" in text
+
+
+def test_a_scale_event_reason_wraps_between_words_and_no_time_is_minus_zero() -> None:
+    """The scale-event table once broke "ScaleUpStabilized" into "ScaleUpStabi" / "lized" and printed
+    "-0.0 s" for a scale-down's ready time."""
+    from mlscale.cli_report import SCALE_EVENT_HEADER, SCALE_EVENT_LEGEND
+    from mlscale.cli_tables import terminal_table
+    from mlscale.report.html import scale_event_rows
+
+    event = {"at_s": 105.96, "from": 3, "to": 1, "utilization": 33.0, "load_change_at_s": 105.0,
+             "decision_after_load_s": 0.96, "ready_after_decision_s": -0.004, "reaction_s": 0.956,
+             "reason": "ScaleDownStabilized: cpu resource utilization below target, "
+                       "ScaleUpStabilized"}  # fmt: skip
+    rows = scale_event_rows({"autoscaling": {"scale_events": [event]}}, compact=True)
+    text = printed(terminal_table("scale events", SCALE_EVENT_HEADER, rows, text=["reason"],
+                                  whole_words=["reason"], legend=SCALE_EVENT_LEGEND))  # fmt: skip
+    assert "ScaleUpStabilized" in text
+    assert "-0.0" not in text
+    assert "0.0" in text
+    assert_whole(text)

@@ -108,3 +108,20 @@ def test_the_ranking_fits_80_columns_without_cutting_a_number(monkeypatch: Any) 
     assert "…" not in text
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "332–367" in text  # cpu's replica-seconds range, whole
+
+
+def test_replica_seconds_are_multiples_of_the_oracles_and_a_policy_that_beats_it_is_named() -> None:
+    runs = [stats("oracle", 0, 200, "o1"), stats("cpu", 40, 300, "c1"), stats("kpa", 0, 180, "k1")]
+    result = compare_policies(runs)
+    assert result["policies"]["cpu"]["replica_seconds_x_oracle"] == 1.5
+    assert result["policies"]["oracle"]["replica_seconds_x_oracle"] == 1.0
+    assert "replica-seconds against the oracle's (median): cpu 1.50x, kpa 0.90x" in result["notes"]
+    beaten = [n for n in result["notes"] if n.startswith("kpa used 0.90x the oracle's")]
+    assert beaten, result["notes"]
+    assert not any(n.startswith("cpu used") for n in result["notes"])  # cheaper, but broke the SLO
+
+
+def test_runs_without_an_oracle_have_no_multiples() -> None:
+    result = compare_policies([stats("cpu", 40, 300, "c1"), stats("queue", 10, 350, "q1")])
+    assert "replica_seconds_x_oracle" not in result["policies"]["cpu"]
+    assert not any("oracle" in note for note in result["notes"])

@@ -87,16 +87,19 @@ def summary_rows(stats: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def scale_event_rows(stats: dict[str, Any], compact: bool = False) -> list[list[str]]:
-    """One row per scale event; ``compact`` names the metric of a reason briefly (short_reason)."""
+    """One row per scale event; ``compact`` (a terminal's 80 columns) names the metric of a reason
+    briefly (short_reason) and leaves the seconds' unit to the legend, so that a reason's longest
+    word (ScaleDownStabilized) fits whole."""
+    seconds = "" if compact else " s"
     return [
         [
             _fmt(e["at_s"]),
             f"{e['from']} → {e['to']}",
-            _fmt(e["utilization"], " %"),
-            _fmt(e["load_change_at_s"]),
-            _fmt(e["decision_after_load_s"], " s"),
-            _fmt(e["ready_after_decision_s"], " s"),
-            _fmt(e["reaction_s"], " s"),
+            _fmt(e["utilization"], " %", digits=0 if compact else 1),
+            _fmt(e["load_change_at_s"], digits=0 if compact else 1),
+            _fmt(e["decision_after_load_s"], seconds),
+            _fmt(e["ready_after_decision_s"], seconds),
+            _fmt(e["reaction_s"], seconds),
             _fmt(short_reason(e["reason"]) if compact else e["reason"]),
         ]
         for e in stats["autoscaling"]["scale_events"]

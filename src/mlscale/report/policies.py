@@ -111,7 +111,33 @@ def compare_policies(all_stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
     elif load["identical"] is None:
         said.insert(0, "the runs' loads could not be checked (a run has no schedule fingerprint): "
                        "ranked as if they were the same")  # fmt: skip
+    if load["identical"] is not False:
+        said.extend(against_oracle(policies))
     return {"policies": policies, "ranking": ranking, "notes": said, "load": load}
+
+
+def against_oracle(policies: dict[str, dict[str, Any]]) -> list[str]:
+    """Each policy's median replica-seconds as a multiple of the oracle's (the denominator of every
+    "x oracle"), stored in its entry; and, in words, any policy that beat the oracle, which a
+    lower bound must not allow: then the oracle's model did not hold in these runs."""
+    oracle = next((name for name in policies if name.split(" · ")[0] == "oracle"), None)
+    if oracle is None:
+        return []
+    said = []
+    bound = policies[oracle]["measures"]
+    for name, entry in policies.items():
+        times = ratio(policies, "replica_seconds", name, oracle)
+        entry["replica_seconds_x_oracle"] = times
+        if name == oracle or times is None:
+            continue
+        broken = entry["measures"]["slo_violation_seconds"]["median"]
+        if times < 1 and broken is not None and broken <= (bound["slo_violation_seconds"]["median"] or 0):
+            said.append(f"{name} used {times:.2f}x the oracle's replica-seconds at no more SLO-broken "
+                        "seconds: the oracle's model (one replica's flat-out capacity, its start-up) did "
+                        "not hold in these runs")  # fmt: skip
+    multiples = ", ".join(f"{n} {e['replica_seconds_x_oracle']:.2f}x" for n, e in policies.items()
+                          if n != oracle and e.get("replica_seconds_x_oracle") is not None)  # fmt: skip
+    return ([f"replica-seconds against the oracle's (median): {multiples}"] if multiples else []) + said
 
 
 def same_load(all_stats: Sequence[dict[str, Any]]) -> dict[str, Any]:

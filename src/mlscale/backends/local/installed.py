@@ -21,9 +21,7 @@ EXPORT = {"keras": (), "litert": ("tensorflow", "keras"), "onnx": ("tensorflow",
 INFERENCE_EXTRAS = {"keras": "keras", "litert": "litert,export", "onnx": "onnx,export"}
 
 
-def missing_modules(
-    engine: str, exported: bool, find_spec: Callable[[str], Any] | None = None
-) -> list[str]:
+def missing_modules(engine: str, exported: bool, find_spec: Callable[[str], Any] | None = None) -> list[str]:
     """The modules the local backend needs for ``engine`` that this Python cannot import
     (``exported``: the model file is given, so nothing is exported)."""
     needed = [*SERVICES, *ENGINE_RUNTIME[engine], *(() if exported else EXPORT[engine])]
