@@ -274,8 +274,11 @@ def test_the_oracle_plans_for_the_slo_in_its_values() -> None:
     oracle = make_policy(settings, HPAConfig(), Measured(88.0, 0.014, 9.0))
     assert isinstance(oracle, OraclePolicy)
     assert oracle.config.slo_seconds == 0.25
+    assert oracle.config.capacity_rps == 88.0 * 0.9  # flatOutPercent: 90, the margin for randomness
     with pytest.raises(ConfigError, match=r"oracle.sloPercentile must be at most 100"):
         parse_policy_settings({"oracle": {"sloPercentile": 101}}, HPAConfig())
+    with pytest.raises(ConfigError, match=r"oracle.flatOutPercent must be at most 100"):
+        parse_policy_settings({"oracle": {"flatOutPercent": 120}}, HPAConfig())
     with pytest.raises(ConfigError, match=r"oracle.sloMilliseconds must be a number >= 1"):
         parse_policy_settings({"oracle": {"sloMilliseconds": 0}}, HPAConfig())
 

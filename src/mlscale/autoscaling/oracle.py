@@ -14,6 +14,10 @@ count up to the maximum meets it, the fewest broken seconds come first.
 and releases it when no second in that window needs it: the cheapest provisioning of that ready
 schedule, since a replica costs from the moment it is asked for. It is the lower bound the other
 policies are measured against, not a policy a product could run. Pure: no clock, no I/O.
+
+The fluid model has no randomness: it would run a replica at 100 % of its flat-out capacity with
+no queue, where Poisson arrivals queue without bound. The capacity it is given is therefore a
+share of the measured one (90 % by default, ``flatOutPercent``), the one margin it keeps.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ replica or two, briefly, before the SLO is broken."""
 @dataclass(frozen=True)
 class OracleConfig:
     capacity_rps: float
-    """Requests/s one replica serves flat out, two at a time (``up``'s calibration)."""
+    """Requests/s the plan counts on from one replica: what it serves flat out, two at a time
+    (``up``'s calibration), times the settings' ``flatOutPercent``."""
     service_seconds: float
     """A request's time at an idle replica, dispatcher to answer."""
     startup_seconds: float

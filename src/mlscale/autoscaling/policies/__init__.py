@@ -62,7 +62,7 @@ def make_policy(settings: PolicySettings, hpa: HPAConfig, measured: Measured | N
             "the oracle needs the calibration (one replica's flat-out capacity) and a measured start-up time"
         )
     config = OracleConfig(
-        capacity_rps=measured.flat_out_rps,
+        capacity_rps=measured.flat_out_rps * oracle.flat_out_percent / 100,
         service_seconds=measured.service_seconds,
         startup_seconds=startup,
         slo_seconds=oracle.slo_ms / 1000,

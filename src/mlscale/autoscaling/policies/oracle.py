@@ -26,6 +26,9 @@ class OracleSettings:
     slo_ms: float = 500.0
     """The SLO the schedule must meet in every second (``compare --slo-ms`` sets it)."""
     slo_percentile: float = 95.0
+    flat_out_percent: float = 90.0
+    """The share of one replica's measured flat-out capacity the plan counts on (Poisson arrivals
+    queue at a replica kept busier; the fluid model does not see that)."""
 
 
 @dataclass(frozen=True)

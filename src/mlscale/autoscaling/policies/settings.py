@@ -40,6 +40,7 @@ ORACLE_KEYS = {
     "startupSeconds": ("startup_seconds", 0.0, False),
     "sloMilliseconds": ("slo_ms", 1.0, False),
     "sloPercentile": ("slo_percentile", 1.0, False),
+    "flatOutPercent": ("flat_out_percent", 1.0, False),
 }
 
 
@@ -99,8 +100,9 @@ def parse_policy_settings(section: Any, hpa: HPAConfig, where: str = "autoscalin
         **_section(section.get("kpa"), f"{where}.kpa", KPA_KEYS, set()), max_scale=hpa.max_replicas
     )
     oracle = OracleSettings(**_section(section.get("oracle"), f"{where}.oracle", ORACLE_KEYS, set()))
-    if oracle.slo_percentile > 100:
-        raise ConfigError(f"{where}.oracle.sloPercentile must be at most 100, not {oracle.slo_percentile:g}")
+    for key, value in (("sloPercentile", oracle.slo_percentile), ("flatOutPercent", oracle.flat_out_percent)):
+        if value > 100:
+            raise ConfigError(f"{where}.oracle.{key} must be at most 100, not {value:g}")
     floors = {"queue.minReplicaCount": queue.min_replica_count, "kpa.minScale": kpa.min_scale,
               "oracle.minReplicas": oracle.min_replicas}  # fmt: skip
     for key, floor in floors.items():
