@@ -20,6 +20,7 @@ from rich.table import Table
 from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_simulate, cli_system
 from mlscale.backends.base import EngineName
 from mlscale.cli_console import console, errors
+from mlscale.cli_params import choices
 from mlscale.cli_tables import terminal_table
 from mlscale.errors import MlscaleError
 
@@ -76,7 +77,7 @@ def demo(
     engine: Annotated[
         EngineName | None,
         typer.Option(
-            metavar=cli_system.choices(EngineName),
+            metavar=choices(EngineName),
             help="what runs the model \\[values.yaml: inference.engine]",
         ),
     ] = None,

@@ -5,7 +5,6 @@ once, by ``--capacity`` or the first ``up``'s calibration, and every run gets th
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +15,7 @@ import yaml
 from mlscale import cli_loadtest, cli_report, cli_system, defaults
 from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.cli_console import console
-from mlscale.cli_system import choices
+from mlscale.cli_params import choices, positive
 from mlscale.errors import InputError
 from mlscale.workload import Arrival, Workload
 
@@ -30,13 +29,6 @@ def parse_policies(text: str) -> list[PolicyName]:
     if len(set(names)) != len(names):
         raise InputError(f"--policies names a policy twice: {text!r}")
     return [PolicyName(n) for n in names]
-
-
-def positive(value: float | None) -> float | None:
-    """A finite number above zero (typer's ranges let nan and inf through)."""
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise typer.BadParameter(f"{value} is not a number above 0")
-    return value
 
 
 def compare(

@@ -11,7 +11,7 @@ from rich.live import Live
 
 from mlscale import defaults
 from mlscale.cli_console import console
-from mlscale.cli_system import choices
+from mlscale.cli_params import choices, positive
 from mlscale.cli_tables import terminal_table
 from mlscale.errors import InputError, MlscaleError
 from mlscale.eventloop import run_async
@@ -82,7 +82,7 @@ def loadtest(
     capacity: Annotated[
         float | None,
         typer.Option(
-            min=0.001,
+            callback=positive,
             metavar="RPS",
             help="requests/s one unit of a `# unit: replicas` or `flat-out` workload is "
             "\\[default: the running system's calibration]",

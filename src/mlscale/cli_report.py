@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from mlscale.cli_console import console
+from mlscale.cli_params import positive
 from mlscale.cli_tables import on_its_side, terminal_table
 from mlscale.errors import InputError
 
@@ -27,7 +28,7 @@ def report(
         int | None, typer.Option(metavar="N", min=0, help="requests expected; any not recorded count as lost")
     ] = None,
     slo_ms: Annotated[
-        float, typer.Option(metavar="MS", min=0.001, help="latency SLO per second of arrival, ms")
+        float, typer.Option(metavar="MS", callback=positive, help="latency SLO per second of arrival, ms")
     ] = 1000.0,
     slo_percentile: Annotated[
         float, typer.Option(metavar="PERCENT", min=1, max=100, help="the SLO's percentile")

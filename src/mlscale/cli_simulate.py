@@ -13,7 +13,7 @@ from rich.table import Table
 from mlscale import cli_report
 from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.cli_console import console
-from mlscale.cli_system import choices
+from mlscale.cli_params import choices, positive
 from mlscale.errors import InputError
 from mlscale.simulate.runner import Model
 from mlscale.workload import Arrival
@@ -56,7 +56,8 @@ def simulate(
     ] = Arrival.UNIFORM,
     seed: Annotated[int, typer.Option(metavar="SEED", help="arrivals, service draws and routing")] = 1,
     slo_ms: Annotated[
-        float, typer.Option(metavar="MS", min=0.001, help="latency SLO (p95 per second of arrival), ms")
+        float,
+        typer.Option(metavar="MS", callback=positive, help="latency SLO (p95 per second of arrival), ms"),
     ] = 1000.0,
     runs_dir: Annotated[Path, typer.Option(metavar="DIR", help="where the simulated run goes")] = Path(
         "runs"

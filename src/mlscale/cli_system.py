@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.backends import BackendName, ClusterChoice, SystemStatus, UpOptions, open_backend
 from mlscale.backends.base import EngineName
 from mlscale.cli_console import console
+from mlscale.cli_params import choices
 from mlscale.cli_tables import terminal_table
 
 STATUS_HEADER = ("process", "address", "pid", "state", "restarts", "CPU m", "CPU %")
@@ -60,11 +60,6 @@ LOCAL, KUBERNETES, AUTOSCALING, IMAGES = (
     "Autoscaling",
     "Images and model",
 )
-
-
-def choices(names: type[StrEnum]) -> str:
-    """How an Enum option shows its choices in --help: [local|kubernetes]."""
-    return "[" + "|".join(n.value for n in names) + "]"
 
 
 def up(

@@ -146,3 +146,18 @@ def test_up_refuses_an_unknown_policy() -> None:
     result = runner.invoke(app, ["up", "--policy", "fast"])
     assert result.exit_code == 2
     assert "fast" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["loadtest", "workloads/spike.txt", "--capacity"], ["report", "--slo-ms"],
+     ["simulate", "workloads/spike.txt", "--calibrate", "x.json", "--slo-ms"]],
+)  # fmt: skip
+@pytest.mark.parametrize("value", ["0", "-2", "nan", "inf", "fast"])
+def test_a_capacity_or_slo_that_is_not_a_number_above_0_exits_2_naming_it(
+    args: list[str], value: str
+) -> None:
+    result = runner.invoke(app, [*args, value], env={"COLUMNS": "120"})
+    assert result.exit_code == 2
+    assert args[-1] in result.output
+    assert "Traceback" not in result.output
