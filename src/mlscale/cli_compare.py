@@ -115,34 +115,21 @@ def _measured_once(workload: Workload) -> float | None:
     """What one unit of the workload is by the running system's calibration (the first run's):
     every later run is sent the same. None for a workload in requests/s."""
     from mlscale.backends.state import read_state
-    from mlscale.workload import UNIT_MEANINGS, requests_per_unit
 
     if workload.unit == "rps":
         return None
-    per_unit = requests_per_unit(workload, (read_state() or {}).get("calibration"))
-    if per_unit is None:
-        raise InputError(
-            f"{workload.name} is in `# unit: {workload.unit}` and `up` measured no calibration: "
-            "give --capacity REQUESTS_PER_S"
-        )
-    console.print(
-        f"one load for every run: 1 unit of {workload.name} = {per_unit:.1f} requests/s "
-        f"({UNIT_MEANINGS[workload.unit]}, measured by this first `up`)"
-    )
+    calibration = (read_state() or {}).get("calibration")
+    per_unit = cli_loadtest.requests_per_unit_of(workload, None, calibration)
+    console.print(f"one load for every run: this first `up`'s {per_unit:.1f} requests/s a unit")
     return per_unit
 
 
 def _with_oracle_slo(values: Path | None, slo_ms: float, folder: Path) -> Path:
     """The values every run comes up with: the user's file (if any) with the oracle planning for
     the comparison's SLO, written beside the runs."""
-    merged: dict[str, Any] = {}
-    if values is not None:
-        try:
-            merged = yaml.safe_load(values.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(f"--values {values}: cannot read it as YAML: {exc}") from exc
-        if not isinstance(merged, dict):
-            raise InputError(f"--values {values}: not a mapping of values")
+    from mlscale.autoscaling.config import load_values
+
+    merged: dict[str, Any] = load_values(values) if values is not None else {}
     autoscaling = merged.setdefault("autoscaling", {}) or {}
     merged["autoscaling"] = autoscaling
     oracle = autoscaling.setdefault("oracle", {}) or {}

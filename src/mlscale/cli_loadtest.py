@@ -148,7 +148,7 @@ def _run(
     system = probe.describe() if probe else None
     from mlscale.workload import fingerprint
 
-    per_unit = _requests_per_unit(workload, capacity, (system or {}).get("calibration"))
+    per_unit = requests_per_unit_of(workload, capacity, (system or {}).get("calibration"))
     scaled = replace(schedule, scale=schedule.scale * per_unit)
     offsets, plan = scaled.offsets(workload), scaled.plan(workload)
     options = replace(
@@ -202,7 +202,7 @@ def _endpoints(dispatcher: str | None, listen: str | None) -> tuple[str, str, in
     return dispatcher or str(state.get("dispatcher_url") or defaults.DISPATCHER_URL), host, port
 
 
-def _requests_per_unit(
+def requests_per_unit_of(
     workload: Workload, capacity: float | None, calibration: dict[str, Any] | None
 ) -> float:
     """1 for a workload in requests/s; for one in replicas or flat-out, what one unit is in requests/s

@@ -92,7 +92,7 @@ def compare_policies(all_stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
     with_engine = len({s["run"].get("engine") for s in all_stats}) > 1
     for stats in all_stats:
         grouped.setdefault(configuration_of(stats, with_engine), []).append(stats)
-    policies = {}
+    policies: dict[str, dict[str, Any]] = {}
     for name, runs in grouped.items():
         measured = [run_measures(s) for s in runs]
         policies[name] = {
@@ -112,22 +112,24 @@ def compare_policies(all_stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
         said.insert(0, "the runs' loads could not be checked (a run has no schedule fingerprint): "
                        "ranked as if they were the same")  # fmt: skip
     if load["identical"] is not False:
-        said.extend(against_oracle(policies))
+        oracle = next((name for name in policies if name.split(" · ")[0] == "oracle"), None)
+        for name, entry in policies.items():
+            if oracle is not None:
+                entry["replica_seconds_x_oracle"] = ratio(policies, "replica_seconds", name, oracle)
+        said.extend(against_oracle(policies, oracle))
     return {"policies": policies, "ranking": ranking, "notes": said, "load": load}
 
 
-def against_oracle(policies: dict[str, dict[str, Any]]) -> list[str]:
-    """Each policy's median replica-seconds as a multiple of the oracle's (the denominator of every
-    "x oracle"), stored in its entry; and, in words, any policy that beat the oracle, which a
-    lower bound must not allow: then the oracle's model did not hold in these runs."""
-    oracle = next((name for name in policies if name.split(" · ")[0] == "oracle"), None)
+def against_oracle(policies: dict[str, dict[str, Any]], oracle: str | None) -> list[str]:
+    """In words: each policy's median replica-seconds as a multiple of the oracle's (each entry's
+    ``replica_seconds_x_oracle``, the denominator of every "x oracle"), and any policy that beat
+    the oracle, which a lower bound must not allow: then its model did not hold in these runs."""
     if oracle is None:
         return []
     said = []
     bound = policies[oracle]["measures"]
     for name, entry in policies.items():
-        times = ratio(policies, "replica_seconds", name, oracle)
-        entry["replica_seconds_x_oracle"] = times
+        times = entry.get("replica_seconds_x_oracle")
         if name == oracle or times is None:
             continue
         broken = entry["measures"]["slo_violation_seconds"]["median"]

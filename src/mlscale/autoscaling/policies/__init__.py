@@ -54,7 +54,7 @@ def make_policy(settings: PolicySettings, hpa: HPAConfig, measured: Measured | N
     if settings.name == "kpa":
         return KPAPolicy(settings.kpa, hpa.time_scale)
     oracle = settings.oracle
-    startup = oracle.startup_seconds if oracle.startup_seconds is not None else None
+    startup = oracle.startup_seconds
     if startup is None and measured is not None:
         startup = measured.startup_seconds
     if measured is None or startup is None:
