@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def _listen(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise typer.BadParameter(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:3003)")
     return host or defaults.LISTEN_HOST, int(port)
 

@@ -44,7 +44,7 @@ async def read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
     if kind not in ("application/json", ""):
         raise BodyError(415, "unsupported_media_type", f"send application/json, not {kind!r}")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyError(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0

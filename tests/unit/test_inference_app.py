@@ -122,6 +122,8 @@ RAW_BAD = [  # (case, body: None for a real photo, query, status, error)
     ("text", b"hello, not an image", "", 400, "invalid_image"),
     ("top_k zero", None, "?top_k=0", 422, "invalid_field"),
     ("top_k word", None, "?top_k=five", 422, "invalid_field"),
+    ("top_k superscript digit", None, "?top_k=%C2%B37", 422, "invalid_field"),
+    ("top_k arabic-indic digit", None, "?top_k=%D9%A3", 422, "invalid_field"),
     ("top_k huge", None, "?top_k=1001", 422, "invalid_field"),
 ]
 

@@ -32,7 +32,7 @@ def byte_size(text: str) -> int:
     text = text.strip()
     unit = BYTE_UNITS.get(text[-2:], 1)
     digits = text[:-2] if unit > 1 else text
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise ValueError(text)
     return int(digits) * unit
 

@@ -211,7 +211,7 @@ def classify(
 
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
@@ -242,7 +242,8 @@ def parse_raw(body: bytes, query: Mapping[str, str], max_image_bytes: int) -> tu
     text = query.get("top_k")
     if text is None:
         return body, DEFAULT_TOP_K
-    return body, parse_top_k(int(text) if text.isdigit() else text)
+    # isdigit alone admits '³' or '٣', which int() refuses or reads
+    return body, parse_top_k(int(text) if text.isascii() and text.isdigit() else text)
 
 
 def parse_request(body: bytes, max_image_bytes: int) -> tuple[bytes, int]:
