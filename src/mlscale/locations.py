@@ -65,9 +65,10 @@ def values_file() -> Path:
     return resource("helm", "mlscale", "values.yaml")
 
 
-def service_context(service: str) -> Path:
-    """The docker build context of ``dispatcher`` or ``inference``."""
-    return resource("services", service)
+def service_context(service: str) -> tuple[Path, str]:
+    """The docker build context of ``dispatcher`` or ``inference`` and its Dockerfile in it: the
+    whole services folder, since each image also installs ``services/http``."""
+    return resource("services"), f"{service}/Dockerfile"
 
 
 def local_or_shipped(path: Path, folder: str = "") -> Path:

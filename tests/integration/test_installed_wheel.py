@@ -15,12 +15,17 @@ import pytest
 
 from harness.services import ROOT, free_port
 
-PROJECTS = (ROOT, ROOT / "services" / "dispatcher", ROOT / "services" / "inference")
+PROJECTS = (
+    ROOT,
+    ROOT / "services" / "dispatcher",
+    ROOT / "services" / "inference",
+    ROOT / "services" / "http",
+)
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The venv's bin folder, with the three wheels installed."""
+    """The venv's bin folder, with the four wheels installed."""
     uv = shutil.which("uv")
     if uv is None:
         pytest.fail("uv is needed to build and install the wheels (nox installs it: nox[uv])")
@@ -30,8 +35,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = scratch / "venv"
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
     wheels = sorted((scratch / "dist").glob("*.whl"))
-    assert len(wheels) == 3, wheels
-    # One install, as a user with the three wheels would: mlscale[local] brings both services.
+    assert len(wheels) == 4, wheels
+    # One install, as a user with the four wheels would: mlscale[local] brings both services.
     (main,) = [w for w in wheels if w.name.startswith("mlscale-")]  # not mlscale_dispatcher-...
     subprocess.run(
         [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),

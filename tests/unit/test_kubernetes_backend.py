@@ -152,11 +152,16 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
     assert order == ["docker_build", "docker_build", "minikube_image_load", "minikube_image_load",
                      "helm_dependency_build", "helm_upgrade_install", "minikube_service_url"]  # fmt: skip
     builds = adapters.called("docker_build")
-    assert [(Path(c).name, tag, args, target) for c, tag, args, target in builds] == [
-        ("dispatcher", "mlscale-dispatcher:0.1.0", {}, None),
+    # Both from services/, which also holds mlscale-http, and each its own Dockerfile there.
+    assert [(Path(c).name, file, tag, args, target) for c, file, tag, args, target in builds] == [
+        ("services", "dispatcher/Dockerfile", "mlscale-dispatcher:0.1.0", {}, None),
         # weights none: no download; engine keras: the Dockerfile's keras stage
-        ("inference", "mlscale-inference:0.1.0", {"FETCH_WEIGHTS": "0", "ENGINE": "keras"}, "keras"),
-    ]
+        ("services", "inference/Dockerfile", "mlscale-inference:0.1.0",
+         {"FETCH_WEIGHTS": "0", "ENGINE": "keras"}, "keras"),
+    ]  # fmt: skip
+    for context, dockerfile, *_ in builds:
+        assert (Path(context) / dockerfile).is_file()
+        assert (Path(context) / "http" / "pyproject.toml").is_file()
     ((release, chart, namespace, files, values, _),) = adapters.called("helm_upgrade_install")
     assert (release, chart, namespace) == ("mlscale", chart_dir(), "mlscale")
     # The result token reaches the chart through a 0600 values file, never helm's command line.
@@ -184,7 +189,7 @@ def test_a_fast_engine_builds_and_runs_the_image_without_tensorflow() -> None:
         deployment_status=(1, 1), minikube_service_url="http://192.168.49.2:30080", **watching(),
     )  # fmt: skip
     KubernetesBackend(KubernetesOptions(engine="litert"), adapters, sleep=lambda _: None).up()
-    (_, (_, tag, args, target)) = adapters.called("docker_build")
+    (_, (_, _, tag, args, target)) = adapters.called("docker_build")
     assert (tag, target, args["ENGINE"]) == ("mlscale-inference-litert:0.1.0", "fast", "litert")
     assert ("minikube_image_load", ("mlscale-inference-litert:0.1.0",)) in adapters.calls
     ((_, _, _, _, values, _),) = adapters.called("helm_upgrade_install")

@@ -31,6 +31,7 @@ from mlscale.loadgen.sender import SendStats, SentRequest, send_open_loop
 from mlscale.results import FINAL_OUTCOMES, new_run_dir, write_run
 from mlscale.web import EmbeddedServer
 from mlscale.workload import Workload
+from mlscale_http import guarded_protocol
 
 Progress = Callable[[LiveSnapshot], None]
 
@@ -160,7 +161,12 @@ class LoadTest:
         options = self.options
         app = receiver_app(self.store, options.result_token)
         config = uvicorn.Config(
-            app, host=options.listen_host, port=options.listen_port, log_level="warning", lifespan="off"
+            app,
+            host=options.listen_host,
+            port=options.listen_port,
+            log_level="warning",
+            lifespan="off",
+            http=guarded_protocol(),
         )
         server = EmbeddedServer(config)
         task = asyncio.create_task(server.serve())

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from mlscale_dispatcher.config import ENV_PREFIX, ConfigError, Settings, byte_size
+from mlscale_http import guarded_protocol
 
 # setting -> (type, help); each is a --flag and an MLSCALE_DISPATCHER_<NAME> variable.
 OPTIONS: dict[str, tuple[Callable[[str], Any], str]] = {
@@ -103,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         lifespan="on",
         timeout_graceful_shutdown=int(settings.grace_period) + 5,
         backlog=4096,
+        http=guarded_protocol(),
     )
     GracefulServer(config, state).run()
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from mlscale_http import guarded_protocol
 from mlscale_inference.config import ConfigError, Settings, env_defaults, parse_cpu
 from mlscale_inference.startup import Launch
 
@@ -107,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         access_log=False,
         timeout_graceful_shutdown=int(settings.drain_timeout) + 5,
         lifespan="on",
+        http=guarded_protocol(),
     )
     DrainingServer(config, state).run()
 

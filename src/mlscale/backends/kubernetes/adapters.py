@@ -153,8 +153,10 @@ class RealAdapters:
             client.close()
 
     def docker_build(self, build: ImageBuild, on_line: Callable[[str], None]) -> None:
-        chunks = self._docker().api.build(path=str(build.context), tag=build.tag, buildargs=build.buildargs,
-                                          target=build.target, decode=True, rm=True)  # fmt: skip
+        chunks = self._docker().api.build(
+            path=str(build.context), dockerfile=build.dockerfile, tag=build.tag, buildargs=build.buildargs,
+            target=build.target, decode=True, rm=True,
+        )  # fmt: skip
         for chunk in chunks:
             if "error" in chunk:
                 raise AdapterError(f"building {build.tag}: {chunk['error'].strip()}")

@@ -142,7 +142,7 @@ class KubernetesBackend:
         )
         with self.console.status(f"building {tag}") as status:
             self.adapters.docker_build(
-                ImageBuild(service_context(service), tag, buildargs, build_target(self.options, service)),
+                ImageBuild(*service_context(service), tag, buildargs, build_target(self.options, service)),
                 lambda line: status.update(f"building {tag}: {line[:90]}"),
             )
         self.console.print(f"built {tag}")

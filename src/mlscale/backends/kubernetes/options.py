@@ -17,9 +17,11 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 @dataclass(frozen=True)
 class ImageBuild:
-    """One image to build: its context, tag, build arguments and Dockerfile stage."""
+    """One image to build: its context and Dockerfile, tag, build arguments and Dockerfile stage."""
 
     context: Path
+    dockerfile: str
+    """Its path inside ``context``."""
     tag: str
     buildargs: dict[str, str] = field(default_factory=dict)
     target: str | None = None

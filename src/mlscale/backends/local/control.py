@@ -27,6 +27,7 @@ from mlscale.backends.base import SystemStatus
 from mlscale.backends.local.metrics import autoscaler_metrics, scrape_targets
 from mlscale.contracts.supervisor import supervisor_document
 from mlscale.web import BodyError, EmbeddedServer, bearer_ok, forbidden, json_error, read_json
+from mlscale_http import guarded_protocol
 
 PLAN_LIMIT = 8 * 1024 * 1024
 MAX_PLAN_SECONDS = 7 * 24 * 3600
@@ -37,7 +38,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 def control_server(app: Starlette, port: int) -> EmbeddedServer:
     """The control API's server on 127.0.0.1: the supervisor, not Uvicorn, handles SIGTERM and SIGINT."""
     return EmbeddedServer(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", http=guarded_protocol()
+        )
     )
 
 
