@@ -248,6 +248,7 @@ def _serve(
 
     from mlscale.loadtest_api import LoadTestService, RunRequest
     from mlscale.tokens import ensure_token, token_path
+    from mlscale_http import guarded_protocol
 
     defaults_run = RunRequest(workload, schedule) if workload is not None else None
     service = LoadTestService(
@@ -259,6 +260,7 @@ def _serve(
         f"callers send 'Authorization: Bearer <token>', the token in {token_path('serve')}"
     )
     try:
-        uvicorn.run(service.app(), host=host, port=port, log_level="warning", lifespan="off")
+        uvicorn.run(service.app(), host=host, port=port, log_level="warning", lifespan="off",
+                    http=guarded_protocol())  # fmt: skip
     except OSError as exc:
         raise MlscaleError(f"could not listen on {host}:{port}: {exc}") from exc

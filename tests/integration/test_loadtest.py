@@ -207,3 +207,104 @@ def test_a_run_of_zero_requests_is_written_and_reported(tmp_path: Path) -> None:
     report = runner.invoke(app, ["report", str(run_dir)])
     assert report.exit_code == 0, report.output
     assert json.loads((run_dir / "stats.json").read_text())["total"] == 0
+
+
+DISPATCHER_ARGS = ("--concurrency", "4", "--result-token", "r3sult")
+
+
+def _dispatcher_on(port: int, result_port: int, upstream: str, log: Path) -> ServiceProcess:
+    from harness.services import start_module, wait_ready
+
+    service = start_module(
+        "mlscale_dispatcher",
+        ["--upstream", upstream, "--result-url", f"http://127.0.0.1:{result_port}/storeLatency",
+         *DISPATCHER_ARGS, "--log-level", "warning"],
+        log, port,
+    )  # fmt: skip
+    wait_ready(service, timeout=30)
+    return service
+
+
+def test_a_dispatcher_restarted_mid_run_counts_no_duplicate_outcomes(
+    tmp_path: Path, replicas: dict[str, ServiceProcess]
+) -> None:
+    """Killed after five outcomes and started again on its port, as the supervisor does: the
+    catch-up read of the new one's /results (with the result token) brings back outcomes the
+    callbacks already delivered, which are not duplicates."""
+    port, result_port = free_port(), free_port()
+    upstream = replicas["main"].url
+    first = _dispatcher_on(port, result_port, upstream, tmp_path / "d1.log")
+    second: list[ServiceProcess] = []
+
+    def restart_after_five_reported() -> None:
+        deadline = time.monotonic() + 20
+        with httpx.Client(timeout=1) as client:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{first.url}/stats").json()["report"]["posted"] >= 5:
+                        break
+                time.sleep(0.05)
+        first.stop()
+        second.append(_dispatcher_on(port, result_port, upstream, tmp_path / "d2.log"))
+
+    workload = tmp_path / "w.txt"
+    workload.write_text("10,10,10,10,10,10")
+    restarter = threading.Thread(target=restart_after_five_reported, daemon=True)
+    restarter.start()
+    try:
+        run_dir = loadtest(workload, first.url, result_port, tmp_path / "runs", "--result-token", "r3sult")
+        restarter.join(timeout=30)
+        assert second, "the dispatcher was never restarted"
+        served_after = httpx.get(f"{second[0].url}/stats").json()["outcomes"]["ok"]
+    finally:
+        for service in [first, *second]:
+            service.stop()
+    requests = pd.read_parquet(run_dir / "requests.parquet")
+    assert len(requests) == 60
+    assert served_after > 0  # the new dispatcher served part of the run: its /results was read
+    assert Counter(requests["outcome"])["ok"] >= 5 + served_after
+    assert json.loads((run_dir / "run.json").read_text())["duplicate_outcomes"] == 0
+
+
+def test_a_tokenless_client_cannot_forge_a_concurrent_runs_outcomes(
+    tmp_path: Path, replicas: dict[str, ServiceProcess]
+) -> None:
+    """Issue 31's attack: read everything open, learn the run's ids, enqueue them first with a
+    broken image. /results now wants the result token and the ids are 96 random bits, so what the
+    attacker can read names no id and what it guesses names none: every row stays the run's."""
+    port, result_port = free_port(), free_port()
+    dispatcher = _dispatcher_on(port, result_port, replicas["main"].url, tmp_path / "d.log")
+    seen: dict[str, int] = {}
+    stop = threading.Event()
+
+    def attack() -> None:
+        with httpx.Client(timeout=2) as client:
+            round_ = 0
+            while not stop.is_set():
+                seen["results"] = client.get(f"{dispatcher.url}/results").status_code
+                text = " ".join(client.get(f"{dispatcher.url}{path}").text for path in ("/stats", "/metrics"))
+                guesses = {word for word in text.replace('"', " ").split() if "-" in word}  # anything id-like
+                guesses |= {f"{round_:08x}-{i}" for i in range(60)}  # the old 8-hex-digit run ids
+                for guess in guesses:
+                    answer = client.post(f"{dispatcher.url}/enqueue", json={"image": "AAAA", "id": guess})
+                    seen[str(answer.status_code)] = seen.get(str(answer.status_code), 0) + 1
+                round_ += 1
+
+    attacker = threading.Thread(target=attack, daemon=True)
+    attacker.start()
+    workload = tmp_path / "w.txt"
+    workload.write_text("10,10,10,10,10")
+    try:
+        run_dir = loadtest(
+            workload, dispatcher.url, result_port, tmp_path / "runs", "--result-token", "r3sult"
+        )
+    finally:
+        stop.set()
+        attacker.join(timeout=10)
+        dispatcher.stop()
+    requests = pd.read_parquet(run_dir / "requests.parquet")
+    assert seen["results"] == 401
+    assert seen.get("202", 0) > 0  # the attacker's own jobs were taken, and failed on their own
+    assert len(requests) == 50
+    assert set(requests["outcome"]) == {"ok"}, Counter(requests["error"].dropna())
+    assert all(len(i.rsplit("-", 1)[0]) == 24 for i in requests["id"])  # 96 random bits each

@@ -160,3 +160,58 @@ def test_unknown_routes_and_methods_answer_json() -> None:
         assert (wrong.status_code, wrong.json()["error"]) == (405, "method_not_allowed")
 
     run_with(create_app(Settings()), scenario)
+
+
+def test_one_id_one_job_a_second_enqueue_of_an_id_is_409() -> None:
+    """Queued, in flight or reported: the second job of an id would answer for the first."""
+
+    async def scenario(client: httpx.AsyncClient) -> None:
+        first = await client.post("/enqueue", json={"image": "aGVsbG8=", "id": "run-1"})
+        assert first.status_code == 202
+        for _ in range(2):  # queued (or taken by the forwarder), then once more
+            again = await client.post("/enqueue", json={"image": "AAAA", "id": "run-1"})
+            assert again.status_code == 409
+            assert again.json()["error"] == "duplicate_id"
+        assert (await client.post("/enqueue", json={"image": "aGVsbG8=", "id": "run-2"})).status_code == 202
+        assert (await client.get("/stats")).json()["accepted"] == 2
+
+    run_with(create_app(Settings(concurrency=1)), scenario)
+
+
+def test_an_id_refused_for_a_full_queue_may_come_again() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        statuses = [
+            (await client.post("/enqueue", json={"image": "aGVsbG8=", "id": f"q-{i}"})).status_code
+            for i in range(3)
+        ]
+        assert statuses[-1] == 429  # never queued: not taken, so not a duplicate later
+        assert (await client.post("/enqueue", json={"image": "aGVsbG8=", "id": "q-2"})).status_code == 429
+
+    run_with(create_app(Settings(max_queue=2, concurrency=1)), scenario)
+
+
+def test_the_recent_ids_forget_the_oldest_first() -> None:
+    from mlscale_dispatcher.state import RecentIds
+
+    ids = RecentIds(3)
+    for name in "abcd":
+        ids.add(name)
+    assert [name in ids for name in "abcd"] == [False, True, True, True]
+
+
+def test_results_need_the_result_token_when_the_dispatcher_has_one() -> None:
+    async def scenario(client: httpx.AsyncClient) -> None:
+        refusals: list[list[tuple[bytes, bytes]]] = [
+            [],
+            [(b"authorization", b"Bearer wrong")],
+            [(b"authorization", "Bearer s3crét".encode("latin-1"))],
+        ]
+        for headers in refusals:
+            refused = await client.get("/results", headers=headers)
+            assert refused.status_code == 401
+            assert refused.json()["error"] == "unauthorized"
+        allowed = await client.get("/results", headers={"authorization": "Bearer r-token"})
+        assert allowed.status_code == 200
+        assert allowed.json()["records"] == []
+
+    run_with(create_app(Settings(result_token="r-token")), scenario)

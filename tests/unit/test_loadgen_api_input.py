@@ -52,6 +52,20 @@ def test_store_latency_needs_the_result_token() -> None:
     assert list(store.by_id) == ["a"]
 
 
+def test_an_outcome_delivered_twice_is_not_a_duplicate_a_second_outcome_is() -> None:
+    """After a dispatcher restart the load tester reads /results from 0: what callbacks already
+    brought comes again (the same record), which issue 31 saw counted 676 times."""
+    store = OutcomeStore()
+    record = {"id": "a", "outcome": "ok", "finished_at": 1.0, "seq": 7}
+    store.add([record])
+    store.add([dict(record)])
+    store.add([{**record, "seq": 1}])  # the same outcome, from a new ledger's numbering
+    assert store.duplicates == 0
+    store.add([{**record, "outcome": "error", "finished_at": 2.0}])  # the request served twice
+    assert store.duplicates == 1
+    assert store.by_id["a"]["outcome"] == "ok"  # the first one stands
+
+
 def test_the_serve_api_needs_its_token() -> None:
     client = service()
     assert client.get("/runLoadTest").status_code == 401

@@ -1,7 +1,9 @@
 """The original design's ``POST /storeLatency``: where the dispatcher reports each outcome.
 
-Records are kept by id; the first one for an id wins, later copies are counted as duplicates
-(the dispatcher retries posts, so a post that timed out on its side may arrive twice). A post
+Records are kept by id; the first one for an id wins. The same record arriving again (a post
+the dispatcher retried after it timed out on its side, or the catch-up read of ``/results``
+after a restart) is no news; a different outcome for an id already answered is counted as a
+duplicate (``duplicate_outcomes``: a request served twice). A post
 must carry the shared result token when one is set (the dispatcher sends it), so no other
 process can write outcomes into a run; a malformed batch is refused whole with a 4xx naming
 the first bad record.
@@ -43,6 +45,12 @@ def check_records(payload: Any) -> list[dict[str, Any]]:
     return records
 
 
+def same_outcome(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """One outcome delivered twice (a retried post, or /results read after a dispatcher restart
+    re-sending what a callback brought): equal but for the ledger's sequence number."""
+    return {k: v for k, v in one.items() if k != "seq"} == {k: v for k, v in other.items() if k != "seq"}
+
+
 class OutcomeStore:
     def __init__(self) -> None:
         self.by_id: dict[str, dict[str, Any]] = {}
@@ -58,10 +66,11 @@ class OutcomeStore:
             if self.expected is not None and key not in self.expected:
                 self.unknown += 1  # another client's request through the same dispatcher
                 continue
-            if key in self.by_id:
-                self.duplicates += 1
-            else:
+            known = self.by_id.get(key)
+            if known is None:
                 self.by_id[key] = record
+            elif not same_outcome(known, record):
+                self.duplicates += 1
 
 
 def store_latency_endpoint(

@@ -9,8 +9,8 @@ import asyncio
 import contextlib
 import math
 import platform
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,11 +46,13 @@ class LoadTestResult:
     duplicates: int
 
 
-async def fetch_missing(url: str, store: OutcomeStore) -> bool:
-    """Catch up from the dispatcher's /results. False when the dispatcher did not answer."""
+async def fetch_missing(url: str, store: OutcomeStore, token: str | None) -> bool:
+    """Catch up from the dispatcher's /results (it wants the result token, when it has one). False
+    when the dispatcher did not answer."""
     cursor = 0
+    headers = {"authorization": f"Bearer {token}"} if token else {}
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5), headers=headers) as session:
             while True:
                 async with session.get(f"{url}/results", params={"after": cursor, "limit": 1000}) as response:
                     page = await response.json()
@@ -103,7 +105,8 @@ class LoadTest:
         self.progress = progress
         self.own_store = store is None
         self.store = store or OutcomeStore()
-        self.run_id = uuid.uuid4().hex[:8]
+        # Unguessable (96 bits): whoever enqueued a run's next id first would decide its outcome.
+        self.run_id = secrets.token_hex(12)
         self.store.expected = {f"{self.run_id}-{i}" for i in range(len(offsets))}
         self.start_at = time.time() + 0.5  # a moment to set up, so the first sends are on time
         self.sent: list[SentRequest] = []
@@ -222,7 +225,7 @@ class LoadTest:
             self._report()
             await asyncio.sleep(0.2)
         if not (accepted | uncertain) <= store.by_id.keys():
-            await fetch_missing(url, store)
+            await fetch_missing(url, store, self.options.result_token)
 
     async def _hold_to_the_end(self) -> None:
         """A workload's last seconds at rate 0 are part of it (idle-burst ends idle, where scaling
@@ -241,7 +244,7 @@ class LoadTest:
                 request.enqueue_error = "interrupted"
         stats = SendStats(sent=len(self.sent), late=late_count(self.sent, self.options.late_ms))
         stats.lags_ms = [(r.sent_at - r.intended_at) * 1000 for r in self.sent]
-        await fetch_missing(self.options.dispatcher_url, self.store)
+        await fetch_missing(self.options.dispatcher_url, self.store, self.options.result_token)
         return stats
 
     async def _write(self, run_dir: Path, stats: SendStats, partial: bool) -> tuple[dict[str, int], float]:

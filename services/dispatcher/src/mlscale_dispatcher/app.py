@@ -2,8 +2,9 @@
 
 ``POST /enqueue`` validates cheaply (the image is checked as base64, never decoded as an
 image), keeps its bytes, queues, and answers 202 at once; 429 + ``Retry-After`` when the queue is full (in
-requests or in bytes of images); 503 while shutting down. ``GET /results?after=N`` serves
-outcomes for clients that missed callbacks; ``GET /stats`` is the live view; ``PUT /upstreams``
+requests or in bytes of images); 409 for an id it already took; 503 while shutting down.
+``GET /results?after=N`` serves outcomes for clients that missed callbacks (with the result token,
+when the dispatcher has one: the ids are the run's); ``GET /stats`` is the live view; ``PUT /upstreams``
 (only with the control token) replaces the replica list as a backend scales.
 
 The handlers are module-level and find their ``DispatcherState`` on ``request.app.state``; the HTTP
@@ -184,10 +185,15 @@ async def enqueue(request: Request) -> Response:
         job = parse_job(payload, state.settings.max_image_bytes)
     except BadRequest as exc:
         return error_response(exc.status, exc.error, exc.detail)
+    if job.id in state.ids:
+        return error_response(
+            409, "duplicate_id", f"id {job.id!r} was already accepted: one id, one job (its outcome stands)"
+        )
     full = state.queue.refusal(len(job.image))
     if full:
         return reject_full(state, full)
     state.queue.put_nowait(job)
+    state.ids.add(job.id)  # only once queued: after a 429 the same id may come again
     state.accepted += 1
     state.metrics.requests.labels("accepted").inc()
     depth = state.queue.qsize()
@@ -195,7 +201,18 @@ async def enqueue(request: Request) -> Response:
     return json_response({"id": job.id, "queue_depth": depth}, 202)
 
 
+def bearer_matches(request: Request, expected: str) -> bool:
+    # Header values arrive latin-1 decoded; compare bytes (compare_digest refuses non-ASCII str).
+    token = request.headers.get("authorization", "").removeprefix("Bearer ").encode("latin-1")
+    return hmac.compare_digest(token, expected.encode())
+
+
 async def results(request: Request) -> Response:
+    expected = state_of(request).settings.result_token
+    if expected and not bearer_matches(request, expected):  # the ids and outcomes are the run's own
+        return error_response(
+            401, "unauthorized", "GET /results needs 'Authorization: Bearer <the result token>'"
+        )
     try:
         after = int(request.query_params.get("after", "0"))
         limit = int(request.query_params.get("limit", str(RESULTS_PAGE)))
@@ -239,10 +256,8 @@ async def stats(request: Request) -> Response:
 
 async def put_upstreams(request: Request) -> Response:
     state = state_of(request)
-    # Header values arrive latin-1 decoded; compare bytes (compare_digest refuses non-ASCII str).
-    token = request.headers.get("authorization", "").removeprefix("Bearer ").encode("latin-1")
-    expected = (state.settings.control_token or "").encode()
-    if not expected or not hmac.compare_digest(token, expected):
+    expected = state.settings.control_token
+    if not expected or not bearer_matches(request, expected):
         return error_response(403, "forbidden", "PUT /upstreams needs the dispatcher's control token")
     try:
         payload = await read_json(request, state.settings.max_body_bytes)

@@ -121,7 +121,7 @@ def document(id_pattern: str, max_cursor: int, page: int) -> dict[str, Any]:
                             },
                             "queued",
                         ),
-                        **_errors(400, 405, 413, 422, 429, 503),
+                        **_errors(400, 405, 409, 413, 422, 429, 503),
                     },
                 }
             },
@@ -153,7 +153,7 @@ def document(id_pattern: str, max_cursor: int, page: int) -> dict[str, Any]:
                             },
                             "a page of outcomes",
                         ),
-                        **_errors(400, 405),
+                        **_errors(400, 401, 405),
                     },
                 }
             },

@@ -35,6 +35,26 @@ class Sessions:
         await self.report.close()
 
 
+class RecentIds:
+    """Ids this dispatcher accepted, the oldest forgotten first once ``capacity`` is passed."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._ids: dict[str, None] = {}  # insertion-ordered: the oldest first
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._ids
+
+    def add(self, job_id: str) -> None:
+        self._ids[job_id] = None
+        if len(self._ids) > self.capacity:
+            del self._ids[next(iter(self._ids))]
+
+
+IN_FLIGHT_MARGIN = 10_000
+"""More than the forwarders ever hold at once."""
+
+
 @dataclass
 class DispatcherState:
     settings: Settings
@@ -46,6 +66,9 @@ class DispatcherState:
     queue: JobQueue = field(init=False)
     pool: UpstreamPool = field(init=False)
     ledger: Ledger = field(init=False)
+    ids: RecentIds = field(init=False)
+    """Every id queued or in flight, and reported ones as long as ``GET /results`` keeps them: a
+    second job under one id would get two outcomes, one of them a stranger's."""
     report_headers: dict[str, str] = field(init=False)
     """Of every outcome post; the load tester refuses one without the result token it expects."""
 
@@ -55,6 +78,7 @@ class DispatcherState:
         self.metrics.queue_bytes.set_function(lambda: self.queue.queued_bytes)
         self.pool = UpstreamPool(settings.upstreams)
         self.ledger = Ledger(settings.results_kept, settings.report_buffer)
+        self.ids = RecentIds(settings.max_queue + settings.results_kept + IN_FLIGHT_MARGIN)
         self.metrics.upstreams.set(len(self.pool))
         self.report_headers = {"content-type": "application/json"}
         if settings.result_token:
