@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 import uvicorn
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 MAX_CONTROL_BODY = 1024 * 1024
@@ -48,11 +48,16 @@ async def read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
         raise BodyError(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyError(413, "body_too_large", f"the body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyError(413, "body_too_large", f"the body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:  # gone mid-body: nobody to answer, nothing to log as a crash
+        raise BodyError(
+            400, "client_disconnected", "the client closed the connection before the body ended"
+        ) from exc
     raw = b"".join(chunks)
     if not raw.strip():
         if empty is not None:

@@ -8,6 +8,7 @@ The latencies measured are printed for the record; the verdict does not depend o
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -135,3 +136,13 @@ def test_20000_idle_connections_are_closed_and_the_dispatcher_keeps_answering(
     assert prober.longest_failing_streak() < FAILURE_THRESHOLD, prober.failures
     assert sum(prober.passed) > len(prober.passed) * 0.9, prober.failures
     assert dispatcher.process.poll() is None
+
+
+def test_a_client_gone_mid_body_leaves_no_traceback(dispatcher: ServiceProcess) -> None:
+    port = int(dispatcher.url.rsplit(":", 1)[1])
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"POST /enqueue HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"image\": \"")
+    time.sleep(0.5)  # the app notices the disconnect as it reads the body
+    assert httpx.get(dispatcher.url + "/healthz").status_code == 200
+    assert "Traceback" not in dispatcher.log()

@@ -67,6 +67,33 @@ def test_pixel_limit_stops_decompression_bombs() -> None:
     assert caught.value.kind == "image_too_large"
 
 
+@pytest.mark.parametrize(
+    ("fmt", "size", "decoded"),
+    [
+        ("PNG", (3000, 3000), 9_000_000),  # a PNG decodes whole
+        ("JPEG", (3000, 3000), 375 * 375),  # 1/8: both sides stay over 224
+        ("JPEG", (800, 600), 400 * 300),  # 1/2: 1/4 would make 150 rows, under 224
+        ("JPEG", (224, 224), 224 * 224),
+    ],
+)
+def test_decoded_pixels_follow_jpeg_draft_scaling(fmt: str, size: tuple[int, int], decoded: int) -> None:
+    from mlscale_inference.imaging import decoded_pixels, open_image
+
+    image = open_image(encode(Image.new("RGB", size), fmt), 40_000_000)
+    assert decoded_pixels(image, 224) == decoded
+
+
+def test_the_decode_budget_refuses_a_small_file_of_many_pixels_and_passes_a_big_photo() -> None:
+    png = encode(Image.new("L", (6300, 6300)), "PNG")  # issue 31: 128 KB, 39.7 MP, 0.53 s to decode
+    assert len(png) < 200_000
+    with pytest.raises(ImageError) as caught:
+        decode_image(png, 224, 40_000_000, decode_budget=2048 * 2048)
+    assert caught.value.kind == "image_too_large"
+    assert "decode budget" in caught.value.detail
+    photo = jpeg_bytes(4000, 3000)  # 12 MP from a phone: its draft decode is 500x375
+    assert decode_image(photo, 224, 40_000_000, decode_budget=2048 * 2048).shape == (224, 224, 3)
+
+
 def test_labels_are_imagenet_in_keras_order() -> None:
     labels = imagenet_labels()
     assert len(labels) == 1000

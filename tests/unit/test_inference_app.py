@@ -117,8 +117,16 @@ def test_bad_input_gets_a_4xx_json_error(case: str, body: bytes, status: int, er
     run_with(app_with(serving_model(FlatModel())), scenario, lifespan=True)
 
 
+def png_of(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (width, height)).save(out, "PNG")
+    return out.getvalue()
+
+
 RAW_BAD = [  # (case, body: None for a real photo, query, status, error)
     ("empty", b"", "", 400, "invalid_image"),
+    # issue 31: 128 KB, 39.7 MP (under the 40 MP header limit): over the 2048x2048 decode budget
+    ("a small PNG of many pixels", png_of(6300, 6300), "", 413, "image_too_large"),
     ("text", b"hello, not an image", "", 400, "invalid_image"),
     ("top_k zero", None, "?top_k=0", 422, "invalid_field"),
     ("top_k word", None, "?top_k=five", 422, "invalid_field"),

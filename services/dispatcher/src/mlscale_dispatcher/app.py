@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -127,11 +127,16 @@ async def read_json(request: Request, limit: int) -> Any:
         raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:  # gone mid-body: nobody to answer, nothing to log as a crash
+        raise BadRequest(
+            400, "client_disconnected", "the client closed the connection before the body ended"
+        ) from exc
     try:
         return orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError as exc:

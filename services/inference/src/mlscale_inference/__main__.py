@@ -47,6 +47,10 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> Settings:
         help="images up to this many pixels decode on the event loop, larger on a thread (default 1000000)",
     )  # fmt: skip
     parser.add_argument(
+        "--decode-budget", type=int, default=None,
+        help="most pixels one decode may make (JPEG after draft scaling); more is 413 (default 4194304)",
+    )  # fmt: skip
+    parser.add_argument(
         "--drain-timeout", type=float, default=None, help="seconds to drain on SIGTERM (default 30)"
     )
     parser.add_argument("--log-level", default=env.get("log_level", "info"))
@@ -76,6 +80,7 @@ def parse_args(argv: Sequence[str] | None, environ: dict[str, str]) -> Settings:
         **pick("max_pending", args.max_pending, int),
         **pick("max_image_bytes", args.max_image_bytes, int),
         **pick("loop_max_pixels", args.loop_max_pixels, int),
+        **pick("decode_budget", args.decode_budget, int),
         **pick("drain_timeout", args.drain_timeout, float),
     }
     if args.replica_id:

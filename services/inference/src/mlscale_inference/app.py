@@ -35,7 +35,7 @@ import orjson
 from PIL import Image
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -179,6 +179,7 @@ def lifespan_for(
 async def run_model(state: ReplicaState, data: bytes, k: int) -> tuple[list[dict[str, Any]], float, float]:
     """Top-k of the image, and the seconds its decode and its inference took (waits excluded)."""
     image = open_image(data, state.settings.max_pixels)  # the header only: cheap, on the loop
+    imaging.check_decode_budget(image, INPUT_SIZE, state.settings.decode_budget)
     width, height = image.size
     if width * height > state.settings.loop_max_pixels:  # its decode would hold the loop up
         loop = asyncio.get_running_loop()
@@ -215,11 +216,16 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:  # gone mid-body: nobody to answer, nothing to log as a crash
+        raise BadRequest(
+            400, "client_disconnected", "the client closed the connection before the body ended"
+        ) from exc
     return b"".join(chunks)
 
 

@@ -65,6 +65,10 @@ class Settings:
     """Largest decoded image accepted; the request body may be base64's 4/3 of it plus a little."""
     max_pixels: int = 40_000_000
     """Largest image (width × height) decoded, so a small file cannot expand into gigabytes."""
+    decode_budget: int = 2048 * 2048
+    """Most pixels one decode may produce (a JPEG after draft mode's 1/2 to 1/8 scaling, a PNG
+    whole): 84 times the model's 224x224, so a photo or a screenshot passes and a small file that
+    expands into tens of megapixels does not (``imaging.check_decode_budget``)."""
     loop_max_pixels: int = 1_000_000
     """Images up to this size are decoded on the event loop, larger ones on the worker thread (a
     megapixel of PNG is about 37 ms to decode here; JPEG's draft mode makes it a tenth of that)."""
@@ -98,6 +102,8 @@ class Settings:
             raise ConfigError(f"threads: {self.threads} must be at least 1")
         if self.max_pending < 1:
             raise ConfigError(f"max_pending: {self.max_pending} must be at least 1")
+        if self.decode_budget < 224 * 224:
+            raise ConfigError(f"decode_budget: {self.decode_budget} is under the model's 224x224 pixels")
         if self.loop_max_pixels < 0:
             raise ConfigError(f"loop_max_pixels: {self.loop_max_pixels} must not be negative")
         if self.max_image_bytes < 1:

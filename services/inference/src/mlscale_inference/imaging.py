@@ -27,9 +27,39 @@ class ImageError(ValueError):
         self.detail = detail
 
 
-def decode_image(data: bytes, size: int, max_pixels: int) -> npt.NDArray[np.uint8]:
+def decode_image(
+    data: bytes, size: int, max_pixels: int, decode_budget: int | None = None
+) -> npt.NDArray[np.uint8]:
     """Decode and resize to ``size``×``size`` RGB, uint8."""
-    return to_tensor(open_image(data, max_pixels), size)
+    image = open_image(data, max_pixels)
+    if decode_budget is not None:
+        check_decode_budget(image, size, decode_budget)
+    return to_tensor(image, size)
+
+
+def decoded_pixels(image: Image.Image, size: int) -> int:
+    """Pixels a decode for a ``size``×``size`` input produces: a JPEG's draft mode scales by the
+    largest of 1/2, 1/4, 1/8 that keeps both sides at least ``size``; a PNG decodes whole."""
+    width, height = image.size
+    scale = 1
+    while image.format == "JPEG" and scale < 8 and min(width, height) // (scale * 2) >= size:
+        scale *= 2
+    return -(-width // scale) * -(-height // scale)
+
+
+def check_decode_budget(image: Image.Image, size: int, budget: int) -> None:
+    """Refuse (closing it) an image whose decode would produce more than ``budget`` pixels: a
+    128 KB PNG of 39.7 MP cost 0.53 s of CPU and 170 MB, 36 times a photo's decode."""
+    pixels = decoded_pixels(image, size)
+    if pixels > budget:
+        width, height = image.size
+        fmt = image.format
+        image.close()
+        raise ImageError(
+            "image_too_large",
+            f"decoding this {width}x{height} {fmt} makes {pixels} pixels, over the decode budget of "
+            f"{budget} (the model takes {size}x{size}): send it scaled down",
+        )
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
