@@ -49,6 +49,21 @@ def test_a_failed_upstream_cools_down_and_is_used_only_as_a_last_resort() -> Non
     assert pool.pick(11.0, frozenset({"http://b"})) is a
 
 
+def test_a_retry_never_goes_back_to_a_refused_replica_while_a_busy_one_is_listed() -> None:
+    """Issue 31: a killed replica (connection refused) and a busy one (503), both cooling down: the
+    retry goes to the busy one, however recently it failed, until the dead one's longer cool-down
+    has passed."""
+    pool = UpstreamPool(["http://dead", "http://busy"], cool_down=1.0, unreachable_cool_down=5.0)
+    dead, busy = (pool.pick(0.0, frozenset({other})) for other in ("http://busy", "http://dead"))
+    assert dead is not None
+    assert busy is not None
+    pool.failed(dead, now=10.0, unreachable=True)
+    pool.failed(busy, now=10.2)  # later, and so cooling down longer in the old rule
+    assert all(pool.pick(t) is busy for t in (10.3, 10.9, 11.5, 14.9))
+    assert pool.pick(15.1, frozenset({"http://busy"})) is dead  # its cool-down over: tried again
+    assert pool.pick(10.5, frozenset({"http://busy"})) is dead  # the only one left: still tried
+
+
 def test_replacing_upstreams_keeps_counters_of_those_that_stay() -> None:
     pool = UpstreamPool(["http://a/", "http://b"])
     a = pool.pick(0.0, frozenset({"http://b"}))

@@ -199,7 +199,7 @@ class Forwarder:
             infer_ms = (time.monotonic() - started) * 1000
             if outcome.kind != "retry":
                 break
-            self.pool.failed(upstream, time.monotonic())
+            self.pool.failed(upstream, time.monotonic(), unreachable=outcome.status is None)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 1.0)
         if outcome.kind == "ok" and isinstance(outcome.body, dict):
