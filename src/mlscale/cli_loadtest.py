@@ -11,10 +11,11 @@ from rich.live import Live
 
 from mlscale import defaults
 from mlscale.cli_console import console
-from mlscale.cli_params import choices, positive
+from mlscale.cli_params import choices, http_url, positive
 from mlscale.cli_tables import terminal_table
 from mlscale.errors import InputError, MlscaleError
 from mlscale.eventloop import run_async
+from mlscale.loadgen.options import MAX_PLANNED
 from mlscale.workload import Arrival
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ def loadtest(
     dispatcher: Annotated[
         str | None,
         typer.Option(
-            metavar="URL", help="the dispatcher's base URL \\[default: the running system's, else :8000]"
+            metavar="URL",
+            help="the dispatcher's base URL \\[default: the running system's, else :8000]",
+            callback=http_url,
         ),
     ] = None,
     images: Annotated[
@@ -55,6 +58,12 @@ def loadtest(
     ] = 1.0,
     scale: Annotated[float, typer.Option(metavar="X", min=0.0, help="multiply every rate")] = 1.0,
     max_images: Annotated[int | None, typer.Option(metavar="N", min=1, help="stop after N requests")] = None,
+    max_planned: Annotated[
+        int,
+        typer.Option(
+            metavar="N", min=1, help="refuse a run that plans more requests (each takes ~1 KB while it runs)"
+        ),
+    ] = MAX_PLANNED,
     arrival: Annotated[
         Arrival, typer.Option(metavar=choices(Arrival), help="spacing within each second")
     ] = Arrival.UNIFORM,
@@ -122,7 +131,7 @@ def loadtest(
         _serve(workload, pool, schedule, options)
         return
     assert workload is not None
-    result = _run(workload, pool, schedule, options, capacity, live, images_name=str(folder))
+    result = _run(workload, pool, schedule, options, capacity, live, str(folder), max_planned)
     counts = [[outcome, f"{n:,}"] for outcome, n in result.counts.items()]
     # The path on a line of its own: as the table's title it wrapped at the table's width.
     console.print(f"run {result.run_dir}", soft_wrap=True, highlight=False)
@@ -138,6 +147,7 @@ def _run(
     capacity: float | None,
     live: bool,
     images_name: str,
+    max_planned: int = MAX_PLANNED,
 ) -> LoadTestResult:
     from dataclasses import replace
 
@@ -150,6 +160,12 @@ def _run(
 
     per_unit = requests_per_unit_of(workload, capacity, (system or {}).get("calibration"))
     scaled = replace(schedule, scale=schedule.scale * per_unit)
+    planned = scaled.planned(workload)  # counted before the schedule is built: 2e9 took 2.7 GB
+    if planned > max_planned:
+        raise InputError(
+            f"{workload.name} would send {planned:,} requests; the limit is {max_planned:,}: cut it with "
+            "--max-images N, --scale or --step-seconds, or raise the limit with --max-planned N"
+        )
     offsets, plan = scaled.offsets(workload), scaled.plan(workload)
     options = replace(
         options,

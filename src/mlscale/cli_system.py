@@ -14,7 +14,7 @@ from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.backends import BackendName, ClusterChoice, SystemStatus, UpOptions, open_backend
 from mlscale.backends.base import EngineName
 from mlscale.cli_console import console
-from mlscale.cli_params import choices
+from mlscale.cli_params import choices, http_url
 from mlscale.cli_tables import terminal_table
 
 STATUS_HEADER = ("process", "address", "pid", "state", "restarts", "CPU m", "CPU %")
@@ -70,6 +70,7 @@ def up(
         str | None,
         typer.Option(
             metavar="URL",
+            callback=http_url,
             help=f"where the dispatcher posts outcomes \\[local: {defaults.RESULT_URL}; kubernetes: "
             "the chart's]",
         ),
@@ -192,6 +193,7 @@ def up(
         str | None,
         typer.Option(
             metavar="URL",
+            callback=http_url,
             help="reach the dispatcher here, not by Minikube or a port-forward",
             rich_help_panel=KUBERNETES,
         ),

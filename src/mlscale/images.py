@@ -35,10 +35,15 @@ def load_images(folder: Path) -> ImagePool:
         raise ImageFolderError(f"{folder}: no .jpg, .jpeg or .png files in this folder")
     encoded = []
     for path in paths:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:  # unreadable (permissions), or gone since the listing
+            raise ImageFolderError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
         try:
             with Image.open(path) as image:
                 image.verify()  # header and structure, without a full decode
+        except Image.DecompressionBombError as exc:
+            raise ImageFolderError(f"{path}: too many pixels for a test image ({exc})") from exc
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise ImageFolderError(f"{path}: not a readable JPEG or PNG ({exc})") from exc
         encoded.append(base64.b64encode(data).decode("ascii"))

@@ -46,7 +46,7 @@ MAX_RATE = 1_000_000
 """Requests/s one step may ask for: far past what one load tester sends (5,000/s measured), and
 small enough that sizing a run can never overflow (a rate of 1e308 once did, in --serve)."""
 _UNIT = re.compile(r"#\s*unit:\s*(\S+)\s*$")
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)  # not '１０' (fullwidth)
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,9 @@ def parse_workload(text: str, path: str = "<workload>") -> Workload:
                     path, number, where, f"{stripped!r} is not a number of requests per second"
                 )
             value = float(stripped)
-            if not math.isfinite(value) or value < 0:
+            if not math.isfinite(value):
+                raise WorkloadError(path, number, where, f"{stripped} is not a finite number")
+            if value < 0:
                 raise WorkloadError(path, number, where, f"{stripped} is negative; rates must be >= 0")
             if value > MAX_RATE:
                 raise WorkloadError(
@@ -115,6 +117,8 @@ def requests_per_unit(workload: Workload, calibration: dict[str, Any] | None) ->
 
 
 def load_workload(path: Path) -> Workload:
+    if path.exists() and not path.is_file():  # a FIFO or a device would block the read, or never end
+        raise WorkloadError(str(path), 0, 0, "not a regular file: give a workload file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:

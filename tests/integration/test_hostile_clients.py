@@ -142,7 +142,7 @@ def test_a_client_gone_mid_body_leaves_no_traceback(dispatcher: ServiceProcess) 
     port = int(dispatcher.url.rsplit(":", 1)[1])
     for _ in range(3):
         with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
-            client.sendall(b"POST /enqueue HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"image\": \"")
+            client.sendall(b'POST /enqueue HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"image": "')
     time.sleep(0.5)  # the app notices the disconnect as it reads the body
     assert httpx.get(dispatcher.url + "/healthz").status_code == 200
     assert "Traceback" not in dispatcher.log()

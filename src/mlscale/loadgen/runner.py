@@ -10,6 +10,7 @@ import contextlib
 import math
 import platform
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import aiohttp
 import uvicorn
 
 from mlscale import __version__
-from mlscale.errors import LoadTestInterrupted, MlscaleError
+from mlscale.errors import InputError, LoadTestInterrupted, MlscaleError
 from mlscale.images import ImagePool
 from mlscale.loadgen.merge import final_rows, timeline_rows
 from mlscale.loadgen.options import LoadTestOptions
@@ -82,6 +83,25 @@ def _uncertain(request: SentRequest) -> bool:
     return request.enqueue_status is None and request.enqueue_error is not None
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for the outcome receiver, or an InputError naming --listen."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise InputError(f"--listen {host}:{port}: {exc.strerror or exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise InputError(
+            f"--listen {host}:{port}: cannot listen there for outcomes ({exc.strerror or exc}); "
+            "give another --listen HOST:PORT (and the dispatcher's --result-url to match)"
+        ) from exc
+    return sock
+
+
 class LoadTest:
     """One run. With ``store`` given, outcomes arrive through someone else's ``/storeLatency``
     (``--serve``); otherwise the run serves its own on ``options.listen_host:listen_port``."""
@@ -136,8 +156,8 @@ class LoadTest:
         return True
 
     async def run(self) -> LoadTestResult:
+        server = await self._listen() if self.own_store else None  # first: a taken port leaves no run
         run_dir = new_run_dir(self.options.runs_dir, self.workload.name, self.start_at)
-        server = await self._listen() if self.own_store else None
         self.plan_announced = await self._announce()
         self.sampler.start()
         interrupted = False
@@ -172,13 +192,14 @@ class LoadTest:
             http=guarded_protocol(),
         )
         server = EmbeddedServer(config)
-        task = asyncio.create_task(server.serve())
+        # Bound here, not by Uvicorn, which logs a taken port and calls sys.exit(1).
+        listener = listening_socket(options.listen_host, options.listen_port)
+        task = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started:
             if task.done():
                 task.result()
                 raise MlscaleError(
-                    f"could not listen on {options.listen_host}:{options.listen_port} for /storeLatency; "
-                    "is the port taken?"
+                    f"could not listen on {options.listen_host}:{options.listen_port} for /storeLatency"
                 )
             await asyncio.sleep(0.01)
         server.task = task  # type: ignore[attr-defined]
