@@ -16,8 +16,10 @@ from typing import Any
 
 import orjson
 import uvicorn
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
+
+from mlscale_http import BodyRefused, read_body
 
 MAX_CONTROL_BODY = 1024 * 1024
 """/runLoadTest and /generateReport bodies: a workload string of ~100,000 rates fits."""
@@ -43,22 +45,10 @@ async def read_json(request: Request, limit: int, *, empty: Any = None) -> Any:
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if kind not in ("application/json", ""):
         raise BodyError(415, "unsupported_media_type", f"send application/json, not {kind!r}")
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BodyError(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BodyError(413, "body_too_large", f"the body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect as exc:  # gone mid-body: nobody to answer, nothing to log as a crash
-        raise BodyError(
-            400, "client_disconnected", "the client closed the connection before the body ended"
-        ) from exc
-    raw = b"".join(chunks)
+        raw = await read_body(request, limit)
+    except BodyRefused as exc:
+        raise BodyError(exc.status, exc.error, exc.detail) from exc
     if not raw.strip():
         if empty is not None:
             return empty

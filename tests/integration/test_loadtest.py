@@ -124,6 +124,18 @@ def test_arrivals_are_spread_within_each_second(tmp_path: Path) -> None:
     assert set(outcomes) == {"lost"}  # accepted, never reported: counted, not dropped silently
 
 
+def reported_outcomes(url: str, count: int, timeout: float = 20) -> bool:
+    """Wait until the dispatcher at ``url`` has posted ``count`` outcomes; False if it never did."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{url}/stats").json()["report"]["posted"] >= count:
+                    return True
+            time.sleep(0.05)
+    return False
+
+
 def test_a_dispatcher_killed_mid_run_yields_lost_records_not_a_hang(
     tmp_path: Path, system: tuple[ServiceProcess, int]
 ) -> None:
@@ -135,14 +147,8 @@ def test_a_dispatcher_killed_mid_run_yields_lost_records_not_a_hang(
     reported = threading.Event()
 
     def kill_after_five_reported() -> None:
-        deadline = time.monotonic() + 20
-        with httpx.Client(timeout=1) as client:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{dispatcher.url}/stats").json()["report"]["posted"] >= 5:
-                        reported.set()
-                        break
-                time.sleep(0.05)
+        if reported_outcomes(dispatcher.url, 5):
+            reported.set()
         dispatcher.stop()
 
     killer = threading.Thread(target=kill_after_five_reported, daemon=True)
@@ -237,13 +243,7 @@ def test_a_dispatcher_restarted_mid_run_counts_no_duplicate_outcomes(
     second: list[ServiceProcess] = []
 
     def restart_after_five_reported() -> None:
-        deadline = time.monotonic() + 20
-        with httpx.Client(timeout=1) as client:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{first.url}/stats").json()["report"]["posted"] >= 5:
-                        break
-                time.sleep(0.05)
+        reported_outcomes(first.url, 5)
         first.stop()
         second.append(_dispatcher_on(port, result_port, upstream, tmp_path / "d2.log"))
 

@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -39,6 +39,7 @@ from mlscale_dispatcher.forwarder import Forwarder, Job
 from mlscale_dispatcher.ledger import Record
 from mlscale_dispatcher.metrics import BusySecondsCollector
 from mlscale_dispatcher.state import DispatcherState, Sessions
+from mlscale_http import BodyRefused, read_body
 
 log = logging.getLogger("mlscale_dispatcher")
 
@@ -122,23 +123,12 @@ def lifespan_for(
 
 
 async def read_json(request: Request, limit: int) -> Any:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect as exc:  # gone mid-body: nobody to answer, nothing to log as a crash
-        raise BadRequest(
-            400, "client_disconnected", "the client closed the connection before the body ended"
-        ) from exc
+        raw = await read_body(request, limit)
+    except BodyRefused as exc:
+        raise BadRequest(exc.status, exc.error, exc.detail) from exc
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(400, "invalid_json", f"the body is not JSON: {exc}") from exc
 

@@ -35,10 +35,12 @@ import orjson
 from PIL import Image
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mlscale_http import BodyRefused
+from mlscale_http import read_body as read_limited_body
 from mlscale_inference import __version__, imaging, openapi
 from mlscale_inference.config import Settings
 from mlscale_inference.engines import load_engine
@@ -211,22 +213,10 @@ def classify(
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BadRequest(413, "body_too_large", f"the body is {declared} bytes; the limit is {limit}")
-    chunks: list[bytes] = []
-    size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BadRequest(413, "body_too_large", f"the body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect as exc:  # gone mid-body: nobody to answer, nothing to log as a crash
-        raise BadRequest(
-            400, "client_disconnected", "the client closed the connection before the body ended"
-        ) from exc
-    return b"".join(chunks)
+        return await read_limited_body(request, limit)
+    except BodyRefused as exc:
+        raise BadRequest(exc.status, exc.error, exc.detail) from exc
 
 
 def parse_top_k(value: Any) -> int:
