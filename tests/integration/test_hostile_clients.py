@@ -124,8 +124,8 @@ def idle_flood(port: int, count: int, seconds: float) -> subprocess.Popen[str]:
 def test_20000_idle_connections_are_closed_and_the_dispatcher_keeps_answering(
     dispatcher: ServiceProcess,
 ) -> None:
-    """More idle sockets than its open-file limit leaves for connections (20,000 here): the oldest
-    make room for new ones, the rest close at the head timeout, /healthz and /enqueue answer.
+    """More idle sockets than its connection cap (16,384 at most): the oldest make room for new
+    ones, the rest close at the head timeout, /healthz and /enqueue answer.
 
     While 20,000 connections arrive at once the kernel's accept queue (4,096) can be full, so a
     probe's connection may wait for a SYN retry: a probe may fail, but never three in a row, even
