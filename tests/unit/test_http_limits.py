@@ -16,7 +16,7 @@ from harness.services import free_port
 from mlscale_http import HttpLimits, guarded_protocol
 from mlscale_http.limits import connection_cap
 
-LIMITS = HttpLimits(max_head_bytes=1024, head_timeout=0.5, max_connections=8)
+LIMITS = HttpLimits(max_head_bytes=1024, head_timeout=0.5, body_timeout=0.5, max_connections=8)
 
 
 class Server:
@@ -132,10 +132,26 @@ def test_a_head_sent_too_slowly_is_408(server: Server) -> None:
     assert time.monotonic() - began >= LIMITS.head_timeout
 
 
+def test_a_body_that_stops_coming_is_408_and_one_that_keeps_coming_is_not(server: Server) -> None:
+    with server.connect() as client:
+        client.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        raw = response(client)  # and no more of the body
+    assert status(raw) == 408
+    assert b"the body stalled" in raw
+    with server.connect() as client:  # slow but steady: a byte every 0.3 timeouts, 2.1 timeouts in all
+        client.sendall(b"POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\nConnection: close\r\n\r\n")
+        for _ in range(7):
+            time.sleep(LIMITS.body_timeout * 0.3)
+            client.sendall(b"x")
+        raw = response(client)
+    assert status(raw) == 200
+    assert b"\r\n7\r\n" in raw
+
+
 def test_the_timeout_restarts_after_each_response(server: Server) -> None:
     with server.connect() as client:
-        for _ in range(3):  # each request well inside the timeout, three timeouts in all
-            time.sleep(LIMITS.head_timeout * 0.6)
+        for _ in range(7):  # each request well inside the timeout, 2.1 timeouts in all
+            time.sleep(LIMITS.head_timeout * 0.3)
             client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             assert status(client.recv(4096)) == 200
 

@@ -12,6 +12,9 @@ and Node do:
 - wants a complete head ``head_timeout`` seconds after the connection opened or the previous
   response ended: a connection that sent nothing is closed, one that sent part of a head gets 408
   (nginx's ``client_header_timeout``, Go's ``ReadHeaderTimeout``, Node's ``headersTimeout``);
+- wants a request's body to keep coming: ``body_timeout`` seconds without a byte of it and the
+  request gets 408 and its connection is closed (nginx's ``client_body_timeout``), so a client
+  that stops mid-body does not hold its connection for ever;
 - at ``max_connections``, makes room for a new connection by closing the one that has waited
   longest for a request, as nginx reclaims idle keep-alive connections when it runs out (so a
   flood of idle sockets cannot shut out a health probe); if every connection has a request in
@@ -40,6 +43,8 @@ class HttpLimits:
     """Request line plus headers; nginx's default buffers are 8 KB, Node's 16 KB."""
     head_timeout: float = 10.0
     """Seconds from a connection's start, or the end of its last response, to a complete head."""
+    body_timeout: float = 30.0
+    """Seconds a request's body may go without a byte (nginx's default is 60 s)."""
     max_connections: int | None = None
     """Open connections at most; None: the open-file limit less a reserve, at most 16,384
     (``connection_cap``)."""
@@ -90,6 +95,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self.head_bytes = 0
         self.line_done = False
         self.head_deadline: asyncio.TimerHandle | None = None
+        self.body_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -104,10 +110,13 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.waiting.pop(self, None)
         self._cancel_deadline()
+        self._await_body(False)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if not self.in_head:
+            if self.body_deadline is not None:  # the body is still coming: its clock starts again
+                self._await_body(True)
             super().data_received(data)
             return
         room = self.limits.max_head_bytes - self.head_bytes
@@ -129,11 +138,32 @@ class GuardedProtocol(HttpToolsProtocol):
         self.in_head = False
         self.waiting.pop(self, None)
         self._cancel_deadline()
+        self._await_body(True)  # until on_message_complete, at once for a request without a body
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self.in_head, self.head_bytes, self.line_done = True, 0, False
+        self._await_body(False)
         super().on_message_complete()
+
+    def _await_body(self, waiting: bool) -> None:
+        if self.body_deadline is not None:
+            self.body_deadline.cancel()
+        self.body_deadline = (
+            self.loop.call_later(self.limits.body_timeout, self._body_timed_out) if waiting else None
+        )
+
+    def _body_timed_out(self) -> None:
+        self.body_deadline = None
+        if self.transport.is_closing():
+            return
+        logger.warning("a request's body stalled for %g s: 408", self.limits.body_timeout)
+        if self.cycle is not None and self.cycle.response_started:  # too late for a status
+            self.transport.close()
+            return
+        self._refuse(
+            408, "request_timeout", f"the body stalled: no byte of it for {self.limits.body_timeout:g} s"
+        )
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
