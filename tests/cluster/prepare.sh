@@ -63,11 +63,17 @@ if [[ -x $BIN/kubelet && -x $BIN/kube-scheduler && -x $BIN/kube-proxy && -x $BIN
     exit 0
 fi
 started=$(date +%s)
+GO_BIN=/usr/lib/go-1.19/bin  # Debian's Go, which built Kubernetes 1.20 (tests/k8s/prepare.sh says why)
+if [[ ! -x $GO_BIN/go ]]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-1.19-go >/dev/null
+fi
 cd "$CACHE/src/tree"
 version=$(dpkg-parsechangelog -S Version | sed 's/.*really//; s/-.*//')
 export KUBE_GIT_VERSION="v$version" KUBE_GIT_MAJOR="${version%%.*}" KUBE_GIT_TREE_STATE=clean
 export KUBE_GIT_MINOR=$(echo "$version" | cut -d. -f2) KUBE_GIT_COMMIT=0000000000000000000000000000000000000000
-export GO111MODULE=on GOPROXY=off GOCACHE=$CACHE/go-cache
+export GO111MODULE=on GOPROXY=off GOCACHE=$CACHE/go-cache GOTOOLCHAIN=local
+export PATH="$GO_BIN:$PATH"
 sed -i -E '/_ "k8s.io\/kubernetes\/pkg\/credentialprovider\/(aws|azure|gcp)"/d' \
     cmd/kubelet/app/plugins.go cmd/kubelet/app/options/globalflags.go
 make WHAT="cmd/kubelet cmd/kube-scheduler cmd/kube-proxy" GOFLAGS="-mod=vendor -tags=providerless"

@@ -14,8 +14,11 @@ if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager ]]; then
 fi
 started=$(date +%s)
 
+# Kubernetes 1.20's vendored code is built with the Go Debian 12 built it with (1.19), not
+# whichever `go` is first on PATH (now Go 1.26 at /usr/local/go, which 1.20 is not known to build with).
+GO_BIN=/usr/lib/go-1.19/bin
 missing=()
-command -v go >/dev/null || missing+=(golang-go)
+[[ -x $GO_BIN/go ]] || missing+=(golang-1.19-go)
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v dpkg-source >/dev/null || missing+=(dpkg-dev)
 command -v openssl >/dev/null || missing+=(openssl)
@@ -48,7 +51,8 @@ cd tree
 version=$(dpkg-parsechangelog -S Version | sed 's/.*really//; s/-.*//')
 export KUBE_GIT_VERSION="v$version" KUBE_GIT_MAJOR="${version%%.*}" KUBE_GIT_TREE_STATE=clean
 export KUBE_GIT_MINOR=$(echo "$version" | cut -d. -f2) KUBE_GIT_COMMIT=0000000000000000000000000000000000000000
-export GOFLAGS=-mod=vendor GO111MODULE=on GOPROXY=off GOCACHE=$CACHE/go-cache
+export GOFLAGS=-mod=vendor GO111MODULE=on GOPROXY=off GOCACHE=$CACHE/go-cache GOTOOLCHAIN=local
+export PATH="$GO_BIN:$PATH"
 make WHAT="cmd/kube-apiserver cmd/kube-controller-manager"
 
 mkdir -p "$BIN"
