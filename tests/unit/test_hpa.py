@@ -210,28 +210,35 @@ def test_NormalizeDesiredReplicasWithBehavior(
 
 STORE_SCALE_EVENTS = [
     # (name, previous events (seconds ago, change), rules or None (no behavior), change per 60 s before,
-    #  live events after storing a change of 5: Go also keeps the outdated ones, marked, and reuses one slot)
+    #  the list after storing a change of 5, slot by slot as Go's test compares it: (change, outdated))
     ("empty entries with default behavior", [], None, 0, []),
-    ("empty entries with two-policy-behavior", [], rules(10, 60, 100, 60, 0), 0, [5]),
-    ("one outdated entry to be kept untouched without behavior", [(61, 7)], None, 0, [7]),
-    ("one outdated entry to be replaced with behavior", [(61, 7)], rules(10, 60, 100, 60, 0), 0, [5]),
-    ("one actual entry to be not touched with behavior", [(58, 7)], rules(10, 60, 100, 60, 0), 7, [7, 5]),
-    ("two entries, one of them to be replaced", [(61, 7), (59, 6)], rules(10, 60, 0, 0, 0), 6, [6, 5]),
+    ("empty entries with two-policy-behavior", [], rules(10, 60, 100, 60, 0), 0, [(5, False)]),
+    ("one outdated entry to be kept untouched without behavior", [(61, 7)], None, 0, [(7, False)]),
+    ("one outdated entry to be replaced with behavior", [(61, 7)], rules(10, 60, 100, 60, 0), 0, [(5, False)]),
+    ("one actual entry to be not touched with behavior", [(58, 7)], rules(10, 60, 100, 60, 0), 7,
+     [(7, False), (5, False)]),
+    ("two entries, one of them to be replaced", [(61, 7), (59, 6)], rules(10, 60, 0, 0, 0), 6,
+     [(5, False), (6, False)]),
     ("replace one entry, use policies with different periods", [(29, 8), (59, 6), (61, 7), (61, 9)],
-     rules(10, 60, 100, 30, 0), 14, [8, 6, 5]),
-    ("two entries, both actual", [(58, 7), (59, 6)], rules(10, 120, 100, 30, 0), 13, [7, 6, 5]),
+     rules(10, 60, 100, 30, 0), 14, [(8, False), (6, False), (7, True), (5, False)]),
+    ("two entries, both actual", [(58, 7), (59, 6)], rules(10, 120, 100, 30, 0), 13,
+     [(7, False), (6, False), (5, False)]),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("previous", "scaling", "change_before", "live_after"),
+    ("previous", "scaling", "change_before", "after"),
     [case[1:] for case in STORE_SCALE_EVENTS],
     ids=[case[0] for case in STORE_SCALE_EVENTS],
 )
 def test_StoreScaleEvents(
-    previous: list[tuple[int, int]], scaling: ScalingRules | None, change_before: int, live_after: list[int]
+    previous: list[tuple[int, int]],
+    scaling: ScalingRules | None,
+    change_before: int,
+    after: list[tuple[int, bool]],
 ) -> None:
-    """storeScaleEvent and getReplicasChangePerPeriod, up (10 -> 15) and down (10 -> 5)."""
+    """storeScaleEvent and getReplicasChangePerPeriod, up (10 -> 15) and down (10 -> 5); the list
+    compared slot by slot, outdated events included, as Go's test does."""
     events = tuple(ScaleEvent(NOW - ago, change) for ago, change in previous)
     for up in (True, False):
         config = HPAConfig(behavior=scaling is not None)
@@ -239,10 +246,9 @@ def test_StoreScaleEvents(
             config = replace(config, scale_up=scaling) if up else replace(config, scale_down=scaling)
         state = HPAState(scale_up_events=events) if up else HPAState(scale_down_events=events)
         assert _changed_within(60, events, NOW) == change_before
-        after = record_scale(state, 10, 15 if up else 5, NOW, config)
-        stored = after.scale_up_events if up else after.scale_down_events
-        longest = max((p.period_seconds for p in scaling.policies), default=0) if scaling else float("inf")
-        assert [e.change for e in stored if e.at > NOW - longest] == live_after
+        stored_state = record_scale(state, 10, 15 if up else 5, NOW, config)
+        stored = stored_state.scale_up_events if up else stored_state.scale_down_events
+        assert [(e.change, e.outdated) for e in stored] == after
 
 
 def test_CalculateScaleUpLimitWithScalingRules() -> None:

@@ -17,6 +17,9 @@ from mlscale.autoscaling.config import HPAConfig, ScalingRules
 class ScaleEvent:
     at: float
     change: int
+    outdated: bool = False
+    """Older than every rate policy's period (Go's ``markScaleEventsOutdated``): kept in the list,
+    counted by no period, and its slot reused by the next event."""
 
 
 @dataclass(frozen=True)
@@ -163,21 +166,33 @@ def normalize(
     return Normalized(replicas, stabilized, limit_reason, reason), state
 
 
+def store_event(
+    events: tuple[ScaleEvent, ...], change: int, now: float, rules: ScalingRules, config: HPAConfig
+) -> tuple[ScaleEvent, ...]:
+    """Go's ``storeScaleEvent`` on one direction's list: mark the events older than the longest
+    policy period outdated (``markScaleEventsOutdated``), then put the new one in the last
+    outdated slot, or append it. The list keeps Go's order and length, slot by slot."""
+    longest = max((config.scaled(p.period_seconds) for p in rules.policies), default=0.0)
+    marked = [replace(e, outdated=True) if e.at < now - longest else e for e in events]
+    reusable = [index for index, event in enumerate(marked) if event.outdated]
+    event = ScaleEvent(now, change)
+    if reusable:
+        marked[reusable[-1]] = event
+    else:
+        marked.append(event)
+    return tuple(marked)
+
+
 def record_scale(state: HPAState, before: int, after: int, now: float, config: HPAConfig) -> HPAState:
-    """``storeScaleEvent``: remember a rescale for the rate policies; drop events no policy needs.
-    Without ``behavior`` there are no rate policies, and Kubernetes records nothing."""
+    """``storeScaleEvent``: remember a rescale for the rate policies. Without ``behavior`` there
+    are no rate policies, and Kubernetes records nothing."""
     if not config.behavior:
         return state
-
-    def keep(events: tuple[ScaleEvent, ...], rules: ScalingRules) -> tuple[ScaleEvent, ...]:
-        longest = max((config.scaled(p.period_seconds) for p in rules.policies), default=0.0)
-        return tuple(e for e in events if e.at > now - longest)
-
     if after > before:
-        events = (*keep(state.scale_up_events, config.scale_up), ScaleEvent(now, after - before))
+        events = store_event(state.scale_up_events, after - before, now, config.scale_up, config)
         return replace(state, scale_up_events=events)
     if after < before:
-        events = (*keep(state.scale_down_events, config.scale_down), ScaleEvent(now, before - after))
+        events = store_event(state.scale_down_events, before - after, now, config.scale_down, config)
         return replace(state, scale_down_events=events)
     return state
 
