@@ -343,13 +343,31 @@ def test_kubernetes_1_20s_one_window_stabilization_can_scale_against_the_recomme
     assert today == 2  # bounded by both windows: 1 <= 2 <= 2 keeps the current count
 
 
+@pytest.mark.parametrize("behavior", [False, True], ids=["without behavior", "with behavior"])
+def test_a_first_sync_under_a_0s_downscale_window_does_not_count_the_initial_recommendation(
+    behavior: bool,
+) -> None:
+    """Go stamps the initial recommendation (the current 4) before the sync's cutoff, so a 0 s
+    window leaves it out and 4 idle pods go to 1 at once; it also takes that slot (Before both
+    cutoffs) instead of appending."""
+    config = HPAConfig(
+        behavior=behavior,
+        downscale_stabilization_seconds=0,
+        scale_down=replace(DEFAULT_SCALE_DOWN, stabilization_window_seconds=0),
+    )
+    desired, state = sync(4, [10] * 4, NOW, HPAState(), config)
+    assert desired == 1
+    assert [count for _, count in state.recommendations] == [1]
+
+
 def test_the_first_sync_remembers_the_current_count_before_any_metric() -> None:
     """recordInitialRecommendation: a brand-new HPA's history starts with the current count."""
     config = HPAConfig(scale_up=ScalingRules(3, "Max", (ScalingPolicy("Pods", 4, 15),)))
     hot = [cpu_pod("a", 500, ready_since=NOW - 60, started_at=NOW - 600)]
     first, state = decide(2, [], Observed({}), NOW, HPAState(), config)  # no metrics yet: no decision either
     assert first.desired == 2
-    assert state.recommendations == ((NOW, 2),)
+    assert [count for _, count in state.recommendations] == [2]
+    assert NOW - 1e-6 < state.recommendations[0][0] < NOW  # stamped an instant before the sync's cutoffs
     busy = Observed({"a": pod_usage(900, NOW + 2, 15)})
     held, state = decide(2, hot, busy, NOW + 2, state, config)
     assert (held.recommended, held.desired) == (3, 2)  # 2 s ago the count was 2: within the 3 s window

@@ -11,6 +11,7 @@ recommendations and scale events) comes in as ``HPAState`` and goes out as a new
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -213,8 +214,11 @@ def decide(current: int, pods: Sequence[Pod], observed: Observed, now: float, st
     if not state.initialized:
         # ``recordInitialRecommendation``: an HPA's first sync, before any metric, remembers the
         # current count, so the scale-up window holds the first scale-up back (found by the real
-        # controller in tests/k8s: it kept 2 replicas one sync longer than we did).
-        state = replace(state, initialized=True, recommendations=state.recommendations or ((now, current),))
+        # controller in tests/k8s: it kept 2 replicas one sync longer than we did). Go stamps it
+        # before the sync computes its cutoffs, so it is an instant older than ``now``: a 0 s
+        # window leaves it out, as Go's does (at ``now`` exactly it counted, and held a scale-down).
+        initial = ((math.nextafter(now, -math.inf), current),)
+        state = replace(state, initialized=True, recommendations=state.recommendations or initial)
     if current == 0 and config.min_replicas != 0:
         # The target was scaled to zero by hand: autoscaling is off until it is scaled up again.
         return _clamped(now, 0, 0, "ScalingDisabled"), state
