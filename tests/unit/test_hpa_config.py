@@ -144,3 +144,37 @@ def test_without_metrics_the_cpu_target_is_the_one_metric() -> None:
     assert [(m.type, m.name, m.target and m.target.utilization) for m in config.metrics] == [
         ("Resource", "cpu", 55)
     ]
+
+
+def test_a_scale_down_without_a_window_takes_the_controllers_downscale_stabilization() -> None:
+    """maybeInitScaleDownStabilizationWindow: behavior.scaleDown with no window gets the controller's
+    --horizontal-pod-autoscaler-downscale-stabilization (here 120 s), not a fixed 300 s."""
+    from mlscale.autoscaling.config import parse_hpa_config
+
+    section = {"downscaleStabilizationSeconds": 120, "behavior": {"scaleDown": {"selectPolicy": "Max"}}}
+    config = parse_hpa_config(section)
+    assert config.scale_down.stabilization_window_seconds is None
+    assert config.window_seconds(config.scale_down) == 120
+    assert config.window_seconds(config.scale_up) == 0  # Kubernetes' default scale-up window
+    written = parse_hpa_config({**section, "behavior": {"scaleDown": {"stabilizationWindowSeconds": 45}}})
+    assert written.window_seconds(written.scale_down) == 45
+
+
+def test_the_held_recommendation_follows_the_controllers_window() -> None:
+    from mlscale.autoscaling.behavior import HPAState, stabilize
+    from mlscale.autoscaling.config import parse_hpa_config
+
+    config = parse_hpa_config({"downscaleStabilizationSeconds": 120, "behavior": {"scaleDown": {}}})
+    state = HPAState(recommendations=((1000.0 - 200, 5),), initialized=True)  # 200 s ago: 5
+    assert stabilize(3, 1, 1000.0, state, config)[0] == 1  # older than 120 s: not held (300 s held it)
+    state = HPAState(recommendations=((1000.0 - 100, 5),), initialized=True)
+    assert stabilize(3, 1, 1000.0, state, config)[0] == 3  # within 120 s: held at the current 3
+
+
+@pytest.mark.parametrize("value", [5, 1, -0.1, "10%", True])
+def test_the_tolerance_is_a_ratio(value: object) -> None:
+    from mlscale.autoscaling.config import parse_hpa_config
+
+    with pytest.raises(ConfigError, match=r"autoscaling.tolerance must be a ratio in \[0, 1\)"):
+        parse_hpa_config({"tolerance": value})
+    assert parse_hpa_config({"tolerance": 0.05}).tolerance == 0.05

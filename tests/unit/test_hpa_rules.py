@@ -152,7 +152,7 @@ def test_tolerance_per_direction() -> None:
 
 @pytest.mark.parametrize("tolerance", [-0.1, 1.0, "0.1", True])
 def test_a_bad_tolerance_is_refused(tolerance: object) -> None:
-    with pytest.raises(ConfigError, match="tolerance must be a fraction"):
+    with pytest.raises(ConfigError, match="tolerance must be a ratio in"):
         parse_hpa_config({"behavior": {"scaleDown": {"tolerance": tolerance}}})
 
 

@@ -65,8 +65,8 @@ def stabilize(
     recommendation inside the scale-up window scales *down*. The real 1.20 controller does so
     (tests/k8s/test_hpa.py, "oscillation around the target").
     """
-    up_cutoff = now - config.scaled(config.scale_up.stabilization_window_seconds)
-    down_cutoff = now - config.scaled(config.scale_down.stabilization_window_seconds)
+    up_cutoff = now - config.scaled(config.window_seconds(config.scale_up))
+    down_cutoff = now - config.scaled(config.window_seconds(config.scale_down))
     up, down = desired, desired
     old_index = None
     for index, (at, recommended) in enumerate(state.recommendations):

@@ -31,16 +31,19 @@ class ScalingPolicy:
 
 @dataclass(frozen=True)
 class ScalingRules:
-    stabilization_window_seconds: float
+    stabilization_window_seconds: float | None
+    """None (scale-down only): the controller's --horizontal-pod-autoscaler-downscale-stabilization,
+    as ``maybeInitScaleDownStabilizationWindow`` fills it (``HPAConfig.window_seconds``)."""
     select_policy: SelectPolicy = "Max"
     policies: tuple[ScalingPolicy, ...] = ()
     tolerance: float | None = None
     """``behavior.scaleUp/scaleDown.tolerance`` (Kubernetes 1.33+); None: the controller's own."""
 
 
-# Kubernetes' defaults (autoscaling/v2 SetDefaults_HorizontalPodAutoscalerBehavior).
+# Kubernetes' defaults (autoscaling/v2 SetDefaults_HorizontalPodAutoscalerBehavior): the scale-down
+# window is left unset there, for the controller's flag to fill.
 DEFAULT_SCALE_UP = ScalingRules(0, "Max", (ScalingPolicy("Percent", 100, 15), ScalingPolicy("Pods", 4, 15)))
-DEFAULT_SCALE_DOWN = ScalingRules(300, "Max", (ScalingPolicy("Percent", 100, 15),))
+DEFAULT_SCALE_DOWN = ScalingRules(None, "Max", (ScalingPolicy("Percent", 100, 15),))
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,12 @@ class HPAConfig:
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale
 
+    def window_seconds(self, rules: ScalingRules) -> float:
+        """A direction's stabilization window, unscaled: its own, else the controller's
+        downscale window (only a scale-down one can be unset)."""
+        window = rules.stabilization_window_seconds
+        return self.downscale_stabilization_seconds if window is None else window
+
     @property
     def up_tolerance(self) -> float:
         return self.tolerance if self.scale_up.tolerance is None else self.scale_up.tolerance
@@ -107,10 +116,11 @@ def _seconds(section: dict[str, Any], key: str, where: str, default: float) -> f
     return float(value)
 
 
-def _tolerance(section: dict[str, Any], where: str) -> float:
-    value = section["tolerance"]
+def _tolerance(section: dict[str, Any], where: str, default: float | None = None) -> float:
+    """A tolerance: a ratio of the metric to its target (0.1: within 10 %), not seconds."""
+    value = section.get("tolerance", default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
-        raise ConfigError(f"{where}.tolerance must be a fraction in [0, 1), e.g. 0.05, not {value!r}")
+        raise ConfigError(f"{where}.tolerance must be a ratio in [0, 1), e.g. 0.1 for 10 %, not {value!r}")
     return float(value)
 
 
@@ -135,7 +145,9 @@ def _rules(raw: Any, where: str, default: ScalingRules) -> ScalingRules:
         if not 0 < policies[-1].period_seconds <= 1800:
             raise ConfigError(f"{at}.periodSeconds must be in (0, 1800], not {item.get('periodSeconds')!r}")
     return ScalingRules(
-        _seconds(raw, "stabilizationWindowSeconds", where, default.stabilization_window_seconds),
+        _seconds(raw, "stabilizationWindowSeconds", where, 0)
+        if "stabilizationWindowSeconds" in raw
+        else default.stabilization_window_seconds,
         select,
         tuple(policies) if policies else default.policies,
         _tolerance(raw, where) if "tolerance" in raw else None,
@@ -159,7 +171,7 @@ def parse_hpa_config(section: Any, where: str = "autoscaling") -> HPAConfig:
         metric_specs=metrics,
         scale_up=_rules(behavior.get("scaleUp"), f"{where}.behavior.scaleUp", DEFAULT_SCALE_UP),
         scale_down=_rules(behavior.get("scaleDown"), f"{where}.behavior.scaleDown", DEFAULT_SCALE_DOWN),
-        tolerance=_seconds(section, "tolerance", where, 0.1),
+        tolerance=_tolerance(section, where, 0.1),
         behavior=bool(behavior),  # the chart renders no behavior for an empty one either
         downscale_stabilization_seconds=_seconds(section, "downscaleStabilizationSeconds", where, 300),
         sync_period_seconds=_seconds(section, "syncPeriodSeconds", where, 15),
