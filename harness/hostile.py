@@ -9,6 +9,7 @@ them and prints one JSON line: how many opened, how many the server closed and w
 from __future__ import annotations
 
 import json
+import resource
 import select
 import socket
 import sys
@@ -47,6 +48,9 @@ def huge_head(port: int, size: int, headers: bool) -> Refusal:
 
 
 def idle(port: int, count: int, seconds: float) -> dict[str, float]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:  # as the servers do: the flood may use all the descriptors it is allowed
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     sockets: list[socket.socket] = []
     failed = 0
     for _ in range(count):

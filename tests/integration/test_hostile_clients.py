@@ -137,7 +137,7 @@ def test_20000_idle_connections_are_closed_and_the_dispatcher_keeps_answering(
         reports = [json.loads(flood.communicate(timeout=head_timeout * 6)[0]) for flood in floods]
     print(f"\nfloods {reports}; /healthz p99 {prober.p99_ms():.1f} ms over {len(prober.latencies)}, "
           f"{len(prober.failures)} of {len(prober.passed)} probes failed")  # fmt: skip
-    assert sum(r["opened"] for r in reports) + sum(r["failed"] for r in reports) == 20_000
+    assert sum(r["opened"] for r in reports) == 20_000, reports  # every one connected
     assert all(r["closed"] == r["opened"] for r in reports), reports  # every one closed by the server
     assert prober.longest_failing_streak() < FAILURE_THRESHOLD, prober.failures
     assert sum(prober.passed) > len(prober.passed) * 0.9, prober.failures
