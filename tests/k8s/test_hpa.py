@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import re
 import subprocess
 import threading
 import time
@@ -106,6 +107,47 @@ def rescaled_at(samples: list[tuple[float, int]], sync_at: float) -> float:
     move an event across a 5 s rate-limit period."""
     before = at(samples, sync_at)
     return next((t for t, n in samples if sync_at < t < sync_at + SYNC and n != before), sync_at)
+
+
+def failed_rescales(core: client.CoreV1Api, namespace: str) -> list[tuple[float, int]]:
+    """The controller's FailedRescale events: (when, to the second, the size it had decided)."""
+    events = core.list_namespaced_event(
+        namespace, field_selector="involvedObject.kind=HorizontalPodAutoscaler,reason=FailedRescale"
+    )
+    found = []
+    for event in events.items:
+        size = re.search(r"New size: (\d+)", event.message or "")
+        when = event.last_timestamp or event.event_time
+        if size and when:
+            found.append((when.timestamp(), int(size.group(1))))
+    return sorted(found)
+
+
+def decided_counts(
+    sampled: list[int], sync_times: list[float], failed: list[tuple[float, int]]
+) -> tuple[list[int], set[int]]:
+    """What the controller decided at each sync: the count it left, or, where its rescale failed,
+    the size its FailedRescale names. The write can lose a race with the deployment controller's
+    own update of the Deployment ("the object has been modified"): the controller decided, the
+    count stayed, and it stores no scale event (a fresh machine once failed 957 -> 1000 so).
+    Returns the counts and the syncs whose rescale failed. An event's time is to the second: it
+    belongs to the last sync that began before it, or within its second."""
+    decided, failed_syncs = list(sampled), set()
+    for when, size in failed:
+        begun = [i for i, t in enumerate(sync_times[: len(sampled)]) if t < when + 1]
+        if begun:
+            decided[begun[-1]] = size
+            failed_syncs.add(begun[-1])
+    return decided, failed_syncs
+
+
+def test_a_failed_rescale_counts_as_what_the_controller_decided() -> None:
+    sampled, times = [957, 957, 1000], [100.0, 102.0, 104.0]
+    # The sync at 100.0 decided 1000; its write failed at 100.6, logged as second 100.
+    assert decided_counts(sampled, times, [(100.0, 1000)]) == ([1000, 957, 1000], {0})
+    assert decided_counts(sampled, times, [(101.0, 1000)]) == ([1000, 957, 1000], {0})
+    assert decided_counts(sampled, times, [(102.0, 999)]) == ([957, 999, 1000], {1})
+    assert decided_counts(sampled, times, []) == (sampled, set())
 
 
 def helm(cluster: Cluster, *args: str) -> None:
@@ -383,21 +425,23 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
         assert asked == {f"{SELECTOR_LABEL}={SCALED_OBJECT}"}, asked
         # No CPU metric: each sync is one external-metric request (the pods do not enter it).
         syncs = [Served(e.at, namespace, e.selector, []) for e in external if e.namespace == namespace]
-    real = [at(samples, served.at + SYNC / 2) for served in syncs[:-1]]  # the last may not be sampled yet
+    sampled = [at(samples, served.at + SYNC / 2) for served in syncs[:-1]]  # the last may not be sampled yet
+    real, failed_syncs = decided_counts(sampled, [s.at for s in syncs], failed_rescales(core, namespace))
     replays = {}
     notes: list[str] = []
     policy = CPUPolicy(hpa_config(scenario, one_window=True))
     policy_state, through_policy = policy.start(0.0), []
     for one_window in (True, False):
         config, state, chosen = hpa_config(scenario, one_window), HPAState(), []
-        for served, result in zip(syncs, real, strict=False):
+        for index, (served, result) in enumerate(zip(syncs, real, strict=False)):
             current, status = at(samples, served.at - 0.01), at(timeline.status, served.at - 0.01)
+            applied = index not in failed_syncs  # a failed rescale leaves the count and no event
             seen_pods, observed = our_inputs(served, cluster.metrics.window_seconds, external)
             if one_window and not (scenario.queue or scenario.keda):
                 step, policy_state = policy.step(
                     Snapshot(served.at, current, seen_pods, observed), policy_state
                 )
-                if step.desired != current:
+                if step.desired != current and applied:
                     policy_state = policy.scaled(
                         policy_state, current, step.desired, rescaled_at(samples, served.at)
                     )
@@ -405,7 +449,7 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
             decision, state = decide(
                 current, seen_pods, observed, served.at, state, config, status_replicas=status
             )
-            if decision.desired != current:  # storeScaleEvent, after the controller's rescale
+            if decision.desired != current and applied:  # storeScaleEvent, after a rescale that took
                 state = record_scale(
                     state, current, decision.desired, rescaled_at(samples, served.at), config
                 )
