@@ -113,8 +113,8 @@ def compare_policies(all_stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
                        "ranked as if they were the same")  # fmt: skip
     if load["identical"] is not False:
         oracle = next((name for name in policies if name.split(" · ")[0] == "oracle"), None)
-        for name, entry in policies.items():
-            if oracle is not None:
+        if oracle is not None:
+            for name, entry in policies.items():
                 entry["replica_seconds_x_oracle"] = ratio(policies, "replica_seconds", name, oracle)
         said.extend(against_oracle(policies, oracle))
     return {"policies": policies, "ranking": ranking, "notes": said, "load": load}
