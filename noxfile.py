@@ -142,7 +142,8 @@ def fuzz(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def k8s(session: nox.Session) -> None:
-    """A real kube-apiserver and kube-controller-manager (built once per machine from Debian's source)."""
+    """A real kube-apiserver and kube-controller-manager, the current Kubernetes release (built once
+    per machine from the Go module proxy)."""
     env = shared_env(session)
     ensure_helm(session)
     session.run("bash", str(ROOT / "tests" / "k8s" / "prepare.sh"), external=True)
@@ -151,8 +152,9 @@ def k8s(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def cluster(session: nox.Session) -> None:
-    """A real one-node Kubernetes on this machine (dockerd, the kubelet's dockershim, kube-proxy, the
-    real HPA controller; built once per machine): `mlscale up --backend kubernetes` through it."""
+    """A real one-node Kubernetes on this machine, the current release on containerd with the real
+    metrics-server and CoreDNS (built once per machine from the Go module proxy): `mlscale up
+    --backend kubernetes` through it."""
     env = shared_env(session)
     ensure_helm(session)
     session.run("bash", str(ROOT / "tests" / "cluster" / "prepare.sh"), external=True)

@@ -53,6 +53,15 @@ class FakeAdapters:
     def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None:
         self._answer("docker_push", tag)
 
+    def containerd_version(self, socket: str) -> str:
+        return self._answer("containerd_version", socket)  # type: ignore[no-any-return]
+
+    def containerd_import(self, tag: str, socket: str) -> None:
+        self._answer("containerd_import", tag, socket)
+
+    def node_port_url(self, service: str, namespace: str) -> str:
+        return self._answer("node_port_url", service, namespace)  # type: ignore[no-any-return]
+
     def minikube_status(self) -> dict[str, str]:
         return self._answer("minikube_status")  # type: ignore[no-any-return]
 

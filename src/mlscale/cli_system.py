@@ -162,6 +162,14 @@ def up(
             metavar="HOST", help="kubernetes: push the images here, not into Minikube", rich_help_panel=IMAGES
         ),
     ] = None,
+    containerd: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SOCKET",
+            help="kubernetes: import the images into this node's containerd (as `kind load` does)",
+            rich_help_panel=IMAGES,
+        ),
+    ] = None,
     skip_build: Annotated[
         bool,
         typer.Option(
@@ -198,6 +206,15 @@ def up(
             rich_help_panel=KUBERNETES,
         ),
     ] = None,
+    expose: Annotated[
+        str,
+        typer.Option(
+            metavar="port-forward|node-port",
+            help="off Minikube: reach the dispatcher by kubectl port-forward, or at a node's port "
+            "(the path to load-test through)",
+            rich_help_panel=KUBERNETES,
+        ),
+    ] = "port-forward",
 ) -> None:
     """Bring the system up: the dispatcher and inference replicas, scaled by the chosen policy."""
     options = UpOptions(
@@ -208,7 +225,8 @@ def up(
         engine=engine.value if engine else None,
         cluster=ClusterChoice(
             context=kube_context, namespace=namespace, minikube=minikube, registry=registry,
-            build=not skip_build, load=not skip_load, monitoring=monitoring, dispatcher_url=dispatcher_url,
+            containerd=containerd, build=not skip_build, load=not skip_load, monitoring=monitoring,
+            dispatcher_url=dispatcher_url, expose=expose,
         ),
     )  # fmt: skip
     status = open_backend(options, console).up()

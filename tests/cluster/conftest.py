@@ -43,6 +43,12 @@ def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneNodeCluste
         problems = cluster.stop()
         signal.signal(signal.SIGTERM, previous)
     assert not problems, f"the host was not put back: {problems}"
+    # The guard stood from before the first program started until the last had stopped, and
+    # refused nothing but what a test sent on purpose: nothing probed a metadata address.
+    refused = cluster.metadata_refused
+    assert set(refused) == {"OUTPUT", "FORWARD"}, f"a metadata guard rule went missing: {refused}"
+    assert refused == {"OUTPUT": 0, "FORWARD": cluster.metadata_probes}, refused
+    print(f"metadata guard: refused {refused} (the test's own probes: {cluster.metadata_probes})")
     left = differences(cluster.guard.snapshot, Snapshot.take())
     assert not left, f"the host differs from before the cluster: {left}"
     print(f"host as before the cluster: {len(cluster.guard.snapshot.sysctls)} sysctls, iptables, devices, "

@@ -1,10 +1,11 @@
 """What the one-node cluster changes on this machine, recorded before and undone after.
 
-dockerd, the kubelet and kube-proxy change the host: kernel sysctls (the kubelet sets
+dockerd, containerd, the kubelet and kube-proxy change the host: kernel sysctls (the kubelet sets
 ``vm.overcommit_memory=1``, ``kernel.panic=10``, ``kernel.panic_on_oops=1``; dockerd turns on IP
 forwarding; kube-proxy sets ``route_localnet``), iptables (dockerd's chains and its FORWARD policy
 DROP, kube-proxy's KUBE-* chains), kernel modules (br_netfilter, overlay), cgroups, network
-devices and a few directories the kubelet creates at fixed paths. ``HostGuard`` takes a
+devices, network namespaces (one per pod, made by containerd's CNI) and a few directories the
+kubelet, containerd and libcni create at fixed paths. ``HostGuard`` takes a
 snapshot of each before anything starts, writes it to a journal on disk, and puts every one back
 at teardown; a run killed before its teardown is cleaned up by the next one, from the journal.
 """
@@ -44,12 +45,28 @@ PATHS = (
     "/var/log/pods",
     "/var/log/containers",
     "/var/lib/cni",
-    "/var/lib/dockershim",
     "/var/lib/kubelet",
     "/usr/libexec/kubernetes",
     "/etc/cni",
+    "/run/containerd",
+    "/var/lib/containerd",
+    "/opt/containerd",
+    "/etc/containerd",
+    "/var/lib/nri",
+    "/run/nri",
+    "/etc/nri",
+    "/run/netns",
 )
-"""Directories the kubelet (and libcni) create at fixed paths, whatever its flags say."""
+"""Directories the kubelet, containerd (its shims' sockets go to /run/containerd/s whatever its
+``state`` says) and libcni may create at fixed paths, whatever their flags say."""
+NETNS = Path("/run/netns")
+PROGRAMS = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
+    "containerd", "containerd-shim-runc-v2", "runc", "dockerd", "docker-proxy", "docker-registry",
+    "coredns", "metrics-server", "kubectl", "pause",
+)  # fmt: skip
+"""Programs the session starts, or that a package it installs would start as a service (Debian's
+etcd-server, containerd, docker.io and docker-registry have units): none may outlive it."""
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUPS = ("kubepods", "docker")
 JOURNAL = Path("/run/mlscale-cluster/journal.json")
@@ -72,6 +89,19 @@ def _modules() -> list[str]:
     except OSError:
         return []
     return sorted(line.split()[0] for line in listed.splitlines() if line)
+
+
+def _programs() -> list[str]:
+    """Which of ``PROGRAMS`` run now, by the name the kernel keeps (15 characters at most)."""
+    running = set()
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            running.add(comm.read_text().strip())
+    return sorted(name for name in PROGRAMS if name[:15] in running)
+
+
+def _netns() -> list[str]:
+    return sorted(p.name for p in NETNS.iterdir()) if NETNS.is_dir() else []
 
 
 def _links() -> list[str]:
@@ -97,6 +127,9 @@ class Snapshot:
     links: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     cgroups: list[str] = field(default_factory=list)
+    netns: list[str] = field(default_factory=list)
+    programs: list[str] = field(default_factory=list)
+    """Which of ``PROGRAMS`` were running (a machine's own Docker service, say: left alone)."""
     pids: dict[str, list[int]] = field(default_factory=dict)
     """Processes started since, by name: [pid, start time in clock ticks]. Stopped at teardown if
     that very process still runs (a recycled PID has another start time and is left alone)."""
@@ -120,6 +153,8 @@ class Snapshot:
             links=_links(),
             paths=[p for p in PATHS if os.path.lexists(p)],
             cgroups=_cgroup_dirs(),
+            netns=_netns(),
+            programs=_programs(),
         )
 
 
@@ -160,7 +195,7 @@ def differences(before: Snapshot, after: Snapshot) -> list[str]:
             found.append(
                 f"{command}: added {sorted(set(now) - set(was))}, removed {sorted(set(was) - set(now))}"
             )
-    for part in ("modules", "links", "paths", "cgroups"):
+    for part in ("modules", "links", "paths", "cgroups", "netns", "programs"):
         had, has = set(getattr(before, part)), set(getattr(after, part))
         if had != has:
             found.append(f"{part}: added {sorted(has - had)}, removed {sorted(had - has)}")
@@ -205,9 +240,28 @@ class HostGuard:
         return problems
 
 
-def reject_metadata_rule() -> list[str]:
-    """iptables arguments that refuse every packet to a cloud metadata address."""
-    return ["OUTPUT", "-d", METADATA_CIDR, "-j", "REJECT", "--reject-with", "icmp-net-unreachable"]
+GUARDED_CHAINS = ("OUTPUT", "FORWARD")
+"""OUTPUT: the node's own programs; FORWARD: pods and image-build containers (dockerd's bridge)."""
+
+
+def metadata_rules() -> list[list[str]]:
+    """iptables arguments that refuse every packet to a cloud metadata address, from the node and
+    from anything routed through it."""
+    return [
+        [chain, "-d", METADATA_CIDR, "-j", "REJECT", "--reject-with", "icmp-net-unreachable"]
+        for chain in GUARDED_CHAINS
+    ]
+
+
+def metadata_counters() -> dict[str, int]:
+    """Packets each chain's metadata rule has refused so far; a chain without the rule is missing."""
+    counters = {}
+    for chain in GUARDED_CHAINS:
+        listed = _run("iptables", "-L", chain, "-v", "-n", "-x").stdout
+        rules = [line for line in listed.splitlines() if METADATA_CIDR in line and "REJECT" in line]
+        if rules:
+            counters[chain] = sum(int(line.split()[0]) for line in rules)
+    return counters
 
 
 def _start_ticks(pid: int) -> int:
@@ -317,6 +371,12 @@ def unmount_under(paths: list[str]) -> None:
 def restore(snapshot: Snapshot) -> list[str]:
     _stop_pids(snapshot.pids)
     problems: list[str] = []
+    for name in set(_netns()) - set(snapshot.netns):  # a pod's, left by a killed run
+        _run("umount", str(NETNS / name))
+        with contextlib.suppress(OSError):
+            (NETNS / name).unlink()
+        if (NETNS / name).exists():
+            problems.append(f"network namespace {name} could not be removed")
     created = [p for p in PATHS if os.path.lexists(p) and p not in snapshot.paths]
     unmount_under(created)
     for path in created:

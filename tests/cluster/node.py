@@ -1,15 +1,21 @@
-"""A one-node Kubernetes on this machine, from Debian's packages and Debian's kubernetes source.
+"""A one-node Kubernetes on this machine: the current release on containerd, built from the Go
+module proxy (``tests/go``), with the real metrics-server and CoreDNS.
 
-dockerd (runc behind ``runc-clamp``), etcd, kube-apiserver, kube-controller-manager (the real
-HPA controller), kube-scheduler, the kubelet with its built-in dockershim (pods run on the same
-dockerd that builds the images, as on Minikube's docker driver), kube-proxy in iptables mode, a CNI
-bridge with host-local addresses, a DNS server for ``*.svc.cluster.local`` and a metrics.k8s.io
-server whose CPU numbers are the kubelet's own (what metrics-server serves).
+etcd, kube-apiserver, kube-controller-manager (the real HPA controller), kube-scheduler,
+containerd (CRI; runc from Debian), the kubelet, kube-proxy in iptables mode, a CNI bridge with
+host-local addresses, CoreDNS answering ``*.svc.cluster.local`` from the API server, and
+metrics-server scraping the kubelet's ``/metrics/resource`` over TLS (the kubelet's serving
+certificate verified against the cluster's CA) behind the ``v1beta1.metrics.k8s.io`` APIService.
+Control-plane programs, metrics-server and CoreDNS run as processes on the node, as a static-pod
+control plane would; pods run in containerd. A separate dockerd builds the images, as a user's
+Docker does: ``mlscale up`` imports them into containerd's ``k8s.io`` namespace (or pushes them
+to a registry the node pulls from).
 
 The network stays on this machine: pods live on the bridge ``mlscale0`` (10.244.0.0/24), Service
 addresses (10.96.0.0/24) are routed to that bridge, the FORWARD chain refuses anything from a pod to
-an address outside the pod range, and while the cluster runs the OUTPUT chain refuses the cloud
-metadata range. ``HostGuard`` undoes every change to the host at ``stop``.
+an address outside the pod range, and from before the first program starts until the last one has
+stopped, OUTPUT and FORWARD refuse the cloud metadata range (169.254.0.0/16). ``HostGuard`` undoes
+every change to the host at ``stop``.
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
 import tarfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,10 +37,17 @@ from typing import Any
 import docker
 import httpx
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
-from tests.cluster.dns import ClusterDNS
-from tests.cluster.host import KUBELET_TUNABLES, HostGuard, mounts_under, reject_metadata_rule, unmount_under
-from tests.k8s.metrics import FakeMetricsServer
+from tests.cluster.host import (
+    KUBELET_TUNABLES,
+    HostGuard,
+    metadata_counters,
+    metadata_rules,
+    mounts_under,
+    unmount_under,
+)
+from tests.k8s.certs import signed
 from tests.k8s.testbed import BIN, CACHE, Testbed, free_port
 
 POD_CIDR = "10.244.0.0/24"
@@ -47,63 +60,101 @@ RUN = Path("/run/mlscale-cluster")
 DOCKER_HOST = f"unix://{RUN}/docker.sock"
 DOCKER_DATA = CACHE / "docker"
 """Images and the build cache outlive a run: the base image and the images build once per machine."""
+CONTAINERD_ROOT = CACHE / "containerd"
+"""containerd's content store and snapshots outlive a run too (images imported once stay)."""
+CONTAINERD_SOCKET = RUN / "containerd.sock"
 BASE_TARBALL = CACHE / "base" / "python-3.11-slim.tar"
 BASE_IMAGE = "python:3.11-slim"
-PAUSE_IMAGE = "k8s.gcr.io/pause:3.2"
-RUNC_CLAMP = Path(__file__).with_name("runc-clamp")
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
+"""The sandbox image kubeadm v1.37 names; built here from the release's own pause.c."""
+METRICS_RESOLUTION = 15
+"""metrics-server's default scrape period (--metric-resolution)."""
 
 
 def binaries_missing() -> list[str]:
-    wanted = ["kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "pause"]
+    wanted = [
+        *("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"),
+        *("pause", "etcd", "containerd", "containerd-shim-runc-v2", "ctr", "metrics-server", "coredns"),
+    ]
     missing = [str(BIN / name) for name in wanted if not (BIN / name).exists()]
-    missing += [p for p in ("dockerd", "runc", "iptables", "conntrack") if not _which(p)]
+    missing += [p for p in ("dockerd", "runc", "iptables", "conntrack") if not shutil.which(p)]
     if not BASE_TARBALL.exists():
         missing.append(str(BASE_TARBALL))
     return missing
 
 
-def _which(program: str) -> bool:
-    return shutil.which(program) is not None
-
-
-def run(*args: str) -> str:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+def run(*args: str, timeout: float = 120) -> str:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"`{' '.join(args)}` failed: {done.stderr.strip()}")
     return done.stdout
 
 
-@dataclass
-class KubeletUsage:
-    """Per-pod CPU in millicores from the kubelet's /stats/summary (cAdvisor's usageNanoCores), read
-    at most once a second: what metrics-server reports to the HPA controller."""
+def containerd_config(root: Path, state: Path, socket_path: Path, cni_conf: Path, hosts: Path) -> str:
+    """containerd 2.x's configuration (version 3) for the node: CRI with runc (cgroupfs, as the
+    kubelet is told), CNI from Debian's plugins, the sandbox image built here. Pods' negative
+    oom_score_adj (-998 for sandboxes, -997 for Guaranteed pods) is raised to containerd's own (0):
+    lowering a score needs CAP_SYS_RESOURCE, which root on these VMs lacks."""
+    return f"""version = 3
+root = "{root}"
+state = "{state}"
+disabled_plugins = ["io.containerd.nri.v1.nri"]
 
-    url: str
-    fetched: float = 0.0
-    usage: dict[tuple[str, str], float] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+[grpc]
+  address = "{socket_path}"
 
-    def summary(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/stats/summary", timeout=5).json()  # type: ignore[no-any-return]
+[ttrpc]
+  address = "{socket_path}.ttrpc"
 
-    def __call__(self, pod: Any, elapsed: float) -> float | None:
-        with self.lock:
-            if time.monotonic() - self.fetched > 1.0:
-                with contextlib.suppress(httpx.HTTPError, ValueError):
-                    self.usage = {
-                        (p["podRef"]["namespace"], p["podRef"]["name"]): p["cpu"]["usageNanoCores"] / 1e6
-                        for p in self.summary().get("pods", [])
-                        if "usageNanoCores" in p.get("cpu", {})
-                    }
-                    self.fetched = time.monotonic()
-            return self.usage.get((pod.metadata.namespace, pod.metadata.name))
+[debug]
+  level = "warn"
 
-    def cpu_seconds(self, namespace: str, name: str) -> float | None:
-        """The pod's cumulative CPU time (usageCoreNanoSeconds), for calibration."""
-        for pod in self.summary().get("pods", []):
-            if (pod["podRef"]["namespace"], pod["podRef"]["name"]) == (namespace, name):
-                return float(pod["cpu"]["usageCoreNanoSeconds"]) / 1e9
-        return None
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{root}/opt"
+
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "{PAUSE_IMAGE}"
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "{hosts}"
+
+[plugins."io.containerd.cri.v1.runtime"]
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        BinaryName = "{shutil.which("runc") or "/usr/sbin/runc"}"
+        SystemdCgroup = false
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "{cni_conf}"
+    max_conf_num = 1
+
+[plugins."io.containerd.grpc.v1.cri"]
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+"""
+
+
+def corefile(kubeconfig: Path, health_port: int, ready_port: int) -> str:
+    """CoreDNS as kubeadm configures it, less `forward`: names outside the cluster are not answered,
+    so no pod's query leaves this machine."""
+    return f""".:53 {{
+    bind {GATEWAY}
+    errors
+    health 127.0.0.1:{health_port}
+    ready 127.0.0.1:{ready_port}
+    kubernetes cluster.local in-addr.arpa ip6.arpa {{
+        kubeconfig {kubeconfig} testbed
+        pods insecure
+        ttl 5
+    }}
+    cache 5
+}}
+"""
 
 
 @dataclass
@@ -116,11 +167,11 @@ class OneNodeCluster:
     leftovers: list[str] = field(default_factory=list)
     testbed: Testbed | None = None
     api: client.ApiClient | None = None
-    dns: ClusterDNS | None = None
-    metrics: FakeMetricsServer | None = None
-    usage: KubeletUsage | None = None
     kubelet_port: int = 0
-    readonly_port: int = 0
+    metadata_probes: int = 0
+    """Packets a test sent to the metadata range on purpose (to see the guard refuse them)."""
+    metadata_refused: dict[str, int] = field(default_factory=dict)
+    """The guard's counters per chain, read at ``stop`` once every program had stopped."""
     _docker: docker.DockerClient | None = None
 
     # --- helpers ---
@@ -132,18 +183,42 @@ class OneNodeCluster:
         assert self.testbed is not None
         return self.testbed.kubeconfig
 
+    @property
+    def pki(self) -> Path:
+        assert self.testbed is not None
+        return self.testbed.workdir / "pki"
+
     def docker(self) -> docker.DockerClient:
         """One client for the session (each holds a connection pool: closed at ``stop``)."""
         if self._docker is None:
             self._docker = docker.DockerClient(base_url=DOCKER_HOST, version="1.41", timeout=600)
         return self._docker
 
+    def ctr(self, *args: str, stdin: bytes | None = None, timeout: float = 300) -> str:
+        """containerd's own client, in the namespace CRI keeps the pods' images in."""
+        done = subprocess.run(
+            [str(BIN / "ctr"), "--address", str(CONTAINERD_SOCKET), "--namespace", "k8s.io", *args],
+            input=stdin,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"ctr {' '.join(args)} failed: {done.stderr.decode(errors='replace').strip()}")
+        return done.stdout.decode()
+
+    def kubectl(self, *args: str, timeout: float = 120) -> str:
+        return run(str(BIN / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args, timeout=timeout)
+
     @staticmethod
-    def _docker_answers() -> bool:
-        # A plain connect first: the SDK's failed unix connect leaves its socket open.
+    def _socket_answers(path: Path) -> bool:
         with socket.socket(socket.AF_UNIX) as raw:
-            if raw.connect_ex(DOCKER_HOST.removeprefix("unix://")) != 0:
-                return False
+            return raw.connect_ex(str(path)) == 0
+
+    def _docker_answers(self) -> bool:
+        # A plain connect first: the SDK's failed unix connect leaves its socket open.
+        if not self._socket_answers(Path(DOCKER_HOST.removeprefix("unix://"))):
+            return False
         with contextlib.closing(
             docker.DockerClient(base_url=DOCKER_HOST, version="1.41", timeout=5)
         ) as probe:
@@ -172,8 +247,10 @@ class OneNodeCluster:
         began = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.leftovers = self.guard.begin()
-        # Before any program starts: nothing here may reach a cloud metadata address.
-        run("iptables", "-I", *reject_metadata_rule())
+        # Before any program starts: nothing here (pods and image builds included) may reach a
+        # cloud metadata address. The rules stay until everything has stopped (``stop``).
+        for rule in metadata_rules():
+            run("iptables", "-I", *rule)
         run("ip", "link", "add", BRIDGE, "type", "bridge")
         run("ip", "addr", "add", f"{GATEWAY}/24", "dev", BRIDGE)
         run("ip", "link", "set", BRIDGE, "up")
@@ -188,24 +265,25 @@ class OneNodeCluster:
         )
         self.testbed.workdir.mkdir(parents=True, exist_ok=True)
         self._dockerd()
-        self._images()
+        self._containerd()
         step = time.monotonic()
         self.testbed.start()
         for name, process in self.testbed.processes.items():
             self.guard.started(name, process.pid)
         self._timed("control plane", step)
         self.api = config.new_client_from_config(str(self.testbed.kubeconfig))
-        self.dns = ClusterDNS(self.api, GATEWAY).start()
+        self._images()
         self._scheduler()
         self._kube_proxy()
         self._pod_traffic_rules()
         self._kubelet()
-        self.usage = KubeletUsage(f"http://{GATEWAY}:{self.readonly_port}")
-        self.metrics = FakeMetricsServer(self.api, self.testbed.workdir / "pki", scenario=self.usage).start()
+        self._coredns()
+        self._metrics_server()
         self._timed("cluster", began)
         return self
 
     def _dockerd(self) -> None:
+        """The builder: `mlscale up` builds its images here, as on a user's machine."""
         step = time.monotonic()
         RUN.mkdir(parents=True, exist_ok=True)
         DOCKER_DATA.mkdir(parents=True, exist_ok=True)
@@ -217,8 +295,6 @@ class OneNodeCluster:
                 f"--data-root={DOCKER_DATA}",
                 f"--exec-root={RUN}/docker-exec",
                 f"--pidfile={RUN}/docker.pid",
-                f"--add-runtime=mlscale-runc={RUNC_CLAMP}",
-                "--default-runtime=mlscale-runc",
                 "--oom-score-adjust=0",
                 "--storage-driver=overlay2",
                 "--log-level=warn",
@@ -227,8 +303,71 @@ class OneNodeCluster:
         self._wait("dockerd answering", self._docker_answers, 60, "dockerd")
         self._timed("dockerd", step)
 
+    def _containerd(self) -> None:
+        assert self.testbed is not None
+        step = time.monotonic()
+        root = self.workdir / "containerd"
+        (root / "cni").mkdir(parents=True, exist_ok=True)
+        (root / "certs.d").mkdir(parents=True, exist_ok=True)
+        (root / "cni" / "10-mlscale.conflist").write_text(json.dumps(self._cni_config()))
+        config_file = root / "config.toml"
+        config_file.write_text(
+            containerd_config(
+                CONTAINERD_ROOT, RUN / "containerd", CONTAINERD_SOCKET, root / "cni", root / "certs.d"
+            )
+        )
+        self._launch(
+            "containerd",
+            [str(BIN / "containerd"), f"--config={config_file}"],
+            # The shim is found on PATH, next to containerd.
+            env={"PATH": f"{BIN}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"},
+        )
+        self._wait("containerd answering", lambda: bool(self.ctr("version")), 60, "containerd")
+        self._timed("containerd", step)
+
+    def _cni_config(self) -> dict[str, Any]:
+        return {
+            "cniVersion": "0.4.0",
+            "name": "mlscale",
+            "plugins": [
+                {
+                    "type": "bridge",
+                    "bridge": BRIDGE,
+                    "isGateway": True,
+                    "ipMasq": False,
+                    "hairpinMode": True,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": POD_CIDR, "gateway": GATEWAY}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                        "dataDir": str(self.workdir / "containerd" / "ipam"),
+                    },
+                },
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+            ],
+        }
+
+    def trust_registry(self, host: str) -> None:
+        """Let the node pull from a plain-HTTP registry at ``host`` (what a user with a local
+        registry writes into containerd's hosts directory)."""
+        hosts = self.workdir / "containerd" / "certs.d" / host
+        hosts.mkdir(parents=True, exist_ok=True)
+        (hosts / "hosts.toml").write_text(
+            f'server = "http://{host}"\n\n[host."http://{host}"]\n  capabilities = ["pull", "resolve"]\n'
+        )
+
+    def image_names(self) -> set[str]:
+        """The images containerd holds for the kubelet."""
+        return {line.split()[0] for line in self.ctr("images", "list").splitlines()[1:] if line.strip()}
+
+    def load_image(self, tag: str) -> None:
+        """A dockerd image into containerd's k8s.io namespace: what `kind load docker-image` does."""
+        archive = b"".join(self.docker().images.get(tag).save(named=True))
+        self.ctr("images", "import", "--no-unpack=false", "-", stdin=archive)
+
     def _images(self) -> None:
-        """The stand-in base image and the pause image, imported once into dockerd's cached store."""
+        """The stand-in base image in dockerd (for builds) and the pause image in containerd, both
+        made once per machine and kept in their cached stores."""
         step = time.monotonic()
         api = self.docker().api
         names = {tag for image in api.images() for tag in (image.get("RepoTags") or [])}
@@ -251,8 +390,10 @@ class OneNodeCluster:
                 layer.getvalue(),
                 repository=PAUSE_IMAGE.rsplit(":", 1)[0],
                 tag=PAUSE_IMAGE.rsplit(":", 1)[1],
-                changes=['ENTRYPOINT ["/pause"]'],
+                changes=['ENTRYPOINT ["/pause"]', "USER 65535:65535"],
             )
+        if PAUSE_IMAGE not in self.image_names():
+            self.load_image(PAUSE_IMAGE)
         self._timed("base images", step)
 
     def _scheduler(self) -> None:
@@ -262,10 +403,11 @@ class OneNodeCluster:
             [
                 str(BIN / "kube-scheduler"),
                 f"--kubeconfig={self.testbed.kubeconfig}",
+                f"--authentication-kubeconfig={self.testbed.kubeconfig}",
+                f"--authorization-kubeconfig={self.testbed.kubeconfig}",
                 "--leader-elect=false",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={free_port()}",
-                "--port=0",
             ],
         )
 
@@ -308,47 +450,41 @@ class OneNodeCluster:
         assert self.api is not None
         step = time.monotonic()
         root = self.workdir / "kubelet"
-        (root / "cni").mkdir(parents=True, exist_ok=True)
-        (root / "cni" / "10-mlscale.conflist").write_text(
-            json.dumps(
-                {
-                    "cniVersion": "0.4.0",
-                    "name": "mlscale",
-                    "plugins": [
-                        {
-                            "type": "bridge",
-                            "bridge": BRIDGE,
-                            "isGateway": True,
-                            "ipMasq": False,
-                            "hairpinMode": True,
-                            "ipam": {
-                                "type": "host-local",
-                                "ranges": [[{"subnet": POD_CIDR, "gateway": GATEWAY}]],
-                                "routes": [{"dst": "0.0.0.0/0"}],
-                                "dataDir": str(root / "ipam"),
-                            },
-                        }
-                    ],
-                }
-            )
-        )
-        self.kubelet_port, self.readonly_port, healthz = free_port(), free_port(), free_port()
+        root.mkdir(parents=True, exist_ok=True)
+        # The kubelet's serving certificate, from the cluster's CA: metrics-server verifies it.
+        signed(self.pki, "kubelet", f"/CN={NODE}", f"IP:{GATEWAY},DNS:{NODE}")
+        self.kubelet_port, healthz = free_port(), free_port()
         settings = {
             "apiVersion": "kubelet.config.k8s.io/v1beta1",
             "kind": "KubeletConfiguration",
+            # Kubernetes keeps cgroup v1 in maintenance mode; since v1.35 the kubelet refuses to start
+            # on it unless told (this machine's cgroups are v1; users' are mostly v2).
+            "failCgroupV1": False,
+            "containerRuntimeEndpoint": f"unix://{CONTAINERD_SOCKET}",
             "address": GATEWAY,
             "port": self.kubelet_port,
-            "readOnlyPort": self.readonly_port,
+            "readOnlyPort": 0,
+            "tlsCertFile": str(self.pki / "kubelet.crt"),
+            "tlsPrivateKeyFile": str(self.pki / "kubelet.key"),
             "healthzBindAddress": "127.0.0.1",
             "healthzPort": healthz,
-            "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
-            "authorization": {"mode": "AlwaysAllow"},
+            # Clients prove who they are with a certificate or token the API server vouches for,
+            # and the API server decides what they may do: metrics-server's RBAC is what it is
+            # on any cluster.
+            "authentication": {
+                "anonymous": {"enabled": False},
+                "webhook": {"enabled": True},
+                "x509": {"clientCAFile": str(self.pki / "ca.crt")},
+            },
+            "authorization": {"mode": "Webhook"},
             "cgroupDriver": "cgroupfs",
             "failSwapOn": False,
             "clusterDomain": "cluster.local",
             "clusterDNS": [GATEWAY],
             "resolvConf": "",  # pods ask the cluster DNS only, never the host's resolver
             "makeIPTablesUtilChains": False,
+            "podLogsDir": str(root / "pod-logs"),
+            "volumePluginDir": str(root / "volume-plugins"),
             # The images were built on this node and are never pulled: never collect them.
             "imageGCHighThresholdPercent": 100,
             "imageGCLowThresholdPercent": 99,
@@ -371,19 +507,6 @@ class OneNodeCluster:
                 f"--node-ip={GATEWAY}",
                 f"--root-dir={root / 'root'}",
                 f"--cert-dir={root / 'pki'}",
-                "--container-runtime=docker",
-                f"--docker-endpoint={DOCKER_HOST}",
-                # cAdvisor's own docker client (how the kubelet maps cgroups to pods for its stats)
-                # has its own flag, unix:///var/run/docker.sock unless told.
-                f"--docker={DOCKER_HOST}",
-                f"--docker-root={DOCKER_DATA}",
-                f"--pod-infra-container-image={PAUSE_IMAGE}",
-                "--network-plugin=cni",
-                f"--cni-conf-dir={root / 'cni'}",
-                "--cni-bin-dir=/usr/lib/cni",
-                f"--cni-cache-dir={root / 'cni-cache'}",
-                f"--experimental-dockershim-root-directory={root / 'dockershim'}",
-                f"--volume-plugin-dir={root / 'volume-plugins'}",
                 "--v=1",
             ],
             # No cloud provider is compiled in (providerless); this keeps the AWS SDK quiet if one were.
@@ -401,31 +524,143 @@ class OneNodeCluster:
         self._wait("node Ready", node_ready, 120, "kubelet")
         self._timed("kubelet to node Ready", step)
 
+    def _coredns(self) -> None:
+        assert self.testbed is not None
+        step = time.monotonic()
+        health, ready = free_port(), free_port()
+        config_file = self.testbed.workdir / "Corefile"
+        config_file.write_text(corefile(self.kubeconfig, health, ready))
+        self._launch("coredns", [str(BIN / "coredns"), "-conf", str(config_file)])
+        self._wait(
+            "CoreDNS ready",
+            lambda: httpx.get(f"http://127.0.0.1:{ready}/ready", timeout=2).status_code == 200,
+            60,
+            "coredns",
+        )
+        self._timed("coredns", step)
+
+    def _metrics_server(self) -> None:
+        """metrics-server v0.8.0 as its own manifest runs it, less the pod: its serving certificate
+        from the cluster's CA (for ``metrics-server.kube-system.svc``, which the aggregator checks),
+        the kubelet's verified against that CA, the node reached at its InternalIP."""
+        assert self.testbed is not None
+        assert self.api is not None
+        step = time.monotonic()
+        signed(self.pki, "metrics-server", "/CN=metrics-server",
+               "DNS:metrics-server.kube-system.svc,DNS:metrics-server.kube-system,IP:127.0.0.1")  # fmt: skip
+        port = free_port()
+        self._launch(
+            "metrics-server",
+            [
+                str(BIN / "metrics-server"),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--tls-cert-file={self.pki / 'metrics-server.crt'}",
+                f"--tls-private-key-file={self.pki / 'metrics-server.key'}",
+                f"--kubelet-certificate-authority={self.pki / 'ca.crt'}",
+                "--kubelet-preferred-address-types=InternalIP",
+                "--kubelet-use-node-status-port",
+                f"--metric-resolution={METRICS_RESOLUTION}s",
+            ],
+        )
+        core = client.CoreV1Api(self.api)
+        core.create_namespaced_service(
+            "kube-system",
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name="metrics-server"),
+                # Endpoints may not hold loopback addresses; the aggregator resolves an ExternalName
+                # Service to its name and the APIService's port.
+                spec=client.V1ServiceSpec(type="ExternalName", external_name="127.0.0.1"),
+            ),
+        )
+        client.ApiregistrationV1Api(self.api).create_api_service(
+            client.V1APIService(
+                metadata=client.V1ObjectMeta(name="v1beta1.metrics.k8s.io"),
+                spec=client.V1APIServiceSpec(
+                    group="metrics.k8s.io",
+                    version="v1beta1",
+                    ca_bundle=_b64(self.pki / "ca.crt"),
+                    group_priority_minimum=100,
+                    version_priority=100,
+                    service=client.ApiregistrationV1ServiceReference(
+                        namespace="kube-system", name="metrics-server", port=port
+                    ),
+                ),
+            )
+        )
+
+        def node_metrics() -> bool:
+            with contextlib.suppress(ApiException):
+                listed = client.CustomObjectsApi(self.api).list_cluster_custom_object(
+                    "metrics.k8s.io", "v1beta1", "nodes"
+                )
+                return bool(listed["items"])
+            return False
+
+        self._wait("metrics-server serving node metrics", node_metrics, 120, "metrics-server")
+        self._timed("metrics-server", step)
+
     # --- stop ---
     def stop(self) -> list[str]:
         """Stop everything, remove the pods' containers, and put the host back. Returns problems."""
         problems: list[str] = []
-        for part in (self.metrics, self.dns):
-            if part is not None:
-                with contextlib.suppress(Exception):
-                    part.stop()
         if self.api is not None:
             self.api.close()
         if self.testbed is not None:
-            kubelet = self.testbed.processes.pop("kubelet", None)
-            if kubelet is not None and kubelet.poll() is None:
-                kubelet.terminate()
-                kubelet.wait(timeout=30)
+            for name in ("metrics-server", "coredns"):
+                self._terminate(name)
+            self._terminate("kubelet")
             with contextlib.suppress(Exception):
-                pods = self.docker().containers.list(all=True, filters={"label": "io.kubernetes.pod.name"})
-                for container in pods:
-                    container.remove(force=True)
+                self._remove_pods()
             if self._docker is not None:
                 self._docker.close()
                 self._docker = None
             self.testbed.stop()
-        unmount_under([str(self.workdir)])  # the kubelet's volume mounts (tmpfs for secrets)
+        self.metadata_refused = metadata_counters()
+        unmount_under([str(self.workdir), str(RUN)])  # volume mounts (tmpfs for secrets), sandboxes
         problems += [f"still mounted: {m}" for m in mounts_under(str(self.workdir))]
         problems += self.guard.end()
         shutil.rmtree(RUN / "docker-exec", ignore_errors=True)  # dockerd's runtime state, once it is gone
+        shutil.rmtree(RUN / "containerd", ignore_errors=True)  # containerd's, likewise
         return problems
+
+    def _terminate(self, name: str) -> None:
+        assert self.testbed is not None
+        process = self.testbed.processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def _remove_pods(self) -> None:
+        """Every pod sandbox containerd still runs, stopped and removed (their shims exit with them)."""
+        if "containerd" not in (self.testbed.processes if self.testbed else {}):
+            return
+        for line in self.ctr("tasks", "list").splitlines()[1:]:
+            task = line.split()[0] if line.strip() else ""
+            if task:
+                with contextlib.suppress(RuntimeError):
+                    self.ctr("tasks", "kill", "--signal", "SIGKILL", task)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+            "RUNNING" in line for line in self.ctr("tasks", "list").splitlines()
+        ):
+            time.sleep(0.2)
+        for line in self.ctr("containers", "list", "--quiet").splitlines():
+            if line.strip():
+                with contextlib.suppress(RuntimeError):
+                    self.ctr("tasks", "delete", "--force", line.strip())
+                with contextlib.suppress(RuntimeError):
+                    self.ctr("containers", "delete", line.strip())
+
+
+def _b64(path: Path) -> str:
+    import base64
+
+    return base64.b64encode(path.read_bytes()).decode()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +53,14 @@ def mlscale(env: dict[str, str], *args: str, timeout: float = 1800) -> str:
 
 
 def cluster_env(kubeconfig: Path, state: Path) -> dict[str, str]:
-    """The environment a user of the test cluster has: its dockerd, its kubeconfig, a state dir."""
+    """The environment a user of the test cluster has: its dockerd, its kubeconfig, a state dir, and
+    the cluster's release of kubectl and ctr first on PATH."""
     from tests.cluster.node import DOCKER_HOST
+    from tests.k8s.testbed import BIN
 
     return {
         **os.environ,
+        "PATH": f"{BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "DOCKER_HOST": DOCKER_HOST,
         "KUBECONFIG": str(kubeconfig),
         "MLSCALE_STATE_DIR": str(state),
@@ -62,7 +69,11 @@ def cluster_env(kubeconfig: Path, state: Path) -> dict[str, str]:
 
 
 def up_on_cluster(env: dict[str, str], namespace: str, result_url: str, *more: str) -> str:
-    """`mlscale up --backend kubernetes` on the test cluster, as its user would run it."""
+    """`mlscale up --backend kubernetes` on the test cluster, as its user would run it: the images
+    imported into the node's containerd unless ``more`` names a registry."""
+    from tests.cluster.node import CONTAINERD_SOCKET
+
+    shipping = () if "--registry" in more else ("--containerd", str(CONTAINERD_SOCKET))
     return mlscale(
         env,
         "up",
@@ -73,6 +84,8 @@ def up_on_cluster(env: dict[str, str], namespace: str, result_url: str, *more: s
         "--namespace", namespace,
         "--values", str(VALUES),
         "--result-url", result_url,
+        "--expose", "node-port",  # as a user load-tests: through a Service, not a port-forward
+        *shipping,
         *more,
     )  # fmt: skip
 
@@ -108,8 +121,77 @@ def summarize(run_dir: Path, sync_seconds: int = 15) -> dict[str, Any]:
         "max_replicas": int(replicas.max()),
         "desired": [d["desired"] for d in decisions],
         "p95_ms": round(float(ok["latency_ms"].quantile(0.95)), 1) if len(ok) else None,
+        "hops": hops(ok),
         "served_by": ok["replica"].value_counts().to_dict(),
     }
 
 
+HOPS = {
+    "enqueue_ms": "to the dispatcher",
+    "queue_ms": "queued",
+    "infer_ms": "to the pod and back",
+    "latency_ms": "end to end",
+}
+"""Where a request's time goes, as its row records it: the load tester's POST until the dispatcher
+accepted it; waiting in the dispatcher's queue; the dispatcher's call to an inference pod (the
+network both ways and the pod's own work); and from send to the result's arrival back."""
+
+
+def hops(ok: pd.DataFrame) -> dict[str, list[float]]:
+    """[p50, p95] in ms of each hop, over the requests that ended ok."""
+    return {
+        column: [round(float(ok[column].quantile(q)), 1) for q in (0.5, 0.95)]
+        for column in HOPS
+        if column in ok and len(ok)
+    }
+
+
+def hop_table(rows: dict[str, dict[str, Any]]) -> str:
+    lines = [f"  {'':>28} " + " ".join(f"{label:>22}" for label in HOPS.values())]
+    for name, row in rows.items():
+        cells = [row["hops"].get(column) for column in HOPS]
+        lines.append(f"  {name:>28} " + " ".join(f"{f'{c[0]} / {c[1]}' if c else '-':>22}" for c in cells))
+    return "\n".join(lines) + "\n  (p50 / p95 ms)"
+
+
 COMPARISON: dict[str, dict[str, Any]] = {}
+
+
+@contextlib.contextmanager
+def port_forward(env: dict[str, str], namespace: str) -> Iterator[str]:
+    """`kubectl port-forward svc/mlscale-dispatcher` for the block: the dispatcher's local URL."""
+    from tests.k8s.testbed import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        ["kubectl", "port-forward", "svc/mlscale-dispatcher", f"{port}:8000", "-n", namespace],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "kubectl port-forward did not listen in 30 s"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def pod_exec(api: Any, namespace: str, pod: str, container: str, command: list[str]) -> tuple[int, str]:
+    """Run a command in a pod's container as `kubectl exec` does (API server, kubelet, CRI): its exit
+    code and what it printed, stdout and stderr together."""
+    from kubernetes import client
+    from kubernetes.stream import stream
+
+    core = client.CoreV1Api(api)
+    response = stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container,
+                      command=command, stdout=True, stderr=True, stdin=False, tty=False,
+                      _preload_content=False)  # fmt: skip
+    output = []
+    while response.is_open():
+        response.update(timeout=1)
+        output += [response.read_stdout(), response.read_stderr()]
+    response.close()
+    return int(response.returncode), "".join(output)

@@ -21,6 +21,7 @@ from kubernetes import client
 
 from mlscale import __version__
 from mlscale.report.balance import steady_share
+from tests.cluster.cgroups import pod_cpu_seconds
 from tests.cluster.node import GATEWAY, OneNodeCluster
 from tests.cluster.runs import (
     COMPARISON,
@@ -31,6 +32,8 @@ from tests.cluster.runs import (
     inference_image,
     latest_run,
     mlscale,
+    pod_exec,
+    port_forward,
     summarize,
     up_on_cluster,
     workload_file,
@@ -77,43 +80,75 @@ def test_up_built_both_images_and_rolled_out_the_chart(one_node: OneNodeCluster,
             assert b"No module named 'tensorflow'" in container.logs()
         finally:
             container.remove(force=True)
+    # Imported into the node's containerd, where the kubelet's CRI finds them (nothing pulled).
+    held = one_node.image_names()
+    assert {
+        f"docker.io/library/mlscale-dispatcher:{__version__}",
+        f"docker.io/library/{inference}",
+    } <= held, held
     apps = client.AppsV1Api(one_node.api)
     for name in ("mlscale-dispatcher", "mlscale-inference"):
         deployment: Any = apps.read_namespaced_deployment(name, NAMESPACE)
         assert deployment.status.ready_replicas == deployment.spec.replicas >= 1
 
 
+def _python_in(one_node: OneNodeCluster, component: str, code: str, *args: str) -> tuple[int, str]:
+    """`python -c CODE ARGS` in the first pod of the release's component, through the API server,
+    the kubelet and CRI's exec: its exit code and output."""
+    pods: list[Any] = (
+        client.CoreV1Api(one_node.api)
+        .list_namespaced_pod(NAMESPACE, label_selector=f"app.kubernetes.io/component={component}")
+        .items
+    )
+    assert pods, f"no {component} pod"
+    return pod_exec(one_node.api, NAMESPACE, pods[0].metadata.name, component, ["python", "-c", code, *args])
+
+
 @pytest.mark.parametrize("name", ["inference", "dispatcher"])
 def test_pods_run_as_the_chart_hardens_them(one_node: OneNodeCluster, system: System, name: str) -> None:
-    containers = one_node.docker().containers.list(filters={"label": f"io.kubernetes.container.name={name}"})
-    assert containers, f"no running {name} container"
-    container = containers[0]
-    assert container.attrs["HostConfig"]["ReadonlyRootfs"] is True
-    assert (
-        container.attrs["HostConfig"]["CapDrop"] == ["ALL"]
-        or "ALL" in container.attrs["HostConfig"]["CapDrop"]
-    )
-    uid = container.exec_run(["python", "-c", "import os; print(os.getuid(), os.getgid())"])
-    assert uid.exit_code == 0
-    assert uid.output.decode().split() == ["10001", "10001"]
-    write = container.exec_run(["python", "-c", "open('/probe', 'w')"])
-    assert write.exit_code != 0
-    assert b"Read-only file system" in write.output
-    tmp = container.exec_run(["python", "-c", "open('/tmp/probe', 'w').write('ok')"])
-    assert tmp.exit_code == 0  # /tmp is the one writable place (an emptyDir)
+    """Checked inside the running container."""
+    assert _python_in(one_node, name, "import os; print(os.getuid(), os.getgid())") == (0, "10001 10001\n")
+    status = _python_in(one_node, name, "print(open('/proc/self/status').read())")[1]
+    capabilities = dict(line.split(":\t") for line in status.splitlines() if line.startswith("Cap"))
+    assert capabilities["CapEff"] == capabilities["CapBnd"] == "0000000000000000", capabilities
+    code, said = _python_in(one_node, name, "open('/probe', 'w')")
+    assert code != 0
+    assert "Read-only file system" in said
+    # /tmp is the one writable place (an emptyDir)
+    assert _python_in(one_node, name, "open('/tmp/probe', 'w').write('ok')")[0] == 0
+
+
+def test_a_pod_cannot_reach_the_metadata_address(one_node: OneNodeCluster, system: System) -> None:
+    probe = "import socket; s = socket.socket(); s.settimeout(5); s.connect(('169.254.169.254', 80))"
+    one_node.metadata_probes += 1  # one SYN, refused at once by the FORWARD rule
+    code, said = _python_in(one_node, "dispatcher", probe)
+    assert code != 0
+    assert "Network is unreachable" in said, said
+
+
+LOOKUP = (
+    "import socket, sys\ntry: print(socket.gethostbyname(sys.argv[1]))\n"
+    "except OSError as e: print('no address:', e)"
+)
+
+
+def test_pods_resolve_cluster_names_and_no_other(one_node: OneNodeCluster, system: System) -> None:
+    """CoreDNS answers the cluster's names; a name outside it gets no address (nothing forwarded)."""
+    service = client.CoreV1Api(one_node.api).read_namespaced_service("mlscale-dispatcher", NAMESPACE)
+    name = f"mlscale-dispatcher.{NAMESPACE}.svc.cluster.local"
+    assert _python_in(one_node, "dispatcher", LOOKUP, name) == (0, f"{service.spec.cluster_ip}\n")
+    code, said = _python_in(one_node, "dispatcher", LOOKUP, "pypi.org")
+    assert (code, said.split(":")[0]) == (0, "no address"), said
 
 
 def _pod_cpu_seconds(one_node: OneNodeCluster, selector: str) -> dict[str, float]:
-    """Each pod's CPU time from its cgroup (exact and current; cAdvisor's lags by its housekeeping)."""
+    """Each pod's CPU time from its cgroup, v1 or v2 (exact and current; the kubelet's lags by its
+    housekeeping)."""
     pods: list[Any] = (
         client.CoreV1Api(one_node.api).list_namespaced_pod(NAMESPACE, label_selector=selector).items
     )
-    seconds: dict[str, float] = {}
-    for pod in pods:
-        found = list(Path("/sys/fs/cgroup/cpuacct/kubepods").rglob(f"pod{pod.metadata.uid}"))
-        if found:
-            seconds[pod.metadata.name] = int((found[0] / "cpuacct.usage").read_text()) / 1e9
-    return seconds
+    seconds = {pod.metadata.name: pod_cpu_seconds(pod.metadata.uid) for pod in pods}
+    return {name: value for name, value in seconds.items() if value is not None}
 
 
 def _restarts(one_node: OneNodeCluster, selector: str) -> dict[str, str]:
@@ -146,6 +181,13 @@ def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
     cpu_s = sum(after[name] - before.get(name, 0.0) for name in after) / len(served)
     capacity = TARGET * REQUEST_CORES / cpu_s
     print(f"\ncalibration: {cpu_s * 1000:.1f} ms CPU per image in a pod, {capacity:.1f} requests/s at 70 %")
+    COMPARISON["light, node port"] = summarize(latest_run(system.runs / "calibration"))
+    # The same light load through `kubectl port-forward` (API server, kubelet, the runtime's stream):
+    # what the harness cost before it went through the node port as a user's load test would.
+    with port_forward(system.env, NAMESPACE) as forwarded:
+        mlscale(system.env, "loadtest", str(calibrate), "--dispatcher", forwarded, "--listen", system.listen,
+                "--no-live", "--runs-dir", str(system.runs / "forwarded"))  # fmt: skip
+    COMPARISON["light, kubectl port-forward"] = summarize(latest_run(system.runs / "forwarded"))
 
     workload = workload_file(tmp_path / "scale.txt", PHASES, unit="replicas")
     mlscale(system.env, "loadtest", str(workload), "--listen", system.listen, "--no-live",

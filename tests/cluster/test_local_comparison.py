@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.runs import COMPARISON, PHASES, latest_run, mlscale, summarize, workload_file
+from tests.cluster.runs import COMPARISON, PHASES, hop_table, latest_run, mlscale, summarize, workload_file
 from tests.k8s.testbed import free_port
 
 
@@ -34,6 +34,7 @@ def test_the_same_workload_on_the_local_backend(tmp_path: Path) -> None:
         row = COMPARISON[name]
         print(f"  {name:>10}: replicas {row['replicas_per_sync']}, first scale-up at "
               f"{row['first_scale_up_s']} s, p95 {row['p95_ms']} ms, {row['counts']}")  # fmt: skip
+    print("where the time goes, hop by hop:\n" + hop_table(COMPARISON))
     assert local["requests"] == cluster["requests"]
     assert {k: n for k, n in local["counts"].items() if n} == {"ok": local["requests"]}, local["counts"]
     assert max(local["desired"], default=1) >= 2, local

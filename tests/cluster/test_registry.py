@@ -1,5 +1,6 @@
 """`mlscale up --registry`: the images pushed to a real registry (Debian's docker-registry on
-127.0.0.1) and the pods pulled from it, as on a cluster that does not share the builder's dockerd."""
+127.0.0.1) and the node's containerd pulled them from it, as on a cluster whose nodes are not the
+builder's machine."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ def registry(tmp_path: Path) -> Iterator[str]:
 
 
 def test_images_go_through_the_registry(one_node: OneNodeCluster, registry: str, tmp_path: Path) -> None:
+    one_node.trust_registry(registry)
     env = cluster_env(one_node.kubeconfig, tmp_path / "state")
     output = up_on_cluster(
         env, NAMESPACE, f"http://{GATEWAY}:{free_port()}/storeLatency", "--registry", registry

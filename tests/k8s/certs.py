@@ -11,7 +11,7 @@ def _openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
 
 
-def _signed(directory: Path, name: str, subject: str, alt_names: str | None) -> None:
+def signed(directory: Path, name: str, subject: str, alt_names: str | None) -> None:
     key, csr, crt = (directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
     _openssl(
         "req",
@@ -71,13 +71,15 @@ def make_pki(directory: Path, service_ip: str) -> None:
         "-subj",
         "/CN=mlscale-testbed-ca",
     )
-    _signed(
+    signed(
         directory,
         "apiserver",
         "/CN=kube-apiserver",
         f"IP:127.0.0.1,IP:{service_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
     )
-    _signed(directory, "front-proxy", "/CN=front-proxy", None)
-    _signed(directory, "metrics", "/CN=metrics-server", "IP:127.0.0.1,DNS:localhost")
+    signed(directory, "front-proxy", "/CN=front-proxy", None)
+    # The API server's identity towards kubelets (exec, logs, port-forward), which authorize it.
+    signed(directory, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", None)
+    signed(directory, "metrics", "/CN=metrics-server", "IP:127.0.0.1,DNS:localhost")
     _openssl("genrsa", "-out", str(directory / "sa.key"), "2048")
     _openssl("rsa", "-in", str(directory / "sa.key"), "-pubout", "-out", str(directory / "sa.pub"))

@@ -63,9 +63,11 @@ def test_helm_install_creates_what_was_rendered_and_uninstall_removes_it(cluster
     assert all(d.status.ready_replicas == 1 for d in deployments.values())  # through the fake kubelet
     services = sorted(s.metadata.name for s in core.list_namespaced_service(NAMESPACE).items)
     assert services == ["mlscale-dispatcher", "mlscale-inference", "mlscale-inference-endpoints"]
-    # Kubernetes 1.20 has no autoscaling/v2: the chart fell back to v2beta2, behavior included.
+    # The current release serves autoscaling/v2 (and no v2beta2): the chart's HPA is the v2 one.
+    manifest = helm(cluster, "get", "manifest", "mlscale")
+    assert "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler" in manifest
     hpa = client.CustomObjectsApi(cluster.api).get_namespaced_custom_object(
-        "autoscaling", "v2beta2", NAMESPACE, "horizontalpodautoscalers", "mlscale-inference"
+        "autoscaling", "v2", NAMESPACE, "horizontalpodautoscalers", "mlscale-inference"
     )["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 5)
     assert hpa["behavior"]["scaleUp"]["stabilizationWindowSeconds"] == 30

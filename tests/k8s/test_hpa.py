@@ -1,9 +1,10 @@
-"""The real HPA controller (kube-controller-manager 1.20) against mlscale's HPA port.
+"""The real HPA controller (kube-controller-manager, the current release) against mlscale's HPA port.
 
 1. On the chart's inference Deployment, it scales up when the scenario drives CPU above 70 % and
    back down after the scale-down window.
 2. Conformance: for several scenarios, at every sync the replica count the real controller
-   chooses equals the one ``mlscale.autoscaling.hpa.decide`` chooses from the same per-pod
+   chooses equals the one ``mlscale.autoscaling.hpa.decide`` chooses, in its default mode (today's
+   Kubernetes, as the local backend and the simulator run it), from the same per-pod
    metrics, pod states and behavior: CPU alone, CPU beside an External metric with an AverageValue
    target (KEDA's shape, served through external.metrics.k8s.io), and an HPA without ``behavior``
    (the older path). The fake metrics server's log is the controller's input: one pod-metrics
@@ -43,7 +44,9 @@ from mlscale.autoscaling.policies.queue import (
 from mlscale.autoscaling.replicas import Pod, cpu_pod
 from tests.chart.helm import SUBCHARTS_OFF, chart_copy, helm_binary
 from tests.k8s.conftest import Cluster
+from tests.k8s.controller_log import Decision, decision_of_sync, decisions
 from tests.k8s.metrics import ExternalServed, Served
+from tests.k8s.testbed import KUBERNETES
 
 SYNC = 2.0  # the testbed's --horizontal-pod-autoscaler-sync-period
 # Windows and periods off the 2 s sync grid, so neither side sits on a boundary by a millisecond.
@@ -98,15 +101,6 @@ def at(samples: list[tuple[float, int]], moment: float) -> int:
     """The last sampled value at or before ``moment``."""
     index = bisect.bisect_right([t for t, _ in samples], moment) - 1
     return samples[max(0, index)][1]
-
-
-def rescaled_at(samples: list[tuple[float, int]], sync_at: float) -> float:
-    """When the sync that began at ``sync_at`` changed spec.replicas (the first change sampled
-    after it), which is when the controller stamps its scale event; ``sync_at`` if none was seen.
-    With 1,000 pods a sync takes over a second from its metrics request to its rescale, enough to
-    move an event across a 5 s rate-limit period."""
-    before = at(samples, sync_at)
-    return next((t for t, n in samples if sync_at < t < sync_at + SYNC and n != before), sync_at)
 
 
 def failed_rescales(core: client.CoreV1Api, namespace: str) -> list[tuple[float, int]]:
@@ -276,13 +270,13 @@ def keda_spec() -> dict[str, Any]:
             "downscaleStabilizationSeconds": DOWNSCALE_WINDOW}  # fmt: skip
 
 
-def hpa_config(scenario: Scenario, one_window: bool) -> HPAConfig:
+def hpa_config(scenario: Scenario) -> HPAConfig:
     if scenario.keda:
         # The very config the local backend's queue policy runs its HPA half with.
         policy = QueuePolicy.make(KEDA_SETTINGS, SCALED_OBJECT)
         config = replace(policy.hpa, tolerance=0.1, downscale_stabilization_seconds=DOWNSCALE_WINDOW)
         assert config == parse_hpa_config(keda_spec())
-        return replace(config, one_window_stabilization=one_window)
+        return config
     config = parse_hpa_config(
         {
             "minReplicas": scenario.min_replicas,
@@ -294,7 +288,7 @@ def hpa_config(scenario: Scenario, one_window: bool) -> HPAConfig:
             "downscaleStabilizationSeconds": DOWNSCALE_WINDOW,
         }
     )
-    return replace(config, one_window_stabilization=one_window)
+    return config
 
 
 def hpa_fields(spec: dict[str, Any]) -> dict[str, Any]:
@@ -330,12 +324,10 @@ def our_inputs(served: Served, window: float, external: list[ExternalServed]) ->
 class Comparison:
     real: list[int]
     ours: list[int]
-    """hpa.decide with Kubernetes 1.20's one-window stabilization, as the controller under test."""
-    ours_today: list[int]
-    """hpa.decide as today's Kubernetes (the local backend's default)."""
+    """hpa.decide in its default mode (today's Kubernetes), replayed on the controller's inputs."""
     differences: list[str]
     through_policy: list[int] = field(default_factory=list)
-    """The 1.20 replay through the policy object the simulator and the local backend tick
+    """The same replay through the policy object the simulator and the local backend tick
     (``CPUPolicy.step``/``scaled``), for the CPU-only scenarios (its status count is its pods')."""
 
 
@@ -395,11 +387,11 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
     with replica_timeline(apps, namespace, "app") as timeline:
         client.CustomObjectsApi(cluster.api).create_namespaced_custom_object(
             "autoscaling",
-            "v2beta2",
+            "v2",
             namespace,
             "horizontalpodautoscalers",
             {
-                "apiVersion": "autoscaling/v2beta2",
+                "apiVersion": "autoscaling/v2",
                 "kind": "HorizontalPodAutoscaler",
                 "metadata": {"name": "app"},
                 "spec": {
@@ -425,50 +417,50 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
         assert asked == {f"{SELECTOR_LABEL}={SCALED_OBJECT}"}, asked
         # No CPU metric: each sync is one external-metric request (the pods do not enter it).
         syncs = [Served(e.at, namespace, e.selector, []) for e in external if e.namespace == namespace]
-    sampled = [at(samples, served.at + SYNC / 2) for served in syncs[:-1]]  # the last may not be sampled yet
-    real, failed_syncs = decided_counts(sampled, [s.at for s in syncs], failed_rescales(core, namespace))
-    replays = {}
+    # What the controller decided at each sync, and when (its log, to the microsecond); a sync that
+    # logged no decision and no failed rescale left the count as it was.
+    logged = decisions(cluster.testbed.workdir / "kube-controller-manager.log", namespace, "app")
+    began = [s.at for s in syncs]
+    ends: list[Decision | None] = [
+        decision_of_sync(logged, began[i], began[i + 1]) for i in range(len(syncs) - 1)
+    ]  # the last sync's decision may not be logged yet
+    sampled = [d.desired if d else at(samples, began[i] - 0.01) for i, d in enumerate(ends)]
+    real, failed_syncs = decided_counts(sampled, began, failed_rescales(core, namespace))
     notes: list[str] = []
-    policy = CPUPolicy(hpa_config(scenario, one_window=True))
+    config = hpa_config(scenario)
+    policy = CPUPolicy(config)
     policy_state, through_policy = policy.start(0.0), []
-    for one_window in (True, False):
-        config, state, chosen = hpa_config(scenario, one_window), HPAState(), []
-        for index, (served, result) in enumerate(zip(syncs, real, strict=False)):
-            current, status = at(samples, served.at - 0.01), at(timeline.status, served.at - 0.01)
-            applied = index not in failed_syncs  # a failed rescale leaves the count and no event
-            seen_pods, observed = our_inputs(served, cluster.metrics.window_seconds, external)
-            if one_window and not (scenario.queue or scenario.keda):
-                step, policy_state = policy.step(
-                    Snapshot(served.at, current, seen_pods, observed), policy_state
+    state, chosen = HPAState(), []
+    for index, (served, result) in enumerate(zip(syncs, real, strict=False)):
+        current, status = at(samples, served.at - 0.01), at(timeline.status, served.at - 0.01)
+        applied = index not in failed_syncs  # a failed rescale leaves the count and no event
+        logged_end = ends[index]
+        now = logged_end.at if logged_end else served.at  # the controller's clock at stabilization
+        scaled_at = logged_end.logged_at if logged_end else now  # when it stored the scale event
+        seen_pods, observed = our_inputs(served, cluster.metrics.window_seconds, external)
+        if not (scenario.queue or scenario.keda):
+            step, policy_state = policy.step(Snapshot(now, current, seen_pods, observed), policy_state)
+            if step.desired != current and applied:
+                policy_state = policy.scaled(policy_state, current, step.desired, scaled_at)
+            through_policy.append(step.desired)
+        decision, state = decide(current, seen_pods, observed, now, state, config, status_replicas=status)
+        if decision.desired != current and applied:  # storeScaleEvent, after a rescale that took
+            state = record_scale(state, current, decision.desired, scaled_at, config)
+        chosen.append(decision.desired)
+        if decision.desired != result:
+            seen = [
+                (
+                    p["name"][-5:],
+                    p["cpu_milli"],
+                    p["ready"],
+                    None if p["ready_since"] is None else round(served.at - p["ready_since"], 3),
                 )
-                if step.desired != current and applied:
-                    policy_state = policy.scaled(
-                        policy_state, current, step.desired, rescaled_at(samples, served.at)
-                    )
-                through_policy.append(step.desired)
-            decision, state = decide(
-                current, seen_pods, observed, served.at, state, config, status_replicas=status
+                for p in served.pods
+            ]  # (pod, CPU, ready, seconds since its Ready condition changed)
+            notes.append(
+                f"t={served.at - syncs[0].at:.1f}s current={current} status={status} real={result} "
+                f"ours={decision.desired} ({decision.reason}); external={observed.external}; pods={seen}"
             )
-            if decision.desired != current and applied:  # storeScaleEvent, after a rescale that took
-                state = record_scale(
-                    state, current, decision.desired, rescaled_at(samples, served.at), config
-                )
-            chosen.append(decision.desired)
-            if one_window and decision.desired != result:
-                seen = [
-                    (
-                        p["name"][-5:],
-                        p["cpu_milli"],
-                        p["ready"],
-                        None if p["ready_since"] is None else round(served.at - p["ready_since"], 3),
-                    )
-                    for p in served.pods
-                ]  # (pod, CPU, ready, seconds since its Ready condition changed)
-                notes.append(
-                    f"t={served.at - syncs[0].at:.1f}s current={current} status={status} real={result} "
-                    f"ours={decision.desired} ({decision.reason}); external={observed.external}; pods={seen}"
-                )
-        replays[one_window] = chosen
     if notes:
         notes += [
             f"  external t={e.at - syncs[0].at:.3f} ns={e.namespace} {e.metric}={e.value}" for e in external
@@ -492,7 +484,7 @@ def run_scenario(cluster: Cluster, scenario: Scenario, namespace: str) -> Compar
             )
     cluster.kubelet.not_ready.clear()
     core.delete_namespace(namespace)
-    return Comparison(real, replays[True], replays[False], notes, through_policy)
+    return Comparison(real, chosen, notes, through_policy)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
@@ -501,10 +493,8 @@ def test_our_hpa_chooses_what_the_real_controller_chooses(cluster: Cluster, scen
     namespace = "conformance-" + slug[:40].strip("-")
     result = run_scenario(cluster, scenario, namespace)
     matching = sum(r == o for r, o in zip(result.real, result.ours, strict=True))
-    today = sum(r == o for r, o in zip(result.real, result.ours_today, strict=True))
-    print(f"\n{scenario.name}: {matching}/{len(result.real)} syncs match (with today's stabilization: "
-          f"{today}/{len(result.real)})\n  real 1.20:    {result.real}\n  ours (1.20):  {result.ours}\n"
-          f"  ours (today): {result.ours_today}")  # fmt: skip
+    print(f"\n{scenario.name}: {matching}/{len(result.real)} syncs match\n"
+          f"  real {KUBERNETES}: {result.real}\n  ours:         {result.ours}")  # fmt: skip
     assert len(result.real) >= scenario.seconds / SYNC - 3  # the controller synced throughout
     assert len(set(result.real)) > 1, result.real  # the scenario moved the controller
     assert result.differences == [], "\n".join(result.differences)
@@ -549,8 +539,8 @@ def test_at_1000_pods_the_simulators_hpa_chooses_what_the_real_controller_choose
     finally:
         cluster.kubelet.may_change_status = lambda: True
     matching = sum(r == o for r, o in zip(result.real, result.through_policy, strict=True))
-    print(f"\n{AT_SCALE.name}: {matching}/{len(result.real)} syncs match\n  real 1.20:        {result.real}\n"
-          f"  simulator's HPA:  {result.through_policy}")  # fmt: skip
+    print(f"\n{AT_SCALE.name}: {matching}/{len(result.real)} syncs match\n"
+          f"  real {KUBERNETES}:   {result.real}\n  simulator's HPA: {result.through_policy}")  # fmt: skip
     assert max(result.real) == 1000, result.real  # it reached maxReplicas ...
     assert result.real[-1] < 1000, result.real  # ... and came down
     assert result.differences == [], "\n".join(result.differences[:40])

@@ -1,4 +1,5 @@
-"""A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver and kube-controller-manager.
+"""A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver and kube-controller-manager,
+the current release built from the Go module proxy by ``tests/go/build.sh`` (see ``KUBERNETES``).
 
 No kubelet and no scheduler run: ``kubelet.FakeKubelet`` binds pods and marks them ready, and
 ``metrics.FakeMetricsServer`` serves ``metrics.k8s.io``. Every process is stopped by PID.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import shutil
 import signal
 import ssl
 import subprocess
@@ -25,7 +25,11 @@ from mlscale.net import free_port as free_port  # one definition, re-exported
 from tests.k8s.certs import make_pki
 
 CACHE = Path(os.environ.get("MLSCALE_K8S_CACHE", "/var/cache/mlscale-k8s"))
-BIN = CACHE / "bin"
+BIN = CACHE / "programs"
+"""Where tests/go/build.sh puts the programs it builds."""
+KUBERNETES = "v1.37.2"
+"""The release the cluster runs (tests/go/kubernetes/go.mod): the newest minor the Go module proxy
+serves. Its kubelet still starts on cgroup v1 (this machine's) when told ``failCgroupV1: false``."""
 SERVICE_CIDR = "127.0.100.0/24"
 ADMIN_TOKEN = "mlscale-testbed-admin"
 CONTROLLER_TOKEN = "mlscale-testbed-controller-manager"
@@ -35,7 +39,7 @@ def binaries_present() -> bool:
     return (
         (BIN / "kube-apiserver").exists()
         and (BIN / "kube-controller-manager").exists()
-        and bool(shutil.which("etcd"))
+        and (BIN / "etcd").exists()
     )
 
 
@@ -99,7 +103,7 @@ class Testbed:
         self.launch(
             "etcd",
             [
-                "etcd",
+                str(BIN / "etcd"),
                 "--name",
                 "testbed",
                 "--data-dir",
@@ -125,7 +129,6 @@ class Testbed:
                 "--bind-address=127.0.0.1",
                 f"--secure-port={self.api_port}",
                 "--advertise-address=127.0.0.1",
-                "--insecure-port=0",
                 "--endpoint-reconciler-type=none",
                 f"--tls-cert-file={pki / 'apiserver.crt'}",
                 f"--tls-private-key-file={pki / 'apiserver.key'}",
@@ -143,6 +146,9 @@ class Testbed:
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 f"--proxy-client-cert-file={pki / 'front-proxy.crt'}",
                 f"--proxy-client-key-file={pki / 'front-proxy.key'}",
+                f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+                f"--kubelet-certificate-authority={pki / 'ca.crt'}",
                 "--allow-privileged=true",
                 *self.apiserver_args,
             ],
@@ -158,13 +164,14 @@ class Testbed:
                 f"--kubeconfig={controller_config}",
                 "--bind-address=127.0.0.1",
                 "--secure-port=0",
-                "--port=0",
                 "--controllers=*",
                 "--leader-elect=false",
                 "--use-service-account-credentials=false",
                 f"--service-account-private-key-file={pki / 'sa.key'}",
                 f"--root-ca-file={pki / 'ca.crt'}",
                 f"--horizontal-pod-autoscaler-sync-period={self.hpa_sync_seconds}s",
+                # Every HPA sync's proposal and decision, stamped to the microsecond (controller_log.py).
+                "--vmodule=horizontal=4",
                 # The window of an HPA without behavior (default 5 min), as test_hpa.py replays it.
                 "--horizontal-pod-autoscaler-downscale-stabilization=9s",
                 # The ReplicaSet controller makes hundreds of pods at once in the 1,000-pod test;

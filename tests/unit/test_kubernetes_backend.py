@@ -16,7 +16,7 @@ from mlscale.backends.kubernetes.backend import KubernetesBackend
 from mlscale.backends.kubernetes.options import KubernetesOptions
 from mlscale.backends.kubernetes.preflight import PreflightPlan, preflight
 from mlscale.backends.state import read_state, write_state
-from mlscale.errors import AdapterError, PreflightError
+from mlscale.errors import AdapterError, InputError, PreflightError
 from mlscale.locations import chart_dir
 from tests.kube_fakes import FakeAdapters, UnexpectedCall, healthy_minikube, tools
 
@@ -243,6 +243,77 @@ def test_another_cluster_pushes_to_the_registry_and_port_forwards() -> None:
     assert (service, namespace, remote_port) == ("mlscale-dispatcher", "mlscale", 8000)
     assert status.dispatcher_url == f"http://127.0.0.1:{local_port}"
     assert read_state()["port_forward_pid"] == 4242  # type: ignore[index]
+
+
+def test_a_containerd_node_gets_the_images_imported_into_its_k8s_io_namespace() -> None:
+    socket = "/run/containerd/containerd.sock"
+    adapters = FakeAdapters(
+        which=tools("helm", "kubectl", "ctr"), docker_ping=None, cluster_version="v1.37.2",
+        metrics_api_ok=True, containerd_version="2.4.2", docker_build=None, containerd_import=None,
+        helm_upgrade_install=None,
+        deployment_status=(1, 1), port_forward=4242, **watching(),
+    )  # fmt: skip
+    options = KubernetesOptions(minikube=False, containerd=socket, monitoring=False, engine="litert")
+    KubernetesBackend(options, adapters, sleep=lambda _: None).up()
+    assert adapters.called("containerd_version") == [(socket,)]  # checked before anything was built
+    assert adapters.called("containerd_import") == [
+        ("mlscale-dispatcher:0.1.0", socket),
+        ("mlscale-inference-litert:0.1.0", socket),
+    ]
+    order = [name for name, _ in adapters.calls if name in ("containerd_version", "docker_build",
+             "containerd_import", "helm_upgrade_install")]  # fmt: skip
+    assert order == ["containerd_version", "docker_build", "docker_build", "containerd_import",
+                     "containerd_import", "helm_upgrade_install"]  # fmt: skip
+    ((*_, values, _),) = adapters.called("helm_upgrade_install")
+    assert "image.registry" not in values  # the node has them: IfNotPresent finds them there
+
+
+def test_a_containerd_socket_that_does_not_answer_fails_the_preflight_with_the_fix() -> None:
+    adapters = FakeAdapters(
+        which=tools("helm", "kubectl", "ctr"), docker_ping=None, cluster_version="v1.37.2",
+        metrics_api_ok=True,
+        containerd_version=AdapterError("`ctr --address /nope version` failed: connection refused"),
+    )  # fmt: skip
+    options = KubernetesOptions(minikube=False, containerd="/nope")
+    with pytest.raises(PreflightError) as caught:
+        KubernetesBackend(options, adapters).up()
+    assert checks(caught.value.problems) == ["containerd"]
+    (problem,) = caught.value.problems
+    assert "connection refused" in problem.describe()
+    assert "k3s" in problem.describe()  # the fix names where the usual sockets are
+    no_ctr = FakeAdapters(which=tools("helm", "kubectl"), docker_ping=None, cluster_version="v1.37.2",
+                          metrics_api_ok=True)  # fmt: skip
+    with pytest.raises(PreflightError) as caught:
+        KubernetesBackend(options, no_ctr).up()
+    assert checks(caught.value.problems) == ["ctr"]
+
+
+@pytest.mark.parametrize(
+    ("choice", "said"),
+    [({"registry": "r.example.com", "minikube": False}, "--registry"), ({"minikube": True}, "--no-minikube")],
+)
+def test_containerd_import_is_refused_beside_a_registry_or_minikube(
+    choice: dict[str, Any], said: str
+) -> None:
+    with pytest.raises(InputError, match=said):
+        KubernetesOptions(containerd="/run/containerd/containerd.sock", **choice)
+
+
+def test_node_port_exposes_the_dispatcher_at_a_nodes_port_without_kubectl() -> None:
+    adapters = FakeAdapters(
+        which=tools("helm"), docker_ping=None, cluster_version="v1.37.2", metrics_api_ok=True,
+        helm_upgrade_install=None, deployment_status=(1, 1), node_port_url="http://10.244.0.1:31234",
+        **watching(),
+    )  # fmt: skip
+    options = KubernetesOptions(minikube=False, build=False, load=False, monitoring=False, expose="node-port")
+    status = KubernetesBackend(options, adapters, sleep=lambda _: None).up()
+    ((*_, values, _),) = adapters.called("helm_upgrade_install")
+    assert values["dispatcher.service.type"] == "NodePort"
+    assert adapters.called("node_port_url") == [("mlscale-dispatcher", "mlscale")]
+    assert status.dispatcher_url == "http://10.244.0.1:31234"
+    assert read_state()["port_forward_pid"] is None  # type: ignore[index]
+    with pytest.raises(InputError, match="--expose takes port-forward or node-port"):
+        KubernetesOptions(expose="ingress")
 
 
 def test_a_failed_preflight_changes_nothing() -> None:

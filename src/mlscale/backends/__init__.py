@@ -41,10 +41,12 @@ class ClusterChoice:
     namespace: str = "mlscale"
     minikube: bool = True
     registry: str | None = None
+    containerd: str | None = None
     build: bool = True
     load: bool = True
     monitoring: bool = True
     dispatcher_url: str | None = None
+    expose: str = "port-forward"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,14 @@ class Adapters(Protocol):
 
     def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None: ...
 
+    def containerd_version(self, socket: str) -> str:
+        """The version of the containerd at ``socket``; AdapterError if it does not answer."""
+        ...
+
+    def containerd_import(self, tag: str, socket: str) -> None:
+        """The built image into the containerd at ``socket``, namespace k8s.io (where CRI looks)."""
+        ...
+
     def minikube_status(self) -> dict[str, str]: ...
 
     def minikube_resources(self) -> tuple[int | None, int | None]:
@@ -81,6 +89,10 @@ class Adapters(Protocol):
     def cluster_version(self) -> str: ...
 
     def metrics_api_ok(self) -> bool: ...
+
+    def node_port_url(self, service: str, namespace: str) -> str:
+        """http://<a Ready node's InternalIP>:<the Service's nodePort>."""
+        ...
 
     def deployment_status(self, name: str, namespace: str) -> tuple[int, int]:
         """(ready replicas, desired replicas)."""
@@ -170,6 +182,42 @@ class RealAdapters:
                 raise AdapterError(f"pushing {tag}: {chunk['error'].strip()}")
             if chunk.get("status"):
                 on_line(f"{chunk['status']} {chunk.get('progress', '')}".strip())
+
+    def containerd_version(self, socket: str) -> str:
+        said = _run(["ctr", "--address", socket, "version"], timeout=30)
+        server = said.split("Server:", 1)[-1]
+        return next((ln.split(":", 1)[1].strip() for ln in server.splitlines() if "Version:" in ln), "")
+
+    def containerd_import(self, tag: str, socket: str) -> None:
+        # `docker save` streamed into `ctr images import`, as `kind load docker-image` does inside
+        # its node: nothing of the image is held in memory or written to disk here.
+        import docker
+
+        args = ["ctr", "--address", socket, "--namespace", "k8s.io", "images", "import", "--digests", "-"]
+        client = self._docker()
+        try:
+            archive = client.images.get(tag).save(named=True)
+            with tempfile.TemporaryFile() as said:
+                try:
+                    process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=said, stderr=said)
+                except FileNotFoundError as exc:
+                    raise AdapterError("ctr (containerd's client) is not installed") from exc
+                assert process.stdin is not None
+                try:
+                    for chunk in archive:
+                        process.stdin.write(chunk)
+                except BrokenPipeError:
+                    pass  # ctr stopped reading: its exit code and words say why
+                finally:
+                    process.stdin.close()
+                if process.wait(timeout=1800) != 0:
+                    said.seek(0)
+                    words = said.read().decode(errors="replace").strip()
+                    raise AdapterError(f"importing {tag} into containerd at {socket} failed: {words}")
+        except docker.errors.DockerException as exc:
+            raise AdapterError(f"reading {tag} from docker: {exc}") from exc
+        finally:
+            client.close()
 
     # --- minikube ---
     def minikube_status(self) -> dict[str, str]:
@@ -276,6 +324,23 @@ class RealAdapters:
         client = self._client()
         info = self._call("reading the cluster's version", lambda: client.VersionApi().get_code())
         return str(info.git_version)
+
+    def node_port_url(self, service: str, namespace: str) -> str:
+        client = self._client()
+        core = client.CoreV1Api()
+        found = self._call(
+            f"reading Service {service}", lambda: core.read_namespaced_service(service, namespace)
+        )
+        ports = [p.node_port for p in found.spec.ports or [] if p.node_port]
+        if not ports:
+            raise AdapterError(f"Service {service} has no node port (its type is {found.spec.type})")
+        nodes = self._call("listing nodes", lambda: core.list_node()).items
+        for node in nodes:
+            ready = any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+            addresses = [a.address for a in node.status.addresses or [] if a.type == "InternalIP"]
+            if ready and addresses:
+                return f"http://{addresses[0]}:{ports[0]}"
+        raise AdapterError("no Ready node has an InternalIP to reach a node port at")
 
     def metrics_api_ok(self) -> bool:
         client = self._client()

@@ -103,7 +103,10 @@ class KubernetesBackend:
         plan = PreflightPlan(
             build=options.build,
             minikube=options.minikube,
-            port_forward=not options.minikube and options.dispatcher_url is None,
+            containerd=options.containerd if options.load else None,
+            port_forward=not options.minikube
+            and options.dispatcher_url is None
+            and options.expose == "port-forward",
         )
         problems = preflight(self.adapters, plan)
         if problems:
@@ -152,6 +155,10 @@ class KubernetesBackend:
             with self.console.status(f"pushing {tag}") as status:
                 self.adapters.docker_push(tag, lambda line: status.update(f"pushing {tag}: {line[:90]}"))
             self.console.print(f"pushed {tag}")
+        elif self.options.containerd:
+            with self.console.status(f"importing {tag} into containerd ({self.options.containerd})"):
+                self.adapters.containerd_import(tag, self.options.containerd)
+            self.console.print(f"imported {tag} into containerd")
         elif self.options.minikube:
             with self.console.status(f"loading {tag} into Minikube"):
                 self.adapters.minikube_image_load(tag)
@@ -173,7 +180,7 @@ class KubernetesBackend:
         if options.result_url:
             values["dispatcher.resultUrl"] = options.result_url
         if not options.minikube:
-            values["dispatcher.service.type"] = "ClusterIP"
+            values["dispatcher.service.type"] = "NodePort" if options.expose == "node-port" else "ClusterIP"
         return {**values, **options.set_values}
 
     def _chart(self) -> Path:
@@ -220,6 +227,8 @@ class KubernetesBackend:
             return options.dispatcher_url.rstrip("/"), None
         if options.minikube:
             return self.adapters.minikube_service_url(service, options.namespace).strip().rstrip("/"), None
+        if options.expose == "node-port":
+            return self.adapters.node_port_url(service, options.namespace), None
         port = free_port()
         pid = self.adapters.port_forward(service, options.namespace, port, 8000)
         return f"http://127.0.0.1:{port}", pid

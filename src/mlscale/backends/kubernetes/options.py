@@ -12,6 +12,7 @@ from mlscale.errors import InputError
 
 IMAGE_WEIGHTS = ("imagenet", "none")
 """The image bakes its weights in: ImageNet's (fetched at build time) or none (random, same CPU)."""
+EXPOSE = ("port-forward", "node-port")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -36,8 +37,11 @@ class KubernetesOptions:
     """The cluster is Minikube: check it, load images into it, reach the dispatcher through it."""
     build: bool = True
     load: bool = True
-    """Minikube: `minikube image load`; with a registry: push."""
+    """Minikube: `minikube image load`; with a registry: push; with containerd: import into it."""
     registry: str | None = None
+    containerd: str | None = None
+    """The socket of the node's containerd (a node on this machine, e.g. kubeadm's or k3s's): the
+    images are imported into its ``k8s.io`` namespace, as `kind load docker-image` does."""
     tag: str = __version__
     weights: str = "imagenet"
     engine: str = "keras"
@@ -49,6 +53,10 @@ class KubernetesOptions:
     result_url: str | None = None
     dispatcher_url: str | None = None
     """Reach the dispatcher here instead of through Minikube or a port-forward."""
+    expose: str = "port-forward"
+    """Off Minikube, how the dispatcher is reached: ``port-forward`` (kubectl, through the API server
+    and the kubelet: fine for a look, costly per request) or ``node-port`` (its Service as a
+    NodePort, at a node's InternalIP: the path a load test should take)."""
     timeout_s: int = 900
 
     def __post_init__(self) -> None:
@@ -64,5 +72,16 @@ class KubernetesOptions:
                 urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname
             ):
                 raise InputError(f"{what} must be an http(s) URL, not {url!r}")
+        if self.containerd is not None and (self.registry or self.minikube):
+            raise InputError(
+                "--containerd imports the images into a node's containerd: not with "
+                + (
+                    "--registry (the node pulls from it)"
+                    if self.registry
+                    else "Minikube (pass --no-minikube)"
+                )
+            )
+        if self.expose not in EXPOSE:
+            raise InputError(f"--expose takes {' or '.join(EXPOSE)}, not {self.expose!r}")
         if self.timeout_s <= 0:
             raise InputError(f"the rollout timeout must be > 0 s, not {self.timeout_s}")

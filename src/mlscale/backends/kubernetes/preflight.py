@@ -34,6 +34,8 @@ class PreflightPlan:
     """The cluster is Minikube: its status, size and metrics-server addon are checked."""
     port_forward: bool
     """The dispatcher is reached through kubectl port-forward."""
+    containerd: str | None = None
+    """The images are imported into the containerd at this socket: ctr and the socket must be there."""
 
 
 def preflight(adapters: Adapters, plan: PreflightPlan) -> list[Problem]:
@@ -62,6 +64,8 @@ def preflight(adapters: Adapters, plan: PreflightPlan) -> list[Problem]:
                 "install kubectl (see kubernetes.io/docs/tasks/tools), or pass --dispatcher-url",
             )
         )
+    if plan.containerd is not None:
+        problems += _containerd(adapters, plan.containerd)
     if plan.minikube:
         problems += _minikube(adapters)
     if not any(p.check in ("minikube", "minikube running") for p in problems):
@@ -83,6 +87,29 @@ def preflight(adapters: Adapters, plan: PreflightPlan) -> list[Problem]:
                     Problem("metrics API", "metrics.k8s.io does not answer: the HPA would see no CPU", fix)
                 )
     return problems
+
+
+def _containerd(adapters: Adapters, socket: str) -> list[Problem]:
+    if adapters.which("ctr") is None:
+        return [
+            Problem(
+                "ctr",
+                "ctr (containerd's client) is not on PATH: it imports the images into the node",
+                "install containerd's client, or push to a registry with --registry",
+            )
+        ]
+    try:
+        adapters.containerd_version(socket)
+    except AdapterError as exc:
+        return [
+            Problem(
+                "containerd",
+                str(exc),
+                "pass the node's containerd socket (e.g. /run/containerd/containerd.sock; k3s: "
+                "/run/k3s/containerd/containerd.sock) and run as a user who may open it",
+            )
+        ]
+    return []
 
 
 def _minikube(adapters: Adapters) -> list[Problem]:
