@@ -274,9 +274,9 @@ class OneNodeCluster:
         self.api = config.new_client_from_config(str(self.testbed.kubeconfig))
         self._images()
         self._scheduler()
-        self._kube_proxy()
         self._pod_traffic_rules()
         self._kubelet()
+        self._kube_proxy()  # after the node registered: it reads the node's address from it
         self._coredns()
         self._metrics_server()
         self._timed("cluster", began)
@@ -308,7 +308,10 @@ class OneNodeCluster:
         step = time.monotonic()
         root = self.workdir / "containerd"
         (root / "cni").mkdir(parents=True, exist_ok=True)
-        (root / "certs.d").mkdir(parents=True, exist_ok=True)
+        # No registry but those a test names: a pull from any other (Docker Hub for an image that
+        # is missing, say) goes to a closed port on loopback and fails here, not on the internet.
+        (root / "certs.d" / "_default").mkdir(parents=True, exist_ok=True)
+        (root / "certs.d" / "_default" / "hosts.toml").write_text('server = "http://127.0.0.1:9"\n')
         (root / "cni" / "10-mlscale.conflist").write_text(json.dumps(self._cni_config()))
         config_file = root / "config.toml"
         config_file.write_text(
@@ -362,7 +365,7 @@ class OneNodeCluster:
 
     def load_image(self, tag: str) -> None:
         """A dockerd image into containerd's k8s.io namespace: what `kind load docker-image` does."""
-        archive = b"".join(self.docker().images.get(tag).save(named=True))
+        archive = b"".join(self.docker().images.get(tag).save(named=tag))
         self.ctr("images", "import", "--no-unpack=false", "-", stdin=archive)
 
     def _images(self) -> None:
@@ -441,9 +444,11 @@ class OneNodeCluster:
         )
 
     def _pod_traffic_rules(self) -> None:
-        """Pods may talk to pods (and, through INPUT, to the host's bridge address); nothing else."""
-        run("iptables", "-I", "FORWARD", "1", "-s", POD_CIDR, "!", "-d", POD_CIDR, "-j", "REJECT")
-        run("iptables", "-I", "FORWARD", "1", "-s", POD_CIDR, "-d", POD_CIDR, "-j", "ACCEPT")
+        """Pods may talk to pods (and, through INPUT, to the host's bridge address); nothing else.
+        Appended, so that the metadata guard at the top of FORWARD still sees, and counts, what a
+        pod sends to 169.254.0.0/16."""
+        run("iptables", "-A", "FORWARD", "-s", POD_CIDR, "-d", POD_CIDR, "-j", "ACCEPT")
+        run("iptables", "-A", "FORWARD", "-s", POD_CIDR, "!", "-d", POD_CIDR, "-j", "REJECT")
 
     def _kubelet(self) -> None:
         assert self.testbed is not None

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -163,35 +164,40 @@ def port_forward(env: dict[str, str], namespace: str) -> Iterator[str]:
     from tests.k8s.testbed import free_port
 
     port = free_port()
-    process = subprocess.Popen(
-        ["kubectl", "port-forward", "svc/mlscale-dispatcher", f"{port}:8000", "-n", namespace],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    with tempfile.TemporaryFile() as said:
+        process = subprocess.Popen(
+            ["kubectl", "port-forward", "svc/mlscale-dispatcher", f"{port}:8000", "-n", namespace],
+            env=env, stdout=said, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while not _listening(port):
+                if process.poll() is not None:
+                    said.seek(0)
+                    raise AssertionError(f"kubectl port-forward exited: {said.read().decode()}")
+                assert time.monotonic() < deadline, "kubectl port-forward did not listen in 30 s"
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pod_exec(
+    kubeconfig: Path, namespace: str, pod: str, container: str, command: list[str]
+) -> tuple[int, str]:
+    """`kubectl exec` (the API server, the kubelet, the runtime's exec): the command's exit code and
+    what it printed, stdout and stderr together."""
+    from tests.k8s.testbed import BIN
+
+    done = subprocess.run(
+        [str(BIN / "kubectl"), f"--kubeconfig={kubeconfig}", "exec", "-n", namespace, pod, "-c", container,
+         "--", *command],
+        capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "kubectl port-forward did not listen in 30 s"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def pod_exec(api: Any, namespace: str, pod: str, container: str, command: list[str]) -> tuple[int, str]:
-    """Run a command in a pod's container as `kubectl exec` does (API server, kubelet, CRI): its exit
-    code and what it printed, stdout and stderr together."""
-    from kubernetes import client
-    from kubernetes.stream import stream
-
-    core = client.CoreV1Api(api)
-    response = stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container,
-                      command=command, stdout=True, stderr=True, stdin=False, tty=False,
-                      _preload_content=False)  # fmt: skip
-    output = []
-    while response.is_open():
-        response.update(timeout=1)
-        output += [response.read_stdout(), response.read_stderr()]
-    response.close()
-    return int(response.returncode), "".join(output)
+    return done.returncode, done.stdout + done.stderr

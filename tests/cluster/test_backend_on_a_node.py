@@ -101,7 +101,9 @@ def _python_in(one_node: OneNodeCluster, component: str, code: str, *args: str) 
         .items
     )
     assert pods, f"no {component} pod"
-    return pod_exec(one_node.api, NAMESPACE, pods[0].metadata.name, component, ["python", "-c", code, *args])
+    return pod_exec(
+        one_node.kubeconfig, NAMESPACE, pods[0].metadata.name, component, ["python", "-c", code, *args]
+    )
 
 
 @pytest.mark.parametrize("name", ["inference", "dispatcher"])

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlscale.backends.base import cpu_millicores
+from mlscale.backends.kubernetes.images import ImageAdapters
 from mlscale.backends.kubernetes.options import ImageBuild
 from mlscale.backends.kubernetes.pod_times import pod_times
+from mlscale.backends.kubernetes.tools import run_tool as _run
 from mlscale.errors import AdapterError
 
 
@@ -113,19 +115,7 @@ class Adapters(Protocol):
     def stop_process(self, pid: int) -> None: ...
 
 
-def _run(args: list[str], timeout: float = 600) -> str:
-    try:
-        result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError as exc:
-        raise AdapterError(f"{args[0]} is not installed") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise AdapterError(f"`{' '.join(args)}` took longer than {timeout:.0f} s") from exc
-    if result.returncode != 0:
-        raise AdapterError(f"`{' '.join(args)}` failed: {(result.stderr or result.stdout).strip()}")
-    return result.stdout
-
-
-class RealAdapters:
+class RealAdapters(ImageAdapters):
     """The real thing. Imports of docker and kubernetes wait until first use."""
 
     def __init__(self, context: str | None = None) -> None:
@@ -135,89 +125,6 @@ class RealAdapters:
     # --- programs ---
     def which(self, program: str) -> str | None:
         return shutil.which(program)
-
-    # --- docker ---
-    def _docker(self) -> Any:
-        import docker
-
-        try:
-            # A fixed API version: "auto" would connect in the constructor, and a failed connect there
-            # leaves its socket open. 1.41 is Docker 20.10, older than any engine that builds these images.
-            return docker.from_env(version="1.41")
-        except docker.errors.DockerException as exc:
-            raise AdapterError(f"docker is not reachable: {exc}") from exc
-
-    def docker_ping(self) -> None:
-        import docker
-
-        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
-            # Said plainly, and before the SDK, whose failed unix connect leaves its socket open.
-            raise AdapterError(
-                f"docker is not reachable: no Docker engine socket at {host.removeprefix('unix://')}"
-            )
-        client = self._docker()
-        try:
-            client.ping()
-        except (docker.errors.DockerException, OSError) as exc:
-            raise AdapterError(f"docker is not reachable: {exc}") from exc
-        finally:
-            client.close()
-
-    def docker_build(self, build: ImageBuild, on_line: Callable[[str], None]) -> None:
-        chunks = self._docker().api.build(
-            path=str(build.context), dockerfile=build.dockerfile, tag=build.tag, buildargs=build.buildargs,
-            target=build.target, decode=True, rm=True,
-        )  # fmt: skip
-        for chunk in chunks:
-            if "error" in chunk:
-                raise AdapterError(f"building {build.tag}: {chunk['error'].strip()}")
-            text = (chunk.get("stream") or chunk.get("status") or "").strip()
-            if text:
-                on_line(text)
-
-    def docker_push(self, tag: str, on_line: Callable[[str], None]) -> None:
-        for chunk in self._docker().api.push(tag, stream=True, decode=True):
-            if "error" in chunk:
-                raise AdapterError(f"pushing {tag}: {chunk['error'].strip()}")
-            if chunk.get("status"):
-                on_line(f"{chunk['status']} {chunk.get('progress', '')}".strip())
-
-    def containerd_version(self, socket: str) -> str:
-        said = _run(["ctr", "--address", socket, "version"], timeout=30)
-        server = said.split("Server:", 1)[-1]
-        return next((ln.split(":", 1)[1].strip() for ln in server.splitlines() if "Version:" in ln), "")
-
-    def containerd_import(self, tag: str, socket: str) -> None:
-        # `docker save` streamed into `ctr images import`, as `kind load docker-image` does inside
-        # its node: nothing of the image is held in memory or written to disk here.
-        import docker
-
-        args = ["ctr", "--address", socket, "--namespace", "k8s.io", "images", "import", "--digests", "-"]
-        client = self._docker()
-        try:
-            archive = client.images.get(tag).save(named=True)
-            with tempfile.TemporaryFile() as said:
-                try:
-                    process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=said, stderr=said)
-                except FileNotFoundError as exc:
-                    raise AdapterError("ctr (containerd's client) is not installed") from exc
-                assert process.stdin is not None
-                try:
-                    for chunk in archive:
-                        process.stdin.write(chunk)
-                except BrokenPipeError:
-                    pass  # ctr stopped reading: its exit code and words say why
-                finally:
-                    process.stdin.close()
-                if process.wait(timeout=1800) != 0:
-                    said.seek(0)
-                    words = said.read().decode(errors="replace").strip()
-                    raise AdapterError(f"importing {tag} into containerd at {socket} failed: {words}")
-        except docker.errors.DockerException as exc:
-            raise AdapterError(f"reading {tag} from docker: {exc}") from exc
-        finally:
-            client.close()
 
     # --- minikube ---
     def minikube_status(self) -> dict[str, str]:
