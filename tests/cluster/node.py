@@ -48,6 +48,7 @@ from tests.cluster.host import (
     unmount_under,
 )
 from tests.k8s.certs import signed
+from tests.k8s.metrics import register_on_loopback
 from tests.k8s.testbed import BIN, CACHE, Testbed, free_port
 
 POD_CIDR = "10.244.0.0/24"
@@ -571,31 +572,7 @@ class OneNodeCluster:
                 f"--metric-resolution={METRICS_RESOLUTION}s",
             ],
         )
-        core = client.CoreV1Api(self.api)
-        core.create_namespaced_service(
-            "kube-system",
-            client.V1Service(
-                metadata=client.V1ObjectMeta(name="metrics-server"),
-                # Endpoints may not hold loopback addresses; the aggregator resolves an ExternalName
-                # Service to its name and the APIService's port.
-                spec=client.V1ServiceSpec(type="ExternalName", external_name="127.0.0.1"),
-            ),
-        )
-        client.ApiregistrationV1Api(self.api).create_api_service(
-            client.V1APIService(
-                metadata=client.V1ObjectMeta(name="v1beta1.metrics.k8s.io"),
-                spec=client.V1APIServiceSpec(
-                    group="metrics.k8s.io",
-                    version="v1beta1",
-                    ca_bundle=_b64(self.pki / "ca.crt"),
-                    group_priority_minimum=100,
-                    version_priority=100,
-                    service=client.ApiregistrationV1ServiceReference(
-                        namespace="kube-system", name="metrics-server", port=port
-                    ),
-                ),
-            )
-        )
+        register_on_loopback(self.api, ("metrics.k8s.io",), port, ca_bundle=_b64(self.pki / "ca.crt"))
 
         def node_metrics() -> bool:
             with contextlib.suppress(ApiException):

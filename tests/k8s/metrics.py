@@ -66,6 +66,40 @@ class Served:
     """name, cpu_milli (None: left out), ready, ready_since, started_at, deleting, request_milli."""
 
 
+def register_on_loopback(
+    api: client.ApiClient, groups: tuple[str, ...], port: int, ca_bundle: str | None = None
+) -> None:
+    """APIServices for ``groups`` (v1beta1) served on 127.0.0.1:``port``, through the Service
+    kube-system/metrics-server. Endpoints may not hold loopback addresses, so it is an ExternalName
+    Service, which the aggregator resolves to its name and the APIService's port. With no CA bundle
+    the server's certificate is not checked (``insecureSkipTLSVerify``, as metrics-server's own
+    manifest has it); with one, it must be signed by that CA for ``metrics-server.kube-system.svc``."""
+    client.CoreV1Api(api).create_namespaced_service(
+        "kube-system",
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="metrics-server"),
+            spec=client.V1ServiceSpec(type="ExternalName", external_name="127.0.0.1"),
+        ),
+    )
+    for group in groups:
+        client.ApiregistrationV1Api(api).create_api_service(
+            client.V1APIService(
+                metadata=client.V1ObjectMeta(name=f"v1beta1.{group}"),
+                spec=client.V1APIServiceSpec(
+                    group=group,
+                    version="v1beta1",
+                    insecure_skip_tls_verify=ca_bundle is None,
+                    ca_bundle=ca_bundle,
+                    group_priority_minimum=100,
+                    version_priority=100,
+                    service=client.ApiregistrationV1ServiceReference(
+                        namespace="kube-system", name="metrics-server", port=port
+                    ),
+                ),
+            )
+        )
+
+
 @dataclass
 class FakeMetricsServer:
     api: client.ApiClient
@@ -241,30 +275,7 @@ class FakeMetricsServer:
         return self
 
     def _register(self) -> None:
-        core = client.CoreV1Api(self.api)
-        core.create_namespaced_service(
-            "kube-system",
-            client.V1Service(
-                metadata=client.V1ObjectMeta(name="metrics-server"),
-                spec=client.V1ServiceSpec(type="ExternalName", external_name="127.0.0.1"),
-            ),
-        )
-        for group in ("metrics.k8s.io", "external.metrics.k8s.io"):
-            client.ApiregistrationV1Api(self.api).create_api_service(
-                client.V1APIService(
-                    metadata=client.V1ObjectMeta(name=f"v1beta1.{group}"),
-                    spec=client.V1APIServiceSpec(
-                        group=group,
-                        version="v1beta1",
-                        insecure_skip_tls_verify=True,
-                        group_priority_minimum=100,
-                        version_priority=100,
-                        service=client.ApiregistrationV1ServiceReference(
-                            namespace="kube-system", name="metrics-server", port=self.port
-                        ),
-                    ),
-                )
-            )
+        register_on_loopback(self.api, ("metrics.k8s.io", "external.metrics.k8s.io"), self.port)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with contextlib.suppress(ApiException):
