@@ -104,9 +104,7 @@ class KubernetesBackend:
             build=options.build,
             minikube=options.minikube,
             containerd=options.containerd if options.load else None,
-            port_forward=not options.minikube
-            and options.dispatcher_url is None
-            and options.expose == "port-forward",
+            port_forward=options.reach == "port-forward",
         )
         problems = preflight(self.adapters, plan)
         if problems:
@@ -223,11 +221,11 @@ class KubernetesBackend:
     def _reach_dispatcher(self) -> tuple[str, int | None]:
         options = self.options
         service = f"{options.release}-dispatcher"
-        if options.dispatcher_url:
-            return options.dispatcher_url.rstrip("/"), None
-        if options.minikube:
+        if options.reach == "url":
+            return str(options.dispatcher_url).rstrip("/"), None
+        if options.reach == "minikube":
             return self.adapters.minikube_service_url(service, options.namespace).strip().rstrip("/"), None
-        if options.expose == "node-port":
+        if options.reach == "node-port":
             return self.adapters.node_port_url(service, options.namespace), None
         port = free_port()
         pid = self.adapters.port_forward(service, options.namespace, port, 8000)

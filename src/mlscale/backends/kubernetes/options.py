@@ -59,6 +59,14 @@ class KubernetesOptions:
     NodePort, at a node's InternalIP: the path a load test should take)."""
     timeout_s: int = 900
 
+    @property
+    def reach(self) -> str:
+        """How ``up`` reaches the dispatcher: ``url`` (--dispatcher-url), ``minikube``, or, off
+        Minikube, ``expose`` (``node-port`` or ``port-forward``)."""
+        if self.dispatcher_url:
+            return "url"
+        return "minikube" if self.minikube else self.expose
+
     def __post_init__(self) -> None:
         for what, name in (("--namespace", self.namespace), ("release", self.release)):
             if not _DNS_LABEL.fullmatch(name):
