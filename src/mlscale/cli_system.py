@@ -195,8 +195,17 @@ def up(
         bool, typer.Option(metavar="", help="the cluster is Minikube", rich_help_panel=KUBERNETES)
     ] = True,
     monitoring: Annotated[
-        bool, typer.Option(metavar="", help="install Prometheus, Grafana, Loki", rich_help_panel=KUBERNETES)
-    ] = True,
+        str,
+        typer.Option(
+            metavar="stack|prometheus|off",
+            help="stack: kube-prometheus-stack (Prometheus, Grafana), Loki and promtail, fetched by "
+            "helm; prometheus: the chart's own Prometheus, nothing fetched; off: none",
+            rich_help_panel=KUBERNETES,
+        ),
+    ] = "stack",
+    no_monitoring: Annotated[
+        bool, typer.Option("--no-monitoring", help="the same as --monitoring off", hidden=True)
+    ] = False,
     dispatcher_url: Annotated[
         str | None,
         typer.Option(
@@ -225,7 +234,8 @@ def up(
         engine=engine.value if engine else None,
         cluster=ClusterChoice(
             context=kube_context, namespace=namespace, minikube=minikube, registry=registry,
-            containerd=containerd, build=not skip_build, load=not skip_load, monitoring=monitoring,
+            containerd=containerd, build=not skip_build, load=not skip_load,
+            monitoring="off" if no_monitoring else monitoring,
             dispatcher_url=dispatcher_url, expose=expose,
         ),
     )  # fmt: skip
@@ -254,6 +264,8 @@ def status(
         return
     console.print(status_table(current))
     dashboard = current.cluster.dashboard if current.cluster else None
+    if current.cluster and current.cluster.prometheus:
+        console.print(f"Prometheus: http://127.0.0.1:9090 after `{current.cluster.prometheus}`")
     if dashboard:
         console.print(
             f"{dashboard.name}: user {dashboard.user}, password {dashboard.password} ({dashboard.reach})"

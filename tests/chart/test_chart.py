@@ -159,7 +159,8 @@ def test_inference_has_cpu_requests_probes_and_a_drain_that_fits_the_grace_perio
 def inference_services(documents: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the ClusterIP Service, the headless one)."""
     services = [d for d in by_kind(documents, "Service")
-                if d["metadata"]["labels"].get("app.kubernetes.io/component") == "inference"]  # fmt: skip
+                if d["metadata"]["labels"].get("app.kubernetes.io/component")
+                in ("inference", "inference-endpoints")]  # fmt: skip
     (clustered,) = [s for s in services if s["spec"].get("clusterIP") != "None"]
     (headless,) = [s for s in services if s["spec"].get("clusterIP") == "None"]
     return clustered, headless

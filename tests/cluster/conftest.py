@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from types import FrameType
 
 import pytest
 
+from tests.cluster.addons import PROMETHEUS, install_keda, install_kube_state_metrics, ship_image
 from tests.cluster.host import Snapshot, differences
 from tests.cluster.node import OneNodeCluster, binaries_missing
 
@@ -53,3 +55,17 @@ def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneNodeCluste
     assert not left, f"the host differs from before the cluster: {left}"
     print(f"host as before the cluster: {len(cluster.guard.snapshot.sysctls)} sysctls, iptables, devices, "
           "cgroups, paths")  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def addons(one_node: OneNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> OneNodeCluster:
+    """The node with what a user's cluster runs beside mlscale: kube-state-metrics and KEDA (each
+    from its upstream manifests), and the image of the chart's own Prometheus."""
+    began = time.monotonic()
+    ship_image(one_node, PROMETHEUS)
+    install_kube_state_metrics(one_node)
+    install_keda(one_node, tmp_path_factory.mktemp("addons"))
+    print(
+        f"\nadd-ons (Prometheus' image, kube-state-metrics, KEDA) ready in {time.monotonic() - began:.0f} s"
+    )
+    return one_node

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 VALUES = ROOT / "helm" / "mlscale" / "ci" / "one-node-values.yaml"
@@ -69,7 +70,14 @@ def cluster_env(kubeconfig: Path, state: Path) -> dict[str, str]:
     }
 
 
-def up_on_cluster(env: dict[str, str], namespace: str, result_url: str, *more: str) -> str:
+def up_on_cluster(
+    env: dict[str, str],
+    namespace: str,
+    result_url: str,
+    *more: str,
+    values: Path = VALUES,
+    monitoring: str = "off",
+) -> str:
     """`mlscale up --backend kubernetes` on the test cluster, as its user would run it: the images
     imported into the node's containerd unless ``more`` names a registry."""
     from tests.cluster.node import CONTAINERD_SOCKET
@@ -80,15 +88,31 @@ def up_on_cluster(env: dict[str, str], namespace: str, result_url: str, *more: s
         "up",
         "--backend", "kubernetes",
         "--no-minikube",
-        "--no-monitoring",
+        "--monitoring", monitoring,
         "--weights", "none",
         "--namespace", namespace,
-        "--values", str(VALUES),
+        "--values", str(values),
         "--result-url", result_url,
         "--expose", "node-port",  # as a user load-tests: through a Service, not a port-forward
         *shipping,
         *more,
     )  # fmt: skip
+
+
+def values_with(path: Path, extra: dict[str, Any]) -> Path:
+    """The one-node values with ``extra`` merged in (one level of sections deep), written to ``path``."""
+    merged: dict[str, Any] = yaml.safe_load(VALUES.read_text())
+    for section, settings in extra.items():
+        merged[section] = {**(merged.get(section) or {}), **settings}
+    path.write_text(yaml.safe_dump(merged, sort_keys=False))
+    return path
+
+
+KUBE_STATE_METRICS_JOB = {
+    "job_name": "kube-state-metrics",
+    "static_configs": [{"targets": ["kube-state-metrics.kube-system.svc:8080"]}],
+}
+"""The dashboard's HPA replica series, for the chart's own Prometheus (monitoring.prometheus)."""
 
 
 def workload_file(path: Path, phases: tuple[tuple[int, float], ...], unit: str) -> Path:
@@ -201,3 +225,15 @@ def pod_exec(
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     return done.returncode, done.stdout + done.stderr
+
+
+def pods_cpu_seconds(api: Any, namespace: str, selector: str) -> dict[str, float]:
+    """Each selected pod's CPU time from its cgroup, v1 or v2 (exact and current; the kubelet's lags
+    by its housekeeping)."""
+    from kubernetes import client
+
+    from tests.cluster.cgroups import pod_cpu_seconds
+
+    pods: list[Any] = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
+    seconds = {pod.metadata.name: pod_cpu_seconds(pod.metadata.uid) for pod in pods}
+    return {name: value for name, value in seconds.items() if value is not None}

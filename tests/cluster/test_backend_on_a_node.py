@@ -1,5 +1,6 @@
-"""`mlscale up --backend kubernetes` on a real node, through the product's own path, then a workload
-that the real HPA controller scales on real CPU, then the same workload on the local backend.
+"""`mlscale up --backend kubernetes --monitoring prometheus` on a real node, through the product's own
+path, then a workload that the real HPA controller scales on real CPU, which the chart's Prometheus
+scrapes and its dashboard's every query draws; then the same workload on the local backend.
 
 Nothing here is sized for one machine's speed: the test measures what one inference pod's request
 costs in CPU on this machine first, and gives the load tester that capacity, as `mlscale up`'s
@@ -9,6 +10,7 @@ calibration does on the local backend.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,10 +23,12 @@ from kubernetes import client
 
 from mlscale import __version__
 from mlscale.report.balance import steady_share
-from tests.cluster.cgroups import pod_cpu_seconds
+from tests.cluster.addons import Prometheus
+from tests.cluster.dashboard import panel_queries
 from tests.cluster.node import GATEWAY, OneNodeCluster
 from tests.cluster.runs import (
     COMPARISON,
+    KUBE_STATE_METRICS_JOB,
     PHASES,
     REQUEST_CORES,
     TARGET,
@@ -33,9 +37,11 @@ from tests.cluster.runs import (
     latest_run,
     mlscale,
     pod_exec,
+    pods_cpu_seconds,
     port_forward,
     summarize,
     up_on_cluster,
+    values_with,
     workload_file,
 )
 from tests.k8s.testbed import free_port
@@ -49,15 +55,23 @@ class System:
     runs: Path
     listen: str
     started: float
+    workload_run: Path | None = None
+    """The scaled workload's run, once test_a_workload_... has made it."""
 
 
 @pytest.fixture(scope="module")
-def system(one_node: OneNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+def system(addons: OneNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     where = tmp_path_factory.mktemp("backend")
     port = free_port()
-    env = cluster_env(one_node.kubeconfig, where / "state")
+    env = cluster_env(addons.kubeconfig, where / "state")
+    values = values_with(
+        where / "values.yaml",
+        {"monitoring": {"prometheus": {"extraScrapeConfigs": [KUBE_STATE_METRICS_JOB]}}},
+    )
     began = time.monotonic()
-    output = up_on_cluster(env, NAMESPACE, f"http://{GATEWAY}:{port}/storeLatency")
+    output = up_on_cluster(
+        env, NAMESPACE, f"http://{GATEWAY}:{port}/storeLatency", values=values, monitoring="prometheus"
+    )
     print(f"\nmlscale up (builds included) took {time.monotonic() - began:.0f} s\n{output[-1500:]}")
     try:
         yield System(env, where / "runs", f"{GATEWAY}:{port}", began)
@@ -143,16 +157,6 @@ def test_pods_resolve_cluster_names_and_no_other(one_node: OneNodeCluster, syste
     assert (code, said.split(":")[0]) == (0, "no address"), said
 
 
-def _pod_cpu_seconds(one_node: OneNodeCluster, selector: str) -> dict[str, float]:
-    """Each pod's CPU time from its cgroup, v1 or v2 (exact and current; the kubelet's lags by its
-    housekeeping)."""
-    pods: list[Any] = (
-        client.CoreV1Api(one_node.api).list_namespaced_pod(NAMESPACE, label_selector=selector).items
-    )
-    seconds = {pod.metadata.name: pod_cpu_seconds(pod.metadata.uid) for pod in pods}
-    return {name: value for name, value in seconds.items() if value is not None}
-
-
 def _restarts(one_node: OneNodeCluster, selector: str) -> dict[str, str]:
     """Each restarted container of the selected pods: its restart count and why it last ended."""
     pods: list[Any] = (
@@ -173,11 +177,11 @@ def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
 ) -> None:
     selector = "app.kubernetes.io/instance=mlscale,app.kubernetes.io/component=inference"
     # Calibration: a light constant load, and the inference pod's CPU time across it.
-    before = _pod_cpu_seconds(one_node, selector)
+    before = pods_cpu_seconds(one_node.api, NAMESPACE, selector)
     calibrate = workload_file(tmp_path / "calibrate.txt", ((15, 4.0),), unit="requests")
     mlscale(system.env, "loadtest", str(calibrate), "--listen", system.listen, "--no-live",
             "--runs-dir", str(system.runs / "calibration"))  # fmt: skip
-    after = _pod_cpu_seconds(one_node, selector)
+    after = pods_cpu_seconds(one_node.api, NAMESPACE, selector)
     served = pd.read_parquet(latest_run(system.runs / "calibration") / "requests.parquet")
     assert (served["outcome"] == "ok").all(), served["outcome"].value_counts()
     cpu_s = sum(after[name] - before.get(name, 0.0) for name in after) / len(served)
@@ -194,7 +198,7 @@ def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
     workload = workload_file(tmp_path / "scale.txt", PHASES, unit="replicas")
     mlscale(system.env, "loadtest", str(workload), "--listen", system.listen, "--no-live",
             "--capacity", f"{capacity:.3f}", "--runs-dir", str(system.runs), timeout=900)  # fmt: skip
-    run_dir = latest_run(system.runs)
+    run_dir = system.workload_run = latest_run(system.runs)
     summary = summarize(run_dir)
     COMPARISON["kubernetes"] = {**summary, "capacity": capacity}
     print(f"kubernetes run {run_dir.name}: {json.dumps(summary)}")
@@ -225,3 +229,51 @@ def test_a_workload_is_scaled_by_the_real_hpa_on_real_cpu(
 
     report = mlscale(system.env, "report", str(run_dir))
     assert (run_dir / "timeline.png").exists(), report[-2000:]
+
+
+def test_prometheus_scraped_every_pod_and_every_dashboard_query_answers(
+    one_node: OneNodeCluster, system: System
+) -> None:
+    """The chart's own Prometheus (its jobs are the operator's reading of the chart's ServiceMonitors)
+    scraped the dispatcher and every inference pod of the run, and each query of the chart's Grafana
+    dashboard, evaluated in the middle of the run's busy phase, returns series with values."""
+    assert system.workload_run is not None, "the scaled workload did not run"
+    meta = json.loads((system.workload_run / "run.json").read_text())
+    start, end = float(meta["start_at"]), float(meta["end_at"])
+    prometheus = Prometheus(one_node, NAMESPACE, "mlscale-prometheus")
+    pods = set(pd.read_parquet(system.workload_run / "replicas.parquet")["replica"])
+    window = f"{int(end - start) + 60}s"
+    scraped = {
+        (r["metric"]["job"], r["metric"]["pod"])
+        for r in prometheus.query(
+            f'max by (job, pod) (max_over_time(up{{namespace="{NAMESPACE}"}}[{window}])) == 1', at=end
+        )
+    }
+    print(f"\npods scraped up during the run: {sorted(scraped)}")
+    assert {pod for job, pod in scraped if job == "mlscale-inference"} >= pods, (pods, scraped)
+    assert any(job == "mlscale-dispatcher" for job, _ in scraped), scraped
+    jobs = {(t["labels"]["job"], t["scrapePool"]) for t in prometheus.targets()}
+    assert ("mlscale-dispatcher", f"serviceMonitor/{NAMESPACE}/mlscale-dispatcher/0") in jobs, jobs
+    # every target now: the dispatcher, the remaining inference pods, kube-state-metrics
+    health = {t["scrapeUrl"]: t["health"] for t in prometheus.targets()}
+    assert set(health.values()) == {"up"}, health
+
+    busy = start + PHASES[0][0] + PHASES[1][0] * 0.8  # the 1 m windows inside the 2.8-replica phase
+    empty = []
+    for title, expr in panel_queries():
+        series = prometheus.query(expr, at=busy)
+        values = [float(s["value"][1]) for s in series]
+        if not series or not all(math.isfinite(v) for v in values):
+            empty.append(f"{title}: {expr} -> {series}")
+        print(f"  {title[:40]:40} {len(series)} series, {[round(v, 2) for v in values][:4]}")
+    assert not empty, "dashboard queries without data:\n" + "\n".join(empty)
+    # the replica panel drew kube-state-metrics' series (not its fallback for the local backend)
+    current = prometheus.query(
+        'kube_horizontalpodautoscaler_status_current_replicas{horizontalpodautoscaler="mlscale-inference"}',
+        at=busy,
+    )
+    assert current, "kube-state-metrics reported no replicas of the HPA"
+    assert float(current[0]["value"][1]) >= 2, current
+    print(
+        f"{len(panel_queries())} dashboard queries of {len({t for t, _ in panel_queries()})} panels answered"
+    )

@@ -81,6 +81,21 @@ for want in "$@"; do
     coredns)
         build coredns coredns -- -ldflags "-s -w" -o "$OUT/coredns" .
         ;;
+    prometheus)
+        # Only Kubernetes service discovery (`remove_all_sd`): no cloud discovery compiled in. The
+        # web UI's assets are not embedded; the HTTP API is what the tests read.
+        build prometheus prometheus -- -o "$OUT/prometheus" -tags "remove_all_sd enable_kubernetes_sd" \
+            -ldflags "-s -w -X github.com/prometheus/common/version.Version=$(module_version prometheus github.com/prometheus/prometheus | sed 's/^v0\.\([0-9]\)\([0-9]*\)\./3.\2./')" \
+            github.com/prometheus/prometheus/cmd/prometheus
+        ;;
+    kube-state-metrics)
+        build kube-state-metrics kube-state-metrics -- -o "$OUT/kube-state-metrics" -ldflags "-s -w" k8s.io/kube-state-metrics/v2
+        ;;
+    keda)
+        build keda keda keda-adapter -- -o "$OUT/keda" -ldflags "-s -w -X github.com/kedacore/keda/v2/version.Version=$(module_version keda github.com/kedacore/keda/v2 | sed 's/^v//')" \
+            github.com/kedacore/keda/v2/cmd/operator
+        (cd "$here/keda" && go build -o "$OUT/keda-adapter" -ldflags "-s -w" github.com/kedacore/keda/v2/cmd/adapter)
+        ;;
     *) echo "build.sh: no program named $want" >&2; exit 2 ;;
     esac
 done

@@ -179,7 +179,8 @@ def test_up_on_minikube_builds_loads_installs_waits_and_reaches_the_dispatcher()
     assert len(adapters.called("deployment_status")) == 3  # dispatcher 0/1, then 1/1; inference 1/1
     assert read_state() == {"backend": "kubernetes", "namespace": "mlscale", "release": "mlscale",
                             "context": None, "minikube": True, "dispatcher_url": "http://192.168.49.2:30080",
-                            "port_forward_pid": None, "engine": "keras"}  # fmt: skip
+                            "port_forward_pid": None, "engine": "keras", "monitoring": "stack",
+                            "policy": "cpu"}  # fmt: skip
     assert status.dispatcher_url == "http://192.168.49.2:30080"
 
 
@@ -201,7 +202,7 @@ def test_skip_build_and_skip_load_touch_no_docker_and_no_image_load() -> None:
         docker_ping=UnexpectedCall("docker_ping"), helm_upgrade_install=None, deployment_status=(1, 1),
         minikube_service_url="http://192.168.49.2:30080", **watching(),
     )  # fmt: skip
-    options = KubernetesOptions(build=False, load=False, monitoring=False)
+    options = KubernetesOptions(build=False, load=False, monitoring="off")
     KubernetesBackend(options, adapters, sleep=lambda _: None).up()
     touched = {name for name, _ in adapters.calls}
     assert not touched & {
@@ -253,7 +254,7 @@ def test_a_containerd_node_gets_the_images_imported_into_its_k8s_io_namespace() 
         helm_upgrade_install=None,
         deployment_status=(1, 1), port_forward=4242, **watching(),
     )  # fmt: skip
-    options = KubernetesOptions(minikube=False, containerd=socket, monitoring=False, engine="litert")
+    options = KubernetesOptions(minikube=False, containerd=socket, monitoring="off", engine="litert")
     KubernetesBackend(options, adapters, sleep=lambda _: None).up()
     assert adapters.called("containerd_version") == [(socket,)]  # checked before anything was built
     assert adapters.called("containerd_import") == [
@@ -305,7 +306,7 @@ def test_node_port_exposes_the_dispatcher_at_a_nodes_port_without_kubectl() -> N
         helm_upgrade_install=None, deployment_status=(1, 1), node_port_url="http://10.244.0.1:31234",
         **watching(),
     )  # fmt: skip
-    options = KubernetesOptions(minikube=False, build=False, load=False, monitoring=False, expose="node-port")
+    options = KubernetesOptions(minikube=False, build=False, load=False, monitoring="off", expose="node-port")
     status = KubernetesBackend(options, adapters, sleep=lambda _: None).up()
     ((*_, values, _),) = adapters.called("helm_upgrade_install")
     assert values["dispatcher.service.type"] == "NodePort"
@@ -332,7 +333,7 @@ def test_a_rollout_that_never_finishes_times_out_with_the_counts() -> None:
         now[0] += seconds
 
     adapters = healthy_minikube(helm_upgrade_install=None, deployment_status=(0, 1))
-    options = KubernetesOptions(build=False, load=False, monitoring=False, timeout_s=10)
+    options = KubernetesOptions(build=False, load=False, monitoring="off", timeout_s=10)
     with pytest.raises(Exception, match=r"dispatcher was not ready after 10 s \(0/1\)"):
         KubernetesBackend(options, adapters, clock=lambda: now[0], sleep=sleep).up()
 

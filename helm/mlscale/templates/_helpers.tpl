@@ -116,3 +116,13 @@ httpGet:
 {{- fail (printf "inference.engine must be keras, litert or onnx, not %q" $engine) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The in-cluster Prometheus the queue policy queries: the chart's own (monitoring.prometheus), or
+kube-prometheus-stack's (the operator's prometheus-operated Service). */}}
+{{- define "mlscale.prometheusAddress" -}}
+{{- if .Values.monitoring.prometheus.enabled }}
+{{- printf "http://%s-prometheus.%s.svc:%v" (include "mlscale.fullname" .) .Release.Namespace .Values.monitoring.prometheus.service.port }}
+{{- else }}
+{{- printf "http://prometheus-operated.%s.svc:9090" .Release.Namespace }}
+{{- end }}
+{{- end }}

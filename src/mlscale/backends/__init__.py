@@ -44,7 +44,8 @@ class ClusterChoice:
     containerd: str | None = None
     build: bool = True
     load: bool = True
-    monitoring: bool = True
+    monitoring: str = "stack"
+    """stack (kube-prometheus-stack, Loki, promtail), prometheus (the chart's own) or off."""
     dispatcher_url: str | None = None
     expose: str = "port-forward"
 

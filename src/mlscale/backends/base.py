@@ -78,6 +78,8 @@ class ClusterDetails:
     conditions: dict[str, str] = field(default_factory=dict)
     """The HPA's status conditions: AbleToScale, ScalingActive, ScalingLimited -> True/False."""
     dashboard: Dashboard | None = None
+    prometheus: str | None = None
+    """The command that makes the release's Prometheus reachable (None: no monitoring)."""
 
 
 @dataclass

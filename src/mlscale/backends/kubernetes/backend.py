@@ -31,10 +31,10 @@ _NEW_SIZE = re.compile(r"New size: (\d+); reason: (.*)")
 
 
 def chart_without_subcharts() -> Path:
-    """A copy of the chart that declares no subcharts, for installs without monitoring.
+    """A copy of the chart that declares no subcharts, for installs without kube-prometheus-stack.
 
     helm refuses a chart whose declared dependencies are missing from charts/, even disabled
-    ones, and fetching them needs the network: without monitoring they are not needed.
+    ones, and fetching them needs the network: without the stack they are not needed.
     """
     chart = chart_dir()
     copy = Path(tempfile.mkdtemp(prefix="mlscale-chart-")) / chart.name
@@ -43,6 +43,19 @@ def chart_without_subcharts() -> Path:
     manifest.pop("dependencies", None)
     (copy / "Chart.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return copy
+
+
+def _hpa_name(state: dict[str, Any]) -> str:
+    """The inference Deployment's HPA: the chart's, or the one KEDA makes for its ScaledObject."""
+    name = f"{state['release']}-inference"
+    return f"keda-hpa-{name}" if state.get("policy") == "queue" else name
+
+
+def prometheus_reach(monitoring: str, namespace: str, release: str) -> str | None:
+    """The command that makes the release's Prometheus reachable at http://127.0.0.1:9090: the
+    chart's own (its Service) or kube-prometheus-stack's (the operator's prometheus-operated)."""
+    service = {"prometheus": f"{release}-prometheus", "stack": "prometheus-operated"}.get(monitoring)
+    return f"kubectl -n {namespace} port-forward svc/{service} 9090:9090" if service else None
 
 
 def image_tag(options: KubernetesOptions, service: str) -> str:
@@ -127,9 +140,23 @@ class KubernetesBackend:
                 "dispatcher_url": dispatcher_url,
                 "port_forward_pid": forward_pid,
                 "engine": options.engine,
+                "monitoring": options.monitoring,
+                "policy": self._policy(),
             }
         )
         return self.status()
+
+    def _policy(self) -> str:
+        """What scales the inference Deployment: --policy, else the last values file that says, else
+        the chart's default."""
+        if chosen := self.chart_values().get("autoscaling.policy"):
+            return str(chosen)
+        policy = "cpu"
+        for path in [chart_dir() / "values.yaml", *self.options.values_files]:
+            policy = ((yaml.safe_load(path.read_text()) or {}).get("autoscaling") or {}).get(
+                "policy"
+            ) or policy
+        return str(policy)
 
     def _build(self, service: str) -> None:
         tag = image_tag(self.options, service)
@@ -168,9 +195,10 @@ class KubernetesBackend:
             "image.tag": options.tag,
             "inference.weights": options.weights,
             "inference.engine": options.engine,
-            "kube-prometheus-stack.enabled": str(options.monitoring).lower(),
-            "loki.enabled": str(options.monitoring).lower(),
-            "promtail.enabled": str(options.monitoring).lower(),
+            "kube-prometheus-stack.enabled": str(options.monitoring == "stack").lower(),
+            "loki.enabled": str(options.monitoring == "stack").lower(),
+            "promtail.enabled": str(options.monitoring == "stack").lower(),
+            "monitoring.prometheus.enabled": str(options.monitoring == "prometheus").lower(),
         }
         if options.registry:
             values["image.registry"] = options.registry
@@ -182,16 +210,18 @@ class KubernetesBackend:
         return {**values, **options.set_values}
 
     def _chart(self) -> Path:
-        return chart_dir() if self.options.monitoring else chart_without_subcharts()
+        return chart_dir() if self.options.monitoring == "stack" else chart_without_subcharts()
 
     def _install(self) -> None:
         options = self.options
-        if options.monitoring:
+        if options.monitoring == "stack":
             with self.console.status("fetching the monitoring subcharts (helm dependency build)"):
                 try:
                     self.adapters.helm_dependency_build(chart_dir())
                 except AdapterError as exc:
-                    raise AdapterError(f"{exc}\nno network for the subcharts? pass --no-monitoring") from exc
+                    raise AdapterError(
+                        f"{exc}\nno network for the subcharts? pass --monitoring prometheus (the chart's own) or off"
+                    ) from exc
         with self.console.status(f"helm upgrade --install {options.release} (waiting for the rollout)"):
             self.adapters.helm_upgrade_install(
                 options.release,
@@ -209,8 +239,10 @@ class KubernetesBackend:
                         f"{options.release}-{component}", options.namespace
                     )
                     status.update(f"{component}: {ready}/{desired} ready")
-                    if desired and ready >= desired:
-                        break
+                    if (desired and ready >= desired) or (
+                        component == "inference" and self._policy() == "queue" and desired == 0
+                    ):
+                        break  # (KEDA may have scaled the inference tier to zero already)
                     if self.clock() > deadline:
                         raise StartError(
                             f"{component} was not ready after {options.timeout_s} s ({ready}/{desired})"
@@ -259,7 +291,7 @@ class KubernetesBackend:
     def status(self) -> SystemStatus:
         state = self._state()
         namespace, release = state["namespace"], state["release"]
-        hpa = self.adapters.hpa(f"{release}-inference", namespace)
+        hpa = self.adapters.hpa(_hpa_name(state), namespace)
         spec, hpa_status = hpa.get("spec") or {}, hpa.get("status") or {}
         selector = self._selector_for(release, "inference")
         replicas = self._replica_statuses(namespace, selector)
@@ -284,6 +316,7 @@ class KubernetesBackend:
             )
             if grafana
             else None,
+            prometheus=prometheus_reach(state.get("monitoring", "off"), namespace, release),
         )
         decisions = self._decisions(state, hpa)
         return SystemStatus(
@@ -300,6 +333,7 @@ class KubernetesBackend:
             last_decision=decisions[-1] if decisions else None,
             cluster=cluster,
             engine=str(state.get("engine", "keras")),
+            policy=str(state.get("policy", "cpu")),
         )
 
     @staticmethod
@@ -309,11 +343,11 @@ class KubernetesBackend:
     def decisions(self) -> list[dict[str, Any]]:
         """The HPA controller's own record: its SuccessfulRescale events ("New size: N; reason: …")."""
         state = self._state()
-        return self._decisions(state, self.adapters.hpa(f"{state['release']}-inference", state["namespace"]))
+        return self._decisions(state, self.adapters.hpa(_hpa_name(state), state["namespace"]))
 
     def _decisions(self, state: dict[str, Any], hpa: dict[str, Any]) -> list[dict[str, Any]]:
         current = int((hpa.get("spec") or {}).get("minReplicas", 1))
-        events = self.adapters.hpa_events(f"{state['release']}-inference", state["namespace"])
+        events = self.adapters.hpa_events(_hpa_name(state), state["namespace"])
         decisions = []
         for event in sorted((e for e in events if e.get("at") is not None), key=lambda e: float(e["at"])):
             match = _NEW_SIZE.match(event.get("message") or "")

@@ -13,6 +13,10 @@ from mlscale.errors import InputError
 IMAGE_WEIGHTS = ("imagenet", "none")
 """The image bakes its weights in: ImageNet's (fetched at build time) or none (random, same CPU)."""
 EXPOSE = ("port-forward", "node-port")
+MONITORING = ("stack", "prometheus", "off")
+"""stack: the chart's kube-prometheus-stack, Loki and promtail subcharts (fetched by helm, so they
+need their chart repositories); prometheus: the chart's own Prometheus (monitoring.prometheus),
+nothing fetched; off: none."""
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -46,7 +50,8 @@ class KubernetesOptions:
     weights: str = "imagenet"
     engine: str = "keras"
     """keras (the Keras image) or litert/onnx (the fast image: the export, no TensorFlow)."""
-    monitoring: bool = True
+    monitoring: str = "stack"
+    """One of MONITORING."""
     values_files: list[Path] = field(default_factory=list)
     set_values: dict[str, str] = field(default_factory=dict)
     """Extra chart values (e.g. autoscaling overrides), as helm --set."""
@@ -89,6 +94,8 @@ class KubernetesOptions:
                     else "Minikube (pass --no-minikube)"
                 )
             )
+        if self.monitoring not in MONITORING:
+            raise InputError(f"--monitoring takes {', '.join(MONITORING)}, not {self.monitoring!r}")
         if self.expose not in EXPOSE:
             raise InputError(f"--expose takes {' or '.join(EXPOSE)}, not {self.expose!r}")
         if self.timeout_s <= 0:
