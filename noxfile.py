@@ -154,11 +154,17 @@ def k8s(session: nox.Session) -> None:
 def cluster(session: nox.Session) -> None:
     """A real one-node Kubernetes on this machine, the current release on containerd with the real
     metrics-server and CoreDNS (built once per machine from the Go module proxy): `mlscale up
-    --backend kubernetes` through it."""
+    --backend kubernetes` through it, with the chart's Prometheus, kube-state-metrics and KEDA.
+    `nox -s cluster -- compare`: only `mlscale compare --policies cpu,queue` there and locally
+    (about 45 minutes; not in CI)."""
     env = shared_env(session)
     ensure_helm(session)
     session.run("bash", str(ROOT / "tests" / "cluster" / "prepare.sh"), external=True)
-    session.run(tool("pytest"), "tests/cluster", "-s", *session.posargs, env=env, external=True)
+    comparing = session.posargs[:1] == ["compare"]
+    chosen, posargs = (
+        (["-m", "compare"], session.posargs[1:]) if comparing else (["-m", "not compare"], session.posargs)
+    )
+    session.run(tool("pytest"), "tests/cluster", "-s", *chosen, *posargs, env=env, external=True)
 
 
 @nox.session(venv_backend="none")

@@ -5,7 +5,10 @@ once, by ``--capacity`` or the first ``up``'s calibration, and every run gets th
 
 from __future__ import annotations
 
+import inspect
+import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,12 +77,33 @@ def compare(
         ),
     ] = defaults.COMPARE_SLO_MS,
     live: Annotated[bool, typer.Option(metavar="", help="show the live view during each run")] = False,
+    up_options: Annotated[
+        str,
+        typer.Option(
+            "--up",
+            metavar="OPTIONS",
+            help='more options for every `up`, e.g. "--backend kubernetes --no-minikube --expose node-port"',
+        ),
+    ] = "",
+    loadtest_options: Annotated[
+        str,
+        typer.Option(
+            "--loadtest",
+            metavar="OPTIONS",
+            help='more options for every `loadtest`, e.g. "--listen HOST:PORT"',
+        ),
+    ] = "",
 ) -> None:
     """Each policy on the same load (one schedule for every run), then one report that ranks them."""
     from mlscale.locations import local_or_shipped
     from mlscale.workload import load_workload
 
     chosen = parse_policies(policies)
+    more_up = passed_on(cli_system.up, "--up", up_options, ("policy", "values", "min_replicas", "weights"))
+    more_loadtest = passed_on(
+        cli_loadtest.loadtest, "--loadtest", loadtest_options,
+        ("workload_file", "live", "runs_dir", "arrival", "random_seed", "capacity"),
+    )  # fmt: skip
     path = local_or_shipped(workload_file, "workloads")
     if not path.is_file():
         raise InputError(f"{workload_file}: no such workload file")
@@ -93,11 +117,12 @@ def compare(
     for index, (round_, policy) in enumerate(plan, 1):
         console.rule(f"[{index}/{len(plan)}] policy {policy.value}, run {round_} of {repeat}")
         target = folder / f"{policy.value}-{round_}"
-        cli_system.up(weights=weights, policy=policy, values=run_values, min_replicas=min_replicas)
+        cli_system.up(**more_up, weights=weights, policy=policy, values=run_values, min_replicas=min_replicas)
         try:
             if per_unit is None:
                 per_unit = _measured_once(workload)
             cli_loadtest.loadtest(
+                **more_loadtest,
                 workload_file=path,
                 live=live,
                 runs_dir=target,
@@ -109,6 +134,26 @@ def compare(
             cli_system.down()
         run_dirs.append(next(target.iterdir()))
     cli_report.report(run_dirs=run_dirs, compare=True, out=folder, slo_ms=slo_ms)
+
+
+def passed_on(command: Callable[..., Any], flag: str, text: str, owned: tuple[str, ...]) -> dict[str, Any]:
+    """``text`` parsed as the options of ``command`` (``up`` or ``loadtest``): the keyword arguments
+    it was given, the rest left to its defaults. The comparison sets ``owned`` itself."""
+    app = typer.Typer()
+    app.command()(command)
+    try:
+        with typer.main.get_command(app).make_context(flag, shlex.split(text)) as context:
+            params = dict(context.params)
+    except (typer.TyperException, ValueError) as exc:  # a click error, or shlex's unclosed quote
+        raise InputError(f"{flag} {text!r}: {exc}") from exc
+    given = {name: value for name, value in params.items() if value != _default(command, name)}
+    if taken := [name for name in given if name in owned]:
+        raise InputError(f"{flag} may not set {', '.join(taken)}: compare sets it for every run")
+    return given
+
+
+def _default(command: Callable[..., Any], name: str) -> Any:
+    return inspect.signature(command).parameters[name].default
 
 
 def _measured_once(workload: Workload) -> float | None:

@@ -11,6 +11,7 @@ and imported into the node's containerd, so nothing is pulled. Prometheus is the
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -31,12 +32,13 @@ GO = Path(__file__).resolve().parents[1] / "go"
 class ProgramImage:
     tag: str
     program: str
-    """Its file in BIN; it lands at /<program> in the image."""
+    """Its file in BIN."""
     entrypoint: tuple[str, ...]
+    """The first word is where the program lands in the image, as upstream's image has it."""
     user: str = "65534:65534"
 
 
-PROMETHEUS = ProgramImage("quay.io/prometheus/prometheus:v3.16.0", "prometheus", ("/prometheus",))
+PROMETHEUS = ProgramImage("quay.io/prometheus/prometheus:v3.16.0", "prometheus", ("/bin/prometheus",))
 """Under the name and tag of the chart's monitoring.prometheus.image."""
 KUBE_STATE_METRICS = ProgramImage(
     "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0",
@@ -77,7 +79,7 @@ def ship_image(cluster: OneNodeCluster, image: ProgramImage) -> float:
     with tempfile.TemporaryDirectory() as context:
         (Path(context) / image.program).hardlink_to(BIN / image.program)
         (Path(context) / "Dockerfile").write_text(
-            f"FROM {BASE_IMAGE}\nCOPY {image.program} /{image.program}\nUSER {image.user}\n"
+            f"FROM {BASE_IMAGE}\nCOPY {image.program} {image.entrypoint[0]}\nUSER {image.user}\n"
             f"ENTRYPOINT {json.dumps(list(image.entrypoint))}\nCMD []\n"
         )
         cluster.docker().images.build(path=context, tag=image.tag, rm=True)
@@ -109,7 +111,7 @@ KEDA_OVERLAY = {
     "apiVersion": "kustomize.config.k8s.io/v1beta1",
     "kind": "Kustomization",
     # KEDA's own configuration without the admission webhooks (an optional third deployment)
-    "resources": ["MODULE/config/minimal"],
+    "resources": ["config/minimal"],
     # what KEDA's release step does: the images at the release's tag
     "images": [
         {"name": "ghcr.io/kedacore/keda", "newTag": "2.16.1"},
@@ -139,11 +141,11 @@ def install_keda(cluster: OneNodeCluster, workdir: Path) -> None:
         ship_image(cluster, image)
     module = module_dir("keda", "github.com/kedacore/keda/v2")
     overlay = workdir / "keda-overlay"
-    overlay.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(KEDA_OVERLAY).replace("MODULE", str(module))
-    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(json.loads(text), sort_keys=False))
+    # kustomize takes resources below the overlay only: a copy of the release's configuration
+    shutil.copytree(module / "config", overlay / "config")
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(KEDA_OVERLAY, sort_keys=False))
     kubectl_apply(cluster, "-k", str(overlay))
-    wait_rolled_out(cluster, "keda", "keda-operator", "keda-operator-metrics-apiserver")
+    wait_rolled_out(cluster, "keda", "keda-operator", "keda-metrics-apiserver")
     wait_available(cluster, "v1beta1.external.metrics.k8s.io")
 
 

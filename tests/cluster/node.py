@@ -261,6 +261,7 @@ class OneNodeCluster:
             self.workdir / "control-plane",
             hpa_sync_seconds=self.hpa_sync_seconds,
             service_cidr=SERVICE_CIDR,
+            address=GATEWAY,  # in-cluster clients (kube-state-metrics, KEDA, Prometheus) reach it
             # The API server reaches the kubelet (logs, exec, port-forward) at the node's address,
             # not by its name: no lookup of the node's name leaves this machine.
             apiserver_args=["--kubelet-preferred-address-types=InternalIP"],

@@ -54,7 +54,7 @@ def signed(directory: Path, name: str, subject: str, alt_names: str | None) -> N
     )
 
 
-def make_pki(directory: Path, service_ip: str) -> None:
+def make_pki(directory: Path, service_ip: str, address: str = "127.0.0.1") -> None:
     directory.mkdir(parents=True, exist_ok=True)
     _openssl(
         "req",
@@ -75,7 +75,7 @@ def make_pki(directory: Path, service_ip: str) -> None:
         directory,
         "apiserver",
         "/CN=kube-apiserver",
-        f"IP:127.0.0.1,IP:{service_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
+        f"IP:127.0.0.1,IP:{address},IP:{service_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc",
     )
     signed(directory, "front-proxy", "/CN=front-proxy", None)
     # The API server's identity towards kubelets (exec, logs, port-forward), which authorize it.

@@ -50,6 +50,10 @@ class Testbed:
     service_cidr: str = SERVICE_CIDR
     """A real node's pods need a range they can route to (tests/cluster); the fake kubelet's do not."""
     apiserver_args: list[str] = field(default_factory=list)
+    address: str = "127.0.0.1"
+    """Where the API server listens and what it advertises. A real node's pods reach it at the
+    `kubernetes` Service (tests/cluster: the node's bridge address, whose endpoint the API server
+    then keeps); on loopback no pod needs it and the Service has no endpoint."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     logs: list[BinaryIO] = field(default_factory=list)
     api_port: int = 0
@@ -57,7 +61,7 @@ class Testbed:
 
     @property
     def api_url(self) -> str:
-        return f"https://127.0.0.1:{self.api_port}"
+        return f"https://{self.address}:{self.api_port}"
 
     @property
     def service_ip(self) -> str:
@@ -94,7 +98,7 @@ class Testbed:
         began = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         pki = self.workdir / "pki"
-        make_pki(pki, self.service_ip)
+        make_pki(pki, self.service_ip, self.address)
         (self.workdir / "tokens.csv").write_text(
             f'{ADMIN_TOKEN},admin,admin,"system:masters"\n'
             f'{CONTROLLER_TOKEN},system:kube-controller-manager,controller-manager,"system:masters"\n'
@@ -126,10 +130,10 @@ class Testbed:
             [
                 str(BIN / "kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
+                f"--bind-address={self.address}",
                 f"--secure-port={self.api_port}",
-                "--advertise-address=127.0.0.1",
-                "--endpoint-reconciler-type=none",
+                f"--advertise-address={self.address}",
+                f"--endpoint-reconciler-type={'none' if self.address == '127.0.0.1' else 'lease'}",
                 f"--tls-cert-file={pki / 'apiserver.crt'}",
                 f"--tls-private-key-file={pki / 'apiserver.key'}",
                 f"--client-ca-file={pki / 'ca.crt'}",

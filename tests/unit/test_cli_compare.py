@@ -143,3 +143,33 @@ def test_bad_capacity_or_slo_is_refused_naming_the_option(option: str, value: st
     assert option in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_up_and_loadtest_options_pass_through_to_every_run() -> None:
+    """`--up` and `--loadtest` are parsed as those commands parse them: what was given, typed."""
+    from mlscale.backends import BackendName
+    from mlscale.cli_compare import passed_on
+    from mlscale.cli_loadtest import loadtest
+
+    kubernetes = "--backend kubernetes --no-minikube --expose node-port"
+    up = passed_on(cli_system.up, "--up", kubernetes, ("policy",))
+    assert up == {"backend": BackendName.KUBERNETES, "minikube": False, "expose": "node-port"}
+    assert passed_on(loadtest, "--loadtest", "--listen 10.0.0.1:3003", ()) == {"listen": "10.0.0.1:3003"}
+    assert passed_on(cli_system.up, "--up", "", ()) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("--policy queue", "--up may not set policy: compare sets it for every run"),
+        ("--bogus", "No such option: --bogus"),
+        ("--min-replicas 0", "greater than or equal to 1"),
+        ("--backend 'unclosed", "No closing quotation"),
+    ],
+)
+def test_bad_up_options_are_refused_by_name(text: str, said: str) -> None:
+    from mlscale.cli_compare import passed_on
+    from mlscale.errors import InputError
+
+    with pytest.raises(InputError, match=said):
+        passed_on(cli_system.up, "--up", text, ("policy",))

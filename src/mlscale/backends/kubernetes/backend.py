@@ -220,7 +220,8 @@ class KubernetesBackend:
                     self.adapters.helm_dependency_build(chart_dir())
                 except AdapterError as exc:
                     raise AdapterError(
-                        f"{exc}\nno network for the subcharts? pass --monitoring prometheus (the chart's own) or off"
+                        f"{exc}\nno network for the subcharts? pass --monitoring prometheus (the chart's own)"
+                        " or off"
                     ) from exc
         with self.console.status(f"helm upgrade --install {options.release} (waiting for the rollout)"):
             self.adapters.helm_upgrade_install(
