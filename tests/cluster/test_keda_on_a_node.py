@@ -123,14 +123,6 @@ def test_keda_reads_the_scaled_object_and_scales_to_zero(addons: OneNodeCluster,
     print(f"\nScaledObject Ready after {took:.0f} s; idle -> 0 replicas after {to_zero:.0f} s more")
 
 
-def _load_in_background(queue: Queue, workload: Path, *more: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlscale", "loadtest", str(workload), "--listen", queue.listen, "--no-live",
-         *more],
-        env=queue.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-
-
 def test_requests_activate_from_zero_scale_out_and_return_to_zero(
     addons: OneNodeCluster, queue: Queue, tmp_path: Path
 ) -> None:
@@ -156,12 +148,16 @@ def test_requests_activate_from_zero_scale_out_and_return_to_zero(
 
     # Two and a half pods' worth: the queue grows at one pod, so KEDA's HPA asks for more.
     busy = workload_file(tmp_path / "busy.txt", ((90, 2.5), (10, 0.1)), unit="replicas")
-    running = _load_in_background(queue, busy, "--capacity", f"{capacity:.3f}", "--runs-dir", str(queue.runs))
-    while running.poll() is None:
-        queue.observed.append({"at": time.time(), "replicas": replicas(addons), **conditions(addons)})
-        time.sleep(2)
-    said = running.stdout.read() if running.stdout else ""
-    assert running.returncode == 0, said[-3000:]
+    said = tmp_path / "loadtest.log"
+    with said.open("w") as output, subprocess.Popen(
+        [sys.executable, "-m", "mlscale", "loadtest", str(busy), "--listen", queue.listen, "--no-live",
+         "--capacity", f"{capacity:.3f}", "--runs-dir", str(queue.runs)],
+        env=queue.env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+    ) as running:  # fmt: skip
+        while running.poll() is None:  # what KEDA and the Deployment say while the load runs
+            queue.observed.append({"at": time.time(), "replicas": replicas(addons), **conditions(addons)})
+            time.sleep(2)
+    assert running.returncode == 0, said.read_text()[-3000:]
     run_dir = latest_run(queue.runs)
     summary = summarize(run_dir)
     shown = {k: summary[k] for k in ("counts", "max_replicas", "p95_ms")}
@@ -172,6 +168,8 @@ def test_requests_activate_from_zero_scale_out_and_return_to_zero(
     peak = max(o["replicas"] for o in queue.observed)
     assert peak >= 2, queue.observed
     assert any(o.get("Active") == "True" and o.get("Ready") == "True" for o in queue.observed)
+    seen = {(o["replicas"], o.get("Ready"), o.get("Active")) for o in queue.observed}
+    print(f"seen during the load (replicas, Ready, Active): {sorted(seen)}")
 
     # Back to zero: the HPA takes it to one (its 60 s scale-down window), KEDA to zero after the
     # cooldown; the ScaledObject inactive.
