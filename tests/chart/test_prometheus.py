@@ -96,3 +96,24 @@ def test_without_it_the_queue_trigger_asks_kube_prometheus_stacks_prometheus() -
     assert not [d for d in documents if d["metadata"]["name"].endswith("-prometheus")]
     (trigger,) = one(documents, "ScaledObject")["spec"]["triggers"]
     assert trigger["metadata"]["serverAddress"] == "http://prometheus-operated.default.svc:9090"
+
+
+def test_the_logs_option_ships_every_pods_log_to_victoria_logs() -> None:
+    assert not [d for d in render([]) if d["metadata"]["name"].startswith("mlscale-logs")]  # off by default
+    documents = render(["--set", "logs.victoriaLogs.enabled=true"], raw_args=True)
+    store = one(documents, "Deployment", "logs")
+    (server,) = store["spec"]["template"]["spec"]["containers"]
+    assert server["image"] == "victoriametrics/victoria-logs:v1.52.2"
+    service = one(documents, "Service", "logs")
+    (agent,) = one(documents, "DaemonSet", "logs-agent")["spec"]["template"]["spec"]["containers"]
+    port = service["spec"]["ports"][0]["port"]
+    url = f"http://{service['metadata']['name']}.default.svc:{port}/insert/native"
+    assert f"-remoteWrite.url={url}" in agent["args"]
+    assert "-kubernetesCollector" in agent["args"]
+    # it reads what the kubelet writes, and can change none of it
+    mounts = {m["mountPath"]: m.get("readOnly", False) for m in agent["volumeMounts"]}
+    assert mounts == {"/var/log/pods": True, "/var/log/containers": True, "/agent-data": False}
+    assert agent["securityContext"]["readOnlyRootFilesystem"] is True
+    assert agent["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    (rule,) = one(documents, "ClusterRole", "logs-agent")["rules"]
+    assert (rule["resources"], rule["verbs"]) == (["pods", "nodes", "namespaces"], ["get", "list", "watch"])

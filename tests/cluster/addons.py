@@ -40,6 +40,12 @@ class ProgramImage:
 
 PROMETHEUS = ProgramImage("quay.io/prometheus/prometheus:v3.16.0", "prometheus", ("/bin/prometheus",))
 """Under the name and tag of the chart's monitoring.prometheus.image."""
+VICTORIA_LOGS = ProgramImage(
+    "victoriametrics/victoria-logs:v1.52.2", "victoria-logs", ("/victoria-logs-prod",)
+)
+VLAGENT = ProgramImage("victoriametrics/vlagent:v1.52.2", "vlagent", ("/vlagent-prod",), "0:0")
+"""The chart's logs option (logs.victoriaLogs, logs.vlagent), at upstream's paths; vlagent reads
+the kubelet's root-owned log files."""
 KUBE_STATE_METRICS = ProgramImage(
     "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.20.0",
     "kube-state-metrics",
@@ -183,3 +189,17 @@ class Prometheus:
 
     def targets(self) -> list[dict[str, Any]]:
         return list(self.get("/api/v1/targets", state="active")["activeTargets"])
+
+
+class Logs:
+    """The release's VictoriaLogs, through its Service's cluster IP."""
+
+    def __init__(self, cluster: OneNodeCluster, namespace: str, service: str) -> None:
+        ip = cluster.kubectl("-n", namespace, "get", "svc", service, "-o", "jsonpath={.spec.clusterIP}")
+        self.url = f"http://{ip.strip()}:9428"
+
+    def query(self, logsql: str) -> list[dict[str, Any]]:
+        """A LogsQL query's rows (the API answers one JSON object a line)."""
+        answer = httpx.get(self.url + "/select/logsql/query", params={"query": logsql}, timeout=30)
+        answer.raise_for_status()
+        return [json.loads(line) for line in answer.text.splitlines() if line.strip()]

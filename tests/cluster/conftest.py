@@ -10,7 +10,14 @@ from types import FrameType
 
 import pytest
 
-from tests.cluster.addons import PROMETHEUS, install_keda, install_kube_state_metrics, ship_image
+from tests.cluster.addons import (
+    PROMETHEUS,
+    VICTORIA_LOGS,
+    VLAGENT,
+    install_keda,
+    install_kube_state_metrics,
+    ship_image,
+)
 from tests.cluster.host import Snapshot, differences
 from tests.cluster.node import OneNodeCluster, binaries_missing
 
@@ -60,12 +67,11 @@ def one_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OneNodeCluste
 @pytest.fixture(scope="session")
 def addons(one_node: OneNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> OneNodeCluster:
     """The node with what a user's cluster runs beside mlscale: kube-state-metrics and KEDA (each
-    from its upstream manifests), and the image of the chart's own Prometheus."""
+    from its upstream manifests), and the images of the chart's own Prometheus and logs option."""
     began = time.monotonic()
-    ship_image(one_node, PROMETHEUS)
+    for image in (PROMETHEUS, VICTORIA_LOGS, VLAGENT):
+        ship_image(one_node, image)
     install_kube_state_metrics(one_node)
     install_keda(one_node, tmp_path_factory.mktemp("addons"))
-    print(
-        f"\nadd-ons (Prometheus' image, kube-state-metrics, KEDA) ready in {time.monotonic() - began:.0f} s"
-    )
+    print(f"\nadd-ons (images, kube-state-metrics, KEDA) ready in {time.monotonic() - began:.0f} s")
     return one_node

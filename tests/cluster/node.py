@@ -76,7 +76,7 @@ def binaries_missing() -> list[str]:
     wanted = [
         *("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"),
         *("pause", "etcd", "containerd", "containerd-shim-runc-v2", "ctr", "metrics-server", "coredns"),
-        *("prometheus", "kube-state-metrics", "keda", "keda-adapter"),
+        *("prometheus", "kube-state-metrics", "keda", "keda-adapter", "victoria-logs", "vlagent"),
     ]
     missing = [str(BIN / name) for name in wanted if not (BIN / name).exists()]
     missing += [p for p in ("dockerd", "runc", "iptables", "conntrack") if not shutil.which(p)]

@@ -8,7 +8,7 @@
 #   built `providerless`: nothing in them probes a cloud metadata address), etcd, containerd 2.x,
 #   metrics-server and CoreDNS (with only the plugins the cluster uses); Prometheus 3 (Kubernetes
 #   discovery only), kube-state-metrics and KEDA 2.16.1 (operator, metrics API server) for the
-#   monitoring and queue-policy tests.
+#   monitoring and queue-policy tests; VictoriaLogs and vlagent for the chart's logs option.
 set -euo pipefail
 
 CACHE=${MLSCALE_K8S_CACHE:-/var/cache/mlscale-k8s}
@@ -34,7 +34,7 @@ if ((${#missing[@]})); then
 fi
 
 bash "$here/../k8s/prepare.sh"  # openssl, gcc, and the control plane with etcd
-bash "$here/../go/build.sh" kubernetes containerd metrics-server coredns prometheus kube-state-metrics keda
+bash "$here/../go/build.sh" kubernetes containerd metrics-server coredns prometheus kube-state-metrics keda victorialogs
 
 # What the Kubernetes 1.20 cluster this one replaced left in the cache (Debian's source and its
 # build, about 4 GB): not needed any more.

@@ -23,7 +23,7 @@ from kubernetes import client
 
 from mlscale import __version__
 from mlscale.report.balance import steady_share
-from tests.cluster.addons import Prometheus
+from tests.cluster.addons import Logs, Prometheus
 from tests.cluster.dashboard import panel_queries
 from tests.cluster.node import GATEWAY, OneNodeCluster
 from tests.cluster.runs import (
@@ -66,7 +66,10 @@ def system(addons: OneNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> 
     env = cluster_env(addons.kubeconfig, where / "state")
     values = values_with(
         where / "values.yaml",
-        {"monitoring": {"prometheus": {"extraScrapeConfigs": [KUBE_STATE_METRICS_JOB]}}},
+        {
+            "monitoring": {"prometheus": {"extraScrapeConfigs": [KUBE_STATE_METRICS_JOB]}},
+            "logs": {"victoriaLogs": {"enabled": True}},
+        },
     )
     began = time.monotonic()
     output = up_on_cluster(
@@ -277,3 +280,27 @@ def test_prometheus_scraped_every_pod_and_every_dashboard_query_answers(
     print(
         f"{len(panel_queries())} dashboard queries of {len({t for t, _ in panel_queries()})} panels answered"
     )
+
+
+def test_the_pods_json_logs_are_aggregated_and_queryable(one_node: OneNodeCluster, system: System) -> None:
+    """The chart's logs option: vlagent ships every container's log from the node to VictoriaLogs,
+    where the services' JSON lines are fields (level, logger, msg) a LogsQL query selects by."""
+    assert system.workload_run is not None, "the scaled workload did not run"
+    pods = set(pd.read_parquet(system.workload_run / "replicas.parquet")["replica"])
+    logs = Logs(one_node, NAMESPACE, "mlscale-logs")
+    # `level` is a field of the services' own JSON, parsed on the way in
+    query = (f"kubernetes.pod_namespace:={NAMESPACE} level:=info"
+             " | stats by (kubernetes.container_name, kubernetes.pod_name) count() lines")  # fmt: skip
+    deadline = time.monotonic() + 60  # vlagent ships within seconds; the last lines may be in flight
+    while True:
+        rows = logs.query(query)
+        by_pod = {
+            row["kubernetes.pod_name"]: (row["kubernetes.container_name"], int(row["lines"])) for row in rows
+        }
+        shipped = {pod for pod, (container, _) in by_pod.items() if container == "inference"}
+        if shipped >= pods or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    print(f"\ninfo lines per pod in VictoriaLogs: {by_pod}")
+    assert shipped >= pods, (pods, by_pod)
+    assert any(container == "dispatcher" for container, _ in by_pod.values()), by_pod

@@ -96,6 +96,10 @@ for want in "$@"; do
             github.com/kedacore/keda/v2/cmd/operator
         (cd "$here/keda" && go build -o "$OUT/keda-adapter" -ldflags "-s -w" github.com/kedacore/keda/v2/cmd/adapter)
         ;;
+    victorialogs)
+        build victorialogs victoria-logs vlagent -- -o "$OUT/" -ldflags "-s -w" \
+            github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs github.com/VictoriaMetrics/VictoriaLogs/app/vlagent
+        ;;
     *) echo "build.sh: no program named $want" >&2; exit 2 ;;
     esac
 done
