@@ -124,11 +124,14 @@ def test_status_prints_the_table_and_the_dashboard(
     opened: list[UpOptions | None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dashboard = Dashboard("Grafana", "admin", "s3cret", "kubectl -n exp port-forward svc/m-grafana 3000:80")
-    cluster_status = a_status(backend="kubernetes", cluster=ClusterDetails("exp", "m", dashboard=dashboard))
+    reach = "kubectl -n exp port-forward svc/m-prometheus 9090:9090"
+    cluster = ClusterDetails("exp", "m", dashboard=dashboard, prometheus=reach)
+    cluster_status = a_status(backend="kubernetes", cluster=cluster)
     monkeypatch.setattr(cli_system, "open_backend", lambda up=None, console=None: FakeBackend(cluster_status))
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0, result.output
     assert "Grafana: user admin, password s3cret (kubectl -n exp port-forward" in result.output
+    assert f"Prometheus: http://127.0.0.1:9090 after `{reach}`" in " ".join(result.output.split())
     as_json = runner.invoke(app, ["status", "--json"])
     assert SystemStatus.from_json(json.loads(as_json.output)) == cluster_status
 
