@@ -181,6 +181,11 @@ class OneNodeCluster:
         self.timings[name] = round(time.monotonic() - began, 1)
 
     @property
+    def pod_logs(self) -> Path:
+        """The kubelet's podLogsDir (/var/log/containers links into it), in the run's directory."""
+        return self.workdir / "kubelet" / "pod-logs"
+
+    @property
     def kubeconfig(self) -> Path:
         assert self.testbed is not None
         return self.testbed.kubeconfig
@@ -491,7 +496,7 @@ class OneNodeCluster:
             "clusterDNS": [GATEWAY],
             "resolvConf": "",  # pods ask the cluster DNS only, never the host's resolver
             "makeIPTablesUtilChains": False,
-            "podLogsDir": str(root / "pod-logs"),
+            "podLogsDir": str(self.pod_logs),
             "volumePluginDir": str(root / "volume-plugins"),
             # The images were built on this node and are never pulled: never collect them.
             "imageGCHighThresholdPercent": 100,

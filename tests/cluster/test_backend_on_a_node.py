@@ -68,7 +68,7 @@ def system(addons: OneNodeCluster, tmp_path_factory: pytest.TempPathFactory) -> 
         where / "values.yaml",
         {
             "monitoring": {"prometheus": {"extraScrapeConfigs": [KUBE_STATE_METRICS_JOB]}},
-            "logs": {"victoriaLogs": {"enabled": True}},
+            "logs": {"victoriaLogs": {"enabled": True}, "vlagent": {"podLogsDir": str(addons.pod_logs)}},
         },
     )
     began = time.monotonic()
