@@ -198,8 +198,8 @@ def up(
         str,
         typer.Option(
             metavar="stack|prometheus|off",
-            help="stack: kube-prometheus-stack (Prometheus, Grafana), Loki and promtail, fetched by "
-            "helm; prometheus: the chart's own Prometheus, nothing fetched; off: none",
+            help="stack: the Prometheus and Grafana, Loki and promtail subcharts (fetched by helm); "
+            "prometheus: the chart's own Prometheus, nothing fetched; off: none",
             rich_help_panel=KUBERNETES,
         ),
     ] = "stack",
