@@ -151,11 +151,11 @@ class KubernetesBackend:
         the chart's default."""
         if chosen := self.chart_values().get("autoscaling.policy"):
             return str(chosen)
+        from mlscale.autoscaling.config import load_values
+
         policy = "cpu"
-        for path in [chart_dir() / "values.yaml", *self.options.values_files]:
-            policy = ((yaml.safe_load(path.read_text()) or {}).get("autoscaling") or {}).get(
-                "policy"
-            ) or policy
+        for path in [None, *self.options.values_files]:  # None: the chart's values.yaml
+            policy = (load_values(path).get("autoscaling") or {}).get("policy") or policy
         return str(policy)
 
     def _build(self, service: str) -> None:
@@ -233,6 +233,7 @@ class KubernetesBackend:
                 options.timeout_s,
             )
         deadline = self.clock() + options.timeout_s
+        may_be_at_zero = self._policy() == "queue"  # KEDA may have scaled inference to zero already
         with self.console.status("waiting for the deployments") as status:
             for component in SERVICES:
                 while True:
@@ -241,9 +242,9 @@ class KubernetesBackend:
                     )
                     status.update(f"{component}: {ready}/{desired} ready")
                     if (desired and ready >= desired) or (
-                        component == "inference" and self._policy() == "queue" and desired == 0
+                        component == "inference" and may_be_at_zero and desired == 0
                     ):
-                        break  # (KEDA may have scaled the inference tier to zero already)
+                        break
                     if self.clock() > deadline:
                         raise StartError(
                             f"{component} was not ready after {options.timeout_s} s ({ready}/{desired})"
