@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_simulate, cli_system
+from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_simulate, cli_system, cli_workload
 from mlscale.backends.base import EngineName
 from mlscale.cli_console import console, errors
 from mlscale.cli_params import choices
@@ -90,7 +90,7 @@ def demo(
     chosen = workload or local_or_shipped(Path("workloads/demo.txt"), "workloads")
     cli_system.up(backend=BackendName.LOCAL, weights="none", time_scale=time_scale, engine=engine)
     try:
-        cli_loadtest.loadtest(workload_file=chosen, live=live, runs_dir=runs_dir)
+        cli_loadtest.loadtest(workload_files=[chosen], live=live, runs_dir=runs_dir)
     finally:
         cli_system.down()
     run_dir = max(runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
@@ -130,3 +130,10 @@ for _command in (
     version,
 ):
     app.command()(guarded(_command))
+
+workload_app = typer.Typer(
+    name="workload", help="Make a workload from a shape, or look at one before it runs.", no_args_is_help=True
+)
+workload_app.command()(guarded(cli_workload.gen))
+workload_app.command()(guarded(cli_workload.show))
+app.add_typer(workload_app)

@@ -15,12 +15,16 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from mlscale import cli_loadtest, cli_report, cli_system, defaults
+from mlscale import cli_loadtest, cli_report, cli_system, cli_workload, defaults
 from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.cli_console import console
 from mlscale.cli_params import choices, positive
 from mlscale.errors import InputError
 from mlscale.workload import Arrival, Workload
+
+SOURCE_OPTIONS = (
+    "workload_files", "pick", "prometheus", "query", "start", "end", "step", "duration", "speed", "peak",
+)  # fmt: skip
 
 
 def parse_policies(text: str) -> list[PolicyName]:
@@ -35,9 +39,16 @@ def parse_policies(text: str) -> list[PolicyName]:
 
 
 def compare(
-    workload_file: Annotated[
-        Path, typer.Argument(metavar="WORKLOAD", help="per-second rates, e.g. workloads/spike.txt")
-    ],
+    workload_files: cli_workload.Files = None,
+    pick: cli_workload.Pick = None,
+    prometheus: cli_workload.Prometheus = None,
+    query: cli_workload.Query = None,
+    start: cli_workload.Start = None,
+    end: cli_workload.End = None,
+    step: cli_workload.Step = None,
+    duration: cli_workload.Duration = None,
+    speed: cli_workload.Speed = 1.0,
+    peak: cli_workload.Peak = None,
     policies: Annotated[
         str, typer.Option(metavar="P,P,...", help="comma-separated: cpu, queue, kpa, oracle")
     ] = "cpu,queue,kpa,oracle",
@@ -94,22 +105,27 @@ def compare(
         ),
     ] = "",
 ) -> None:
-    """Each policy on the same load (one schedule for every run), then one report that ranks them."""
-    from mlscale.locations import local_or_shipped
-    from mlscale.workload import load_workload
+    """Each policy on the same load (one schedule for every run), then one report that ranks them.
+
+    WORKLOAD and its options as `mlscale loadtest` takes them: read and sized once, saved beside the
+    runs (workload.json), and every run sent it."""
+    from mlscale.workload import saved
 
     chosen = parse_policies(policies)
     more_up = passed_on(cli_system.up, "--up", up_options, ("policy", "values", "min_replicas", "weights"))
     more_loadtest = passed_on(
         cli_loadtest.loadtest, "--loadtest", loadtest_options,
-        ("workload_file", "live", "runs_dir", "arrival", "random_seed", "capacity"),
+        ("live", "runs_dir", "arrival", "random_seed", "capacity", *SOURCE_OPTIONS),
     )  # fmt: skip
-    path = local_or_shipped(workload_file, "workloads")
-    if not path.is_file():
-        raise InputError(f"{workload_file}: no such workload file")
-    workload = load_workload(path)
+    workload = cli_workload.resolve(
+        cli_workload.source_options(workload_files, pick, prometheus, query, start, end, step, duration,
+                                    speed, peak)
+    )  # fmt: skip
     folder = runs_dir / time.strftime("compare-%Y%m%dT%H%M%SZ", time.gmtime())
     folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "workload.json"
+    path.write_text(saved.dumps(workload))
+    console.print(f"workload: {workload.label} (saved as {path}, sent to every run)", highlight=False)
     run_values = _with_oracle_slo(values, slo_ms, folder)
     plan = [(r, p) for r in range(1, repeat + 1) for p in chosen]  # interleaved: drift hits all alike
     per_unit = capacity
@@ -123,7 +139,7 @@ def compare(
                 per_unit = _measured_once(workload)
             cli_loadtest.loadtest(
                 **more_loadtest,
-                workload_file=path,
+                workload_files=[path],
                 live=live,
                 runs_dir=target,
                 arrival=arrival,
@@ -146,7 +162,12 @@ def passed_on(command: Callable[..., Any], flag: str, text: str, owned: tuple[st
             params = dict(context.params)
     except (typer.TyperException, ValueError) as exc:  # a click error, or shlex's unclosed quote
         raise InputError(f"{flag} {text!r}: {exc}") from exc
-    given = {name: value for name, value in params.items() if value != _default(command, name)}
+    # An argument list not given parses as (), where the function's default is None.
+    given = {
+        name: value
+        for name, value in params.items()
+        if value != _default(command, name) and not (value == () and _default(command, name) is None)
+    }
     if taken := [name for name in given if name in owned]:
         raise InputError(f"{flag} may not set {', '.join(taken)}: compare sets it for every run")
     return given

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.live import Live
 
-from mlscale import defaults
+from mlscale import cli_workload, defaults
 from mlscale.cli_console import console
 from mlscale.cli_params import choices, http_url, positive
 from mlscale.cli_tables import terminal_table
@@ -33,12 +33,7 @@ def _listen(value: str) -> tuple[str, int]:
 
 
 def loadtest(
-    workload_file: Annotated[
-        Path | None,
-        typer.Argument(
-            metavar="WORKLOAD", help="per-second rates, e.g. workloads/ramp.txt (optional with --serve)"
-        ),
-    ] = None,
+    workload_files: cli_workload.Files = None,
     dispatcher: Annotated[
         str | None,
         typer.Option(
@@ -53,9 +48,19 @@ def loadtest(
             metavar="DIR", help="folder of .jpg/.jpeg/.png to send \\[default: ./images, else the samples]"
         ),
     ] = None,
+    pick: cli_workload.Pick = None,
+    prometheus: cli_workload.Prometheus = None,
+    query: cli_workload.Query = None,
+    start: cli_workload.Start = None,
+    end: cli_workload.End = None,
+    step: cli_workload.Step = None,
+    duration: cli_workload.Duration = None,
+    speed: cli_workload.Speed = 1.0,
+    peak: cli_workload.Peak = None,
     step_seconds: Annotated[
-        float, typer.Option(metavar="SECONDS", min=0.001, help="hold each rate this many seconds")
-    ] = 1.0,
+        float | None,
+        typer.Option(metavar="SECONDS", min=0.001, help="hold each rate this long \\[the file's: 1]"),
+    ] = None,
     scale: Annotated[float, typer.Option(metavar="X", min=0.0, help="multiply every rate")] = 1.0,
     max_images: Annotated[int | None, typer.Option(metavar="N", min=1, help="stop after N requests")] = None,
     max_planned: Annotated[
@@ -106,16 +111,23 @@ def loadtest(
         ),
     ] = None,
 ) -> None:
-    """Fire a workload at the dispatcher, open-loop, and record every request's outcome."""
+    """Fire a workload at the dispatcher, open-loop, and record every request's outcome.
+
+    WORKLOAD: a rate file (workloads/spike.txt), Azure Functions 2019 day files in sequence, an Azure
+    Functions 2021 or Azure LLM trace, a CSV of request times or a Prometheus query_range JSON; or
+    --prometheus URL --query Q. `mlscale workload show` takes the same and draws it first."""
     from mlscale.images import load_images
     from mlscale.loadgen.options import LoadTestOptions, ScheduleOptions
-    from mlscale.locations import local_or_shipped
-    from mlscale.workload import load_workload
 
-    if workload_file is None and not serve:
-        raise typer.BadParameter("give a WORKLOAD file (e.g. workloads/ramp.txt), or --serve")
+    source = cli_workload.source_options(
+        workload_files, pick, prometheus, query, start, end, step, duration, speed, peak
+    )
+    if not source.files and not source.fetches and not serve:
+        raise typer.BadParameter(
+            "give a WORKLOAD file (e.g. workloads/ramp.txt), --prometheus URL, or --serve"
+        )
     dispatcher_url, host, port = _endpoints(dispatcher, listen)
-    workload = load_workload(local_or_shipped(workload_file, "workloads")) if workload_file else None
+    workload = cli_workload.resolve(source) if source.files or source.fetches else None
     folder = _images_folder(images)
     pool = load_images(folder)
     schedule = ScheduleOptions(step_seconds, scale, max_images, arrival, random_seed)
@@ -160,6 +172,8 @@ def _run(
 
     per_unit = requests_per_unit_of(workload, capacity, (system or {}).get("calibration"))
     scaled = replace(schedule, scale=schedule.scale * per_unit)
+    if workload.label != workload.name:
+        console.print(f"workload: {workload.label}", highlight=False, soft_wrap=True)
     planned = scaled.planned(workload)  # counted before the schedule is built: 2e9 took 2.7 GB
     if planned > max_planned:
         raise InputError(
@@ -176,6 +190,7 @@ def _run(
                 "unit": workload.unit,
                 "requests_per_unit": per_unit,
             },
+            "source": workload.source,
             "schedule": fingerprint(offsets, pool.names),
             **({"system": system} if system else {}),
         },
@@ -222,24 +237,12 @@ def requests_per_unit_of(
     workload: Workload, capacity: float | None, calibration: dict[str, Any] | None
 ) -> float:
     """1 for a workload in requests/s; for one in replicas or flat-out, what one unit is in requests/s
-    (``capacity``, else the running system's ``calibration``)."""
-    from mlscale.workload import UNIT_MEANINGS, requests_per_unit
+    (``capacity``, else the running system's ``calibration``), said when it was measured."""
+    from mlscale.workload.sizing import requests_per_unit_of as per_unit_of
 
-    if workload.unit == "rps":
-        return 1.0
-    if capacity is not None:
-        return capacity
-    per_unit = requests_per_unit(workload, calibration)
-    if per_unit is None:
-        raise InputError(
-            f"{workload.name} is in `# unit: {workload.unit}`: run `mlscale up` first, which measures "
-            "what one replica serves, or give --capacity REQUESTS_PER_S"
-        )
-    assert calibration is not None
-    console.print(
-        f"{workload.name}: 1 unit = {per_unit:.1f} requests/s ({UNIT_MEANINGS[workload.unit]}, measured "
-        f"by `mlscale up`: {calibration['cpu_ms_per_request']:.1f} ms CPU per request)"
-    )
+    per_unit, note = per_unit_of(workload, capacity, calibration)
+    if note:
+        console.print(note, highlight=False)
     return per_unit
 
 

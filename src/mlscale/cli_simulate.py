@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mlscale import cli_report
+from mlscale import cli_report, cli_workload
 from mlscale.autoscaling.policies.base import PolicyName
 from mlscale.cli_console import console
 from mlscale.cli_params import choices, positive
@@ -20,9 +20,6 @@ from mlscale.workload import Arrival
 
 
 def simulate(
-    workload_file: Annotated[
-        Path, typer.Argument(metavar="WORKLOAD", help="per-second rates, e.g. workloads/spike.txt")
-    ],
     calibrate: Annotated[
         Path,
         typer.Option(
@@ -30,6 +27,16 @@ def simulate(
             help="a measured run directory (or a calibration .json) to take the replica from",
         ),
     ],
+    workload_files: cli_workload.Files = None,
+    pick: cli_workload.Pick = None,
+    prometheus: cli_workload.Prometheus = None,
+    query: cli_workload.Query = None,
+    start: cli_workload.Start = None,
+    end: cli_workload.End = None,
+    step: cli_workload.Step = None,
+    duration: cli_workload.Duration = None,
+    speed: cli_workload.Speed = 1.0,
+    peak: cli_workload.Peak = None,
     policy: Annotated[
         PolicyName | None, typer.Option(metavar=choices(PolicyName), help="the policy (default: the values')")
     ] = None,
@@ -65,17 +72,19 @@ def simulate(
 ) -> None:
     """The system as a model in simulated time, with the backends' own policy code, calibrated from
     a measured run: a run directory `mlscale report` reads like a measured one, or with --sweep a
-    grid of settings and their cost against their SLO."""
-    from mlscale.locations import local_or_shipped
+    grid of settings and their cost against their SLO. WORKLOAD and its options as `mlscale loadtest`
+    takes them."""
     from mlscale.report.load import load_run
     from mlscale.simulate import scenario
     from mlscale.simulate.calibration import Calibration
     from mlscale.simulate.calibration import calibrate as calibrate_from
-    from mlscale.workload import load_workload
 
-    path = local_or_shipped(workload_file, "workloads")
-    if not path.is_file():
-        raise InputError(f"{workload_file}: no such workload file")
+    source = cli_workload.source_options(
+        workload_files, pick, prometheus, query, start, end, step, duration, speed, peak
+    )
+    if not source.files and not source.fetches:
+        raise InputError("give a WORKLOAD file (e.g. workloads/spike.txt), or --prometheus URL --query Q")
+    workload = cli_workload.resolve(source)
     measured: Any = None
     if calibrate.is_file() and calibrate.suffix == ".json":
         try:
@@ -88,7 +97,6 @@ def simulate(
         measured = load_run(calibrate)
         calibration = calibrate_from(measured)
         calibrated = (measured.meta.get("system") or {}).get("calibration") or {}
-    workload = load_workload(path)
 
     def build(sets: list[str]) -> scenario.Scenario:
         from mlscale.simulate.runner import PER_REQUEST_LIMIT
@@ -133,7 +141,9 @@ def _meta(
     workload = {
         "name": chosen.workload.name,
         "rates": list(chosen.workload.rates),
+        "step_seconds": chosen.workload.step_seconds,
         "unit": chosen.workload.unit,
+        "source": chosen.workload.source,
     }
     return {
         "system": system,

@@ -99,13 +99,20 @@ def parse_run_request(body: Any, defaults: RunRequest | None) -> RunRequest:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise BadRequest("'randomSeed' must be an integer")
     schedule = ScheduleOptions(
-        step_seconds=_number(body, "stepSeconds", base.step_seconds, 0.001, MAX_STEP_SECONDS),
+        step_seconds=(
+            _number(body, "stepSeconds", base.step_seconds or 1.0, 0.001, MAX_STEP_SECONDS)
+            if "stepSeconds" in body or base.step_seconds is not None
+            else None
+        ),
         scale=_number(body, "scale", base.scale, 0.0, MAX_SCALE),
         max_images=max_images,
         arrival=arrival,
         random_seed=seed,
     )
-    planned = schedule.planned(workload)
+    try:
+        planned = schedule.planned(workload)
+    except InputError as exc:  # stepSeconds for a trace that replays its own times
+        raise BadRequest(str(exc)) from exc
     if planned > MAX_PLANNED:
         raise BadRequest(f"the run would send {planned} requests; the limit is {MAX_PLANNED} (set maxImages)")
     return RunRequest(workload, schedule)

@@ -14,6 +14,7 @@ from mlscale.workload import (
     fingerprint,
     load_workload,
     parse_workload,
+    per_second_rates,
     requests_per_unit,
     schedule,
 )
@@ -95,9 +96,10 @@ def test_uniform_counts_match_the_workload_exactly(rates: list[int]) -> None:
     assert [counts.get(i, 0) for i in range(len(rates))] == rates
 
 
-def test_tick_is_a_shape() -> None:
+def test_per_second_rates_hold_each_rate_its_step() -> None:
     workload = Workload("w", (1, 2))
-    assert [workload.tick(t, step_seconds=5) for t in (0, 4.9, 5, 9.99, 10)] == [1, 1, 2, 2, None]
+    assert per_second_rates(workload, step_seconds=5) == [1, 1, 1, 1, 1, 2, 2, 2, 2, 2]
+    assert per_second_rates(Workload("w", (1, 2), step_seconds=1.5), scale=2) == [2, 3, 4]
 
 
 def test_max_requests_bounds_what_is_built_not_just_what_is_kept() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from mlscale import defaults
 from mlscale.errors import InputError
-from mlscale.workload import Arrival, Workload, schedule, step_counts
+from mlscale.workload import Arrival, Workload, per_second_rates, planned_requests, schedule
 
 MAX_PLANNED = 500_000
 """Requests one run may plan through the API (its schedule, tasks and records stay well under a
@@ -22,8 +22,8 @@ MAX_SCALE = 10_000.0
 
 @dataclass(frozen=True)
 class ScheduleOptions:
-    step_seconds: float = 1.0
-    """Hold each rate this many seconds."""
+    step_seconds: float | None = None
+    """Hold each rate this many seconds (None: as long as the workload says, 1 s for a rate file)."""
     scale: float = 1.0
     """Multiply every rate (for a workload in replicas: by what one replica serves, too)."""
     max_images: int | None = None
@@ -31,7 +31,8 @@ class ScheduleOptions:
     random_seed: int | None = None
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.step_seconds) and 0.001 <= self.step_seconds <= MAX_STEP_SECONDS):
+        step = self.step_seconds
+        if step is not None and not (math.isfinite(step) and 0.001 <= step <= MAX_STEP_SECONDS):
             raise InputError(f"step seconds must be in 0.001..{MAX_STEP_SECONDS:g}, not {self.step_seconds}")
         if not (math.isfinite(self.scale) and 0 <= self.scale <= MAX_SCALE):
             raise InputError(f"scale must be in 0..{MAX_SCALE:g}, not {self.scale}")
@@ -41,7 +42,7 @@ class ScheduleOptions:
 
     def planned(self, workload: Workload) -> int:
         """How many requests the schedule will hold, computed without building it."""
-        total = sum(step_counts(workload, step_seconds=self.step_seconds, scale=self.scale))
+        total = planned_requests(workload, step_seconds=self.step_seconds, scale=self.scale)
         return total if self.max_images is None else min(total, self.max_images)
 
     def offsets(self, workload: Workload) -> list[float]:
@@ -56,8 +57,7 @@ class ScheduleOptions:
 
     def plan(self, workload: Workload) -> list[float]:
         """Requests/s of each second of the schedule: what the oracle policy plans from."""
-        seconds = math.ceil(len(workload.rates) * self.step_seconds)
-        return [workload.tick(second, self.step_seconds, self.scale) or 0.0 for second in range(seconds)]
+        return per_second_rates(workload, scale=self.scale, step_seconds=self.step_seconds)
 
     def describe(self) -> dict[str, Any]:
         """For run.json's ``options``."""

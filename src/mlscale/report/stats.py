@@ -153,7 +153,7 @@ def offered_steps(meta: dict[str, Any], timeline: pd.DataFrame) -> list[tuple[in
     rates = meta.get("workload", {}).get("rates")
     options = meta.get("options", {})
     if rates:
-        step = float(options.get("step_seconds") or 1.0)
+        step = float(options.get("step_seconds") or meta["workload"].get("step_seconds") or 1.0)
         scale = float(options.get("scale") if options.get("scale") is not None else 1.0)
         steps = [(round(i * step), float(r) * scale) for i, r in enumerate(rates)]
         return [*steps, (round(len(rates) * step), 0.0)]

@@ -19,7 +19,14 @@ from mlscale.simulate.calibration import Calibration
 from mlscale.simulate.engine import Simulation
 from mlscale.simulate.fluid import FluidSimulation
 from mlscale.simulate.latency import LatencyTable
-from mlscale.workload import Arrival, Workload, requests_per_unit, schedule, step_counts
+from mlscale.workload import (
+    Arrival,
+    Workload,
+    per_second_counts,
+    per_second_rates,
+    requests_per_unit,
+    schedule,
+)
 
 
 def apply_sets(values: dict[str, Any], sets: Sequence[str]) -> dict[str, Any]:
@@ -122,8 +129,8 @@ def build(
             f"{workload.name} is in `# unit: {workload.unit}`: the calibration needs one replica's capacity"
         )
     scale *= load_scale
-    rates = tuple(rate * scale for rate in workload.rates)
-    counts = tuple(step_counts(workload, scale=scale))
+    rates = tuple(per_second_rates(workload, scale=scale))
+    counts = tuple(per_second_counts(workload, scale=scale))
     arrivals = (
         schedule(workload, scale=scale, arrival=arrival, seed=seed)
         if max_arrivals is None or sum(counts) <= max_arrivals

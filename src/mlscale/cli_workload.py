@@ -1,0 +1,195 @@
+"""``mlscale workload gen|show``, and the workload source options ``loadtest``, ``compare``,
+``simulate`` and ``show`` share (one syntax, one place): thin, ``mlscale.workload`` does the work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlscale.cli_console import console
+from mlscale.cli_params import choices, http_url, positive
+from mlscale.errors import InputError
+from mlscale.workload import Arrival, Workload
+from mlscale.workload.source import SourceOptions
+
+SOURCES_HELP = (
+    "WORKLOAD: a rate file (workloads/spike.txt), Azure Functions 2019 day files (in sequence), an "
+    "Azure Functions 2021 or Azure LLM trace, a CSV of request times, or a Prometheus query_range "
+    "JSON; or --prometheus URL --query Q instead."
+)
+
+Files = Annotated[
+    list[Path] | None,
+    typer.Argument(metavar="WORKLOAD...", help="rates, a trace or a Prometheus JSON (see the help above)"),
+]
+Pick = Annotated[
+    str | None,
+    typer.Option(metavar="KEY=VALUE", help="Azure Functions: function=HASH, app=HASH or top=N \\[all]"),
+]
+Prometheus = Annotated[
+    str | None,
+    typer.Option(metavar="URL", callback=http_url, help="read the rate from this Prometheus instead"),
+]
+Query = Annotated[str | None, typer.Option(metavar="PROMQL", help="with --prometheus: a rate in requests/s")]
+Start = Annotated[
+    str | None,
+    typer.Option(metavar="SPAN|TIME", help="cut from this far in (6h); with --prometheus a time (now-1d)"),
+]
+End = Annotated[str | None, typer.Option(metavar="TIME", help="with --prometheus: the range's end \\[now]")]
+Step = Annotated[str | None, typer.Option(metavar="SPAN", help="with --prometheus: the resolution \\[60s]")]
+Duration = Annotated[str | None, typer.Option(metavar="SPAN", help="cut this long a window (1h)")]
+Speed = Annotated[
+    float, typer.Option(metavar="K", callback=positive, help="compress time K× (every request kept)")
+]
+Peak = Annotated[
+    float | None,
+    typer.Option(metavar="R", callback=positive, help="size the busiest second to R replicas' worth"),
+]
+
+
+def source_options(
+    files: list[Path] | None,
+    pick: str | None = None,
+    prometheus: str | None = None,
+    query: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    step: str | None = None,
+    duration: str | None = None,
+    speed: float = 1.0,
+    peak: float | None = None,
+) -> SourceOptions:
+    """The options as given; each file as given, else the one of that name mlscale ships."""
+    from mlscale.locations import local_or_shipped
+
+    found = tuple(local_or_shipped(path, "workloads") for path in files or ())
+    return SourceOptions(found, pick, prometheus, query, start, end, step, duration, speed, peak)
+
+
+def resolve(options: SourceOptions) -> Workload:
+    from mlscale.workload.source import resolve as resolve_source
+
+    workload, _ = resolve_source(options)
+    return workload
+
+
+def gen(
+    kind: Annotated[str, typer.Argument(metavar="KIND", help="diurnal, mmpp, flash-crowd, ramp or step")],
+    out: Annotated[Path, typer.Option("-o", "--out", metavar="FILE", help="the rate file to write")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", metavar="NAME=VALUE", help="a parameter over its default"),
+    ] = None,
+) -> None:
+    """Write a seeded rate file of a shape: diurnal (a day's sine with noise), mmpp (Markov-modulated
+    bursts), flash-crowd (a jump with a decay), ramp or step. `--param x=?` lists a kind's parameters."""
+    from mlscale.workload import format_rates
+    from mlscale.workload.generators import generate, params_of
+
+    given: dict[str, str] = {}
+    for item in param or ():
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            raise InputError(f"--param {item!r}: write it as NAME=VALUE, e.g. mean=20")
+        given[name.strip()] = value.strip()
+    if any(value == "?" for value in given.values()):
+        for name, p in params_of(kind).items():
+            console.print(f"  {name}={p.default}  {p.help}", highlight=False)
+        return
+    workload = generate(kind, given)
+    out.write_text(format_rates(workload))
+    console.print(f"{out}: {workload.description}", highlight=False, soft_wrap=True)
+
+
+def show(
+    files: Files = None,
+    pick: Pick = None,
+    prometheus: Prometheus = None,
+    query: Query = None,
+    start: Start = None,
+    end: End = None,
+    step: Step = None,
+    duration: Duration = None,
+    speed: Speed = 1.0,
+    peak: Peak = None,
+    scale: Annotated[float, typer.Option(metavar="X", min=0.0, help="multiply every rate")] = 1.0,
+    capacity: Annotated[
+        float | None,
+        typer.Option(
+            metavar="RPS", callback=positive, help="requests/s one replica serves \\[the running system's]"
+        ),
+    ] = None,
+    arrival: Annotated[
+        Arrival, typer.Option(metavar=choices(Arrival), help="spacing within each step")
+    ] = Arrival.UNIFORM,
+    random_seed: Annotated[int, typer.Option(metavar="SEED", help="seed for poisson arrivals")] = 1,
+    plot: Annotated[
+        Path | None, typer.Option(metavar="PNG", help="also draw the rate into this file")
+    ] = None,
+) -> None:
+    """A workload at a glance: its rate as a sparkline, duration, requests, mean, peak, burstiness
+    and, with a calibration at hand, the replicas' worth at its peak."""
+    from mlscale.workload import shape as shapes
+
+    options = source_options(files, pick, prometheus, query, start, end, step, duration, speed, peak)
+    workload = resolve(options)
+    per_unit, calibration = _per_unit(workload, capacity)
+    counts = shapes.counts_of(workload, scale * (per_unit or 1.0), arrival, random_seed)
+    summary = shapes.shape(counts)
+    for line in describe(workload, summary, per_unit if workload.unit == "rps" else None, calibration):
+        console.print(line, highlight=False, markup=False)
+    if plot is not None:
+        from mlscale.workload.plot import draw
+
+        draw(workload, counts, plot, scale * (per_unit or 1.0), arrival, random_seed)
+        console.print(f"  {plot}", highlight=False)
+
+
+def _per_unit(workload: Workload, capacity: float | None) -> tuple[float | None, dict[str, Any] | None]:
+    """Requests/s one replica serves at the CPU target (``--capacity``, else the running system's
+    calibration), or None; a workload in replicas needs it."""
+    from mlscale.backends.state import read_state
+    from mlscale.workload.sizing import requests_per_unit_of
+
+    calibration = (read_state() or {}).get("calibration")
+    if workload.unit != "rps":
+        per_unit, _ = requests_per_unit_of(workload, capacity, calibration)
+        return per_unit, calibration
+    if capacity is not None:
+        return capacity, None
+    value = (calibration or {}).get("capacity_at_target_rps")
+    return (float(value) if value else None), calibration
+
+
+def describe(workload: Workload, s: Any, replica_rps: float | None, calibration: Any) -> list[str]:
+    """Lines of at most 80 columns."""
+    from mlscale.workload.shape import sparkline
+
+    def number(value: float | None, digits: str = ".2f") -> str:
+        return "–" if value is None else f"{value:{digits}}"
+
+    lines = [workload.label[:80], "", sparkline(s.counts, 78), ""]
+    rows = [
+        ("duration", f"{_span(s.seconds)} ({s.seconds:,} s)"),
+        ("requests", f"{s.requests:,}"),
+        ("mean", f"{s.mean_rps:,.2f} requests/s"),
+        ("peak", f"{s.peak_rps:,} requests/s in one second"),
+        ("peak-to-mean", number(s.peak_to_mean)),
+        ("dispersion", f"{number(s.dispersion)}  (variance/mean of per-second counts)"),
+        ("lag-1 autocorr", number(s.lag1)),
+    ]
+    if workload.unit == "rps" and replica_rps:
+        rows.append(
+            ("at peak", f"{s.peak_rps / replica_rps:.2f} replicas' worth ({replica_rps:.1f} req/s each)")
+        )
+    elif workload.unit != "rps":
+        rows.append(("at peak", f"{max(workload.rates):.2f} {workload.unit}' worth"))
+    lines.extend(f"{name:<15} {value}"[:80] for name, value in rows)
+    return lines
+
+
+def _span(total: float) -> str:
+    hours, rest = divmod(int(total), 3600)
+    return f"{hours}h {rest // 60:02d}m {rest % 60:02d}s" if hours else f"{rest // 60}m {rest % 60:02d}s"
