@@ -136,14 +136,16 @@ def show(
     options = source_options(files, pick, prometheus, query, start, end, step, duration, speed, peak)
     workload = resolve(options)
     per_unit, calibration = _per_unit(workload, capacity)
-    counts = shapes.counts_of(workload, scale * (per_unit or 1.0), arrival, random_seed)
+    # Requests/s of one unit: a replica's for a workload in replicas; 1 for one in requests/s.
+    sized = scale * ((per_unit or 1.0) if workload.unit != "rps" else 1.0)
+    counts = shapes.counts_of(workload, sized, arrival, random_seed)
     summary = shapes.shape(counts)
     for line in describe(workload, summary, per_unit if workload.unit == "rps" else None, calibration):
         console.print(line, highlight=False, markup=False)
     if plot is not None:
         from mlscale.workload.plot import draw
 
-        draw(workload, counts, plot, scale * (per_unit or 1.0), arrival, random_seed)
+        draw(workload, counts, plot, sized, arrival, random_seed)
         console.print(f"  {plot}", highlight=False)
 
 

@@ -132,9 +132,9 @@ def schedule(
     Poisson process conditioned on its count, so per-step counts stay exact). A timestamp trace sends
     its own times (``arrival`` does not apply), each ``scale × weight`` times (see ``_copies_before``).
     """
+    step = _step(workload, step_seconds)
     if workload.times is not None:
         return _replay(workload, scale, max_requests)
-    step = _step(workload, step_seconds)
     rng = random.Random(seed)
     times: list[float] = []
     for index, count in enumerate(step_counts(workload, step_seconds=step, scale=scale)):

@@ -43,3 +43,11 @@ def instant(text: str, what: str, now: float) -> float:
     if not math.isfinite(value):
         raise InputError(f"{what} {text!r} is not a finite time")
     return value
+
+
+def shown(value: float) -> str:
+    """A span the short way people write it: 6h, 90m, 45s, 1.5s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value >= size and value % size == 0:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}s"

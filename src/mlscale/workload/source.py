@@ -35,7 +35,7 @@ from mlscale.workload import (
     transform,
 )
 from mlscale.workload.core import Workload
-from mlscale.workload.durations import instant, seconds
+from mlscale.workload.durations import instant, seconds, shown
 from mlscale.workload.pick import parse_pick
 
 FORMATS = (
@@ -101,6 +101,7 @@ def read(options: SourceOptions, now: float | None = None) -> tuple[Workload, st
         raise InputError("--query, --end and --step go with --prometheus URL")
     if not options.files:
         raise InputError("give a WORKLOAD file (e.g. workloads/ramp.txt), or --prometheus URL --query Q")
+    pick = parse_pick(options.pick)
     texts = [(rates.read_text(path), str(path)) for path in options.files]
     formats = {detect(text) for text, _ in texts}
     kind = detect(texts[0][0])
@@ -114,7 +115,6 @@ def read(options: SourceOptions, now: float | None = None) -> tuple[Workload, st
             f"--pick chooses functions of an Azure Functions trace; {options.files[0]} is {kind}"
         )
     text, path = texts[0]
-    pick = parse_pick(options.pick)
     if kind == "azure-functions-2019":
         return azure_functions_2019.read(texts, pick), None
     if kind == "azure-functions-2021":
@@ -155,7 +155,7 @@ def resolve(options: SourceOptions, now: float | None = None) -> tuple[Workload,
         begin = 0.0 if options.fetches else seconds(options.start or "0", "--start")
         span = None if options.duration is None else seconds(options.duration, "--duration")
         workload = transform.window(workload, begin, span)
-        label += f", {begin:g}-{begin + span:g} s" if span is not None else f", from {begin:g} s"
+        label += f", {shown(begin)}–{shown(begin + span)}" if span is not None else f", from {shown(begin)}"
     workload = transform.speed(workload, options.speed)
     if options.speed != 1:
         label += f", at {options.speed:g}×"
