@@ -66,6 +66,8 @@ def report(
         with console.status("comparing runs"):
             all_stats, files = build.write_comparison(runs, options, target)
         _print_compared(runs, [build.compare_row(stats) for stats in all_stats], build.COMPARE_HEADER)
+        for source in sorted({str(s["run"]["source"]) for s in all_stats if s["run"].get("source")}):
+            console.print(f"workload: {source}", soft_wrap=True, highlight=False)
         comparison = json.loads(files[0].read_text())
         ranked = build.ranking_rows(comparison)
         if ranked:
@@ -82,6 +84,8 @@ def report(
     if run.partial:
         console.print("[yellow]partial run[/]: " + "; ".join(run.partial_reasons))
     console.print(f"run {run.path}", soft_wrap=True, highlight=False)
+    if result.stats["run"].get("source"):
+        console.print(f"workload: {result.stats['run']['source']}", soft_wrap=True, highlight=False)
     console.print(_summary_table(result.stats))
     events = html.scale_event_rows(result.stats, compact=True)  # the full reasons are in stats.json
     if events:

@@ -53,12 +53,15 @@ class DriftingBackend:
         clear_state()
 
 
-def run_compare(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *extra: str) -> tuple[Any, Path]:
+def run_compare(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *extra: str, workload: Path | None = None
+) -> tuple[Any, Path]:
     monkeypatch.setenv("MLSCALE_STATE_DIR", str(tmp_path / "state"))
     port = free_port()
     monkeypatch.setattr(defaults, "LISTEN_PORT", port)
-    workload = tmp_path / "tiny.txt"
-    workload.write_text("# unit: flat-out\n0.1,0.2\n")
+    if workload is None:
+        workload = tmp_path / "tiny.txt"
+        workload.write_text("# unit: flat-out\n0.1,0.2\n")
     with serving(fake_dispatcher(f"http://127.0.0.1:{port}")) as dispatcher:
         backend = DriftingBackend(dispatcher.url, [40.0, 50.0, 60.0])
         monkeypatch.setattr(cli_system, "open_backend", lambda up=None, console=None: backend)
@@ -104,6 +107,31 @@ def test_a_given_capacity_sizes_every_run(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert {r["options"]["requests_per_unit"] for r in runs} == {30.0}
     assert {r["schedule"]["requests"] for r in runs} == {9}  # round(3.0) + round(6.0)
     assert "sloMilliseconds: 250.0" in (folder / "values.yaml").read_text()
+
+
+def test_a_generated_diurnal_day_sped_up_is_read_once_and_named_in_every_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two hours of a generated day at 1440× (5 s a run), sized to one replica's worth at its peak."""
+    from mlscale.workload import saved
+    from mlscale.workload.source import SourceOptions, resolve
+
+    day = tmp_path / "day.txt"
+    assert runner.invoke(app, ["workload", "gen", "diurnal", "-o", str(day)]).exit_code == 0
+    source = ["--start", "12h", "--duration", "2h", "--speed", "1440", "--peak", "1"]
+    result, folder = run_compare(monkeypatch, tmp_path, *source, workload=day)
+    assert result.exit_code == 0, result.output
+    label = "generated diurnal, 12h–14h, at 1440×, peak 1 replicas"
+    assert f"workload: {label}" in result.output
+    kept = saved.loads((folder / "workload.json").read_text(), "workload.json")
+    expected, _ = resolve(SourceOptions((day,), start="12h", duration="2h", speed=1440, peak=1))
+    assert kept == expected
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*-1/*/run.json"))]
+    assert [r["workload"]["source"]["label"] for r in runs] == [label] * 3
+    assert runs[0]["workload"]["source"]["given"]["speed"] == 1440
+    assert len({r["schedule"]["sha256"] for r in runs}) == 1
+    comparison = json.loads((folder / "compare.json").read_text())
+    assert [s["run"]["source"] for s in comparison["runs"]] == [label] * 3
 
 
 def test_runs_of_different_loads_are_not_ranked(compared: Path, tmp_path: Path) -> None:

@@ -50,6 +50,27 @@ def test_a_sweep_writes_every_setting_and_the_front(tmp_path: Path) -> None:
     assert (sweep.parent / "pareto.png").stat().st_size > 0
 
 
+def test_a_diurnal_day_at_60x_is_simulated_and_its_report_names_it(tmp_path: Path) -> None:
+    from mlscale.workload import per_second_counts
+    from mlscale.workload.source import SourceOptions, resolve
+
+    day = tmp_path / "day.txt"
+    assert runner.invoke(app, ["workload", "gen", "diurnal", "-o", str(day)]).exit_code == 0
+    arguments = [str(day), "--speed", "60", "--peak", "2.5", "--calibrate", str(CALIBRATION)]
+    result = runner.invoke(app, ["simulate", *arguments, "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "workload: generated diurnal, at 60×, peak 2.5 replicas" in result.output
+    (run,) = (tmp_path / "runs").glob("*-sim")
+    stats = json.loads((run / "stats.json").read_text())
+    assert stats["run"]["source"] == "generated diurnal, at 60×, peak 2.5 replicas"
+    capacity = json.loads(CALIBRATION.read_text())["capacity_at_target_rps"]
+    resolved, _ = resolve(SourceOptions((day,), speed=60, peak=2.5))
+    counts = per_second_counts(resolved, scale=capacity)
+    assert len(counts) == 1440  # a day in 24 minutes
+    assert stats["total"] == sum(counts)
+    assert max(counts) == round(2.5 * capacity)
+
+
 def test_one_simulation_is_a_run_that_report_reads(tmp_path: Path) -> None:
     result = simulate(tmp_path)
     assert result.exit_code == 0, result.output

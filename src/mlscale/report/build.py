@@ -66,6 +66,7 @@ def statistics(run: Run, options: ReportOptions) -> dict[str, Any]:
         "run": {
             "path": str(run.path),
             "workload": run.meta.get("workload", {}).get("name"),
+            "source": (run.meta.get("workload", {}).get("source") or {}).get("label"),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.start_at))
             if run.start_at
             else None,

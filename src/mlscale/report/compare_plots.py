@@ -103,6 +103,6 @@ def policy_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]], comparis
         if ax.get_legend_handles_labels()[0]:
             ax.legend(**LEGEND)
     axes[-1].set_xlabel("time since each run started (s); bold: the run of median SLO-broken seconds")
-    workloads = sorted({str(s["run"]["workload"]) for s in stats})
+    workloads = sorted({str(s["run"].get("source") or s["run"]["workload"]) for s in stats})
     figure.suptitle(f"Policies on {', '.join(workloads)}: {', '.join(names)}")
     return figure

@@ -135,6 +135,7 @@ def run_page(
     run = stats.get("run", {})
     described = [
         ("workload", run.get("workload")),
+        ("source", run.get("source")),
         ("started (UTC)", run.get("started")),
         ("backend", run.get("backend")),
         ("HPA time scale", run.get("time_scale")),

@@ -40,7 +40,8 @@ def sampled(series: pd.Series) -> pd.Series:
 
 
 def _title(run: Run) -> str:
-    workload = run.meta.get("workload", {}).get("name", "?")
+    described = run.meta.get("workload", {})
+    workload = (described.get("source") or {}).get("label") or described.get("name", "?")
     extras = []
     if run.time_scale != 1:
         extras.append(f"HPA periods and windows × {run.time_scale:g}")

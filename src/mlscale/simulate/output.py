@@ -55,7 +55,8 @@ def fluid_figure(seconds: pd.DataFrame, title: str, slo_ms: float) -> Figure:
 
 def write_fluid(out: Path, seconds: pd.DataFrame, meta: dict[str, Any], slo_ms: float) -> list[Path]:
     seconds.to_parquet(out / "seconds.parquet", index=False)
-    figure = fluid_figure(seconds, f"{meta['workload']['name']}, simulated (fluid model)", slo_ms)
+    named = (meta["workload"].get("source") or {}).get("label") or meta["workload"]["name"]
+    figure = fluid_figure(seconds, f"{named}, simulated (fluid model)", slo_ms)
     plots.save(figure, out / "timeline.png")
     (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     return [out / "seconds.parquet", out / "timeline.png", out / "run.json"]
