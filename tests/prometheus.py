@@ -20,15 +20,30 @@ def prometheus_binary() -> str | None:
     return optional_tool("prometheus", how="apt-get install prometheus")
 
 
+def backfill(binary: str, openmetrics: str, workdir: Path) -> Path:
+    """A TSDB holding a recorded series (OpenMetrics text, ending ``# EOF``), made by Debian's promtool
+    beside ``binary``: what a Prometheus that scraped it would hold."""
+    promtool = Path(binary).with_name("promtool")
+    source = workdir / "series.om"
+    source.write_text(openmetrics)
+    data = workdir / "data"
+    subprocess.run([str(promtool), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+                   check=True, capture_output=True)  # fmt: skip
+    return data
+
+
 class Prometheus:
-    def __init__(self, binary: str, sd_url: str, workdir: Path) -> None:
+    def __init__(self, binary: str, sd_url: str | None, workdir: Path) -> None:
+        """Scraping what ``sd_url`` lists, or (None) nothing: serving what ``workdir/data`` holds."""
         self.port = free_port()
         config = workdir / "prometheus.yml"
-        config.write_text(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        scrape = (
             "scrape_configs:\n  - job_name: mlscale\n    http_sd_configs:\n"
             f"      - url: {sd_url}\n        refresh_interval: 2s\n"
+            if sd_url
+            else ""
         )
+        config.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n" + scrape)
         self.log = (workdir / "prometheus.log").open("wb")
         self.process = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",

@@ -308,3 +308,24 @@ def test_a_tokenless_client_cannot_forge_a_concurrent_runs_outcomes(
     assert len(requests) == 50
     assert set(requests["outcome"]) == {"ok"}, Counter(requests["error"].dropna())
     assert all(len(i.rsplit("-", 1)[0]) == 24 for i in requests["id"])  # 96 random bits each
+
+
+def test_a_timestamp_trace_is_replayed_at_its_own_times_sped_up(
+    tmp_path: Path, system: tuple[ServiceProcess, int]
+) -> None:
+    """Bursts of simultaneous requests and gaps, as a trace has them; --speed 2 halves every offset.
+    Its send lag is the bench's figure (nox -s bench -- loadgen: the trace replay line)."""
+    dispatcher, port = system
+    times = sorted([100 + 0.1 * i for i in range(20)] + [103.0] * 8 + [104.5 + 0.037 * i for i in range(30)])
+    trace = tmp_path / "trace.csv"
+    trace.write_text("timestamp,where\n" + "".join(f"{t:.6f},shop\n" for t in reversed(times)))
+    run_dir = loadtest(trace, dispatcher.url, port, tmp_path / "runs", "--speed", "2")
+    requests = pd.read_parquet(run_dir / "requests.parquet")
+    meta = json.loads((run_dir / "run.json").read_text())
+    offsets = sorted(requests["intended_at"] - meta["start_at"])
+    assert offsets == pytest.approx([(t - times[0]) / 2 for t in times], abs=1e-6)
+    assert set(requests["outcome"]) == {"ok"}
+    assert meta["send"]["sent"] == len(times)
+    assert meta["send"]["lag_p99_ms"] is not None
+    assert meta["workload"]["source"]["label"] == "request times, trace.csv, at 2×"
+    assert meta["workload"]["source"]["format"] == "timestamps"
