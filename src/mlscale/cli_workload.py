@@ -135,12 +135,12 @@ def show(
 
     options = source_options(files, pick, prometheus, query, start, end, step, duration, speed, peak)
     workload = resolve(options)
-    per_unit, calibration = _per_unit(workload, capacity)
+    per_unit = _per_unit(workload, capacity)
     # Requests/s of one unit: a replica's for a workload in replicas; 1 for one in requests/s.
     sized = scale * ((per_unit or 1.0) if workload.unit != "rps" else 1.0)
     counts = shapes.counts_of(workload, sized, arrival, random_seed)
     summary = shapes.shape(counts)
-    for line in describe(workload, summary, per_unit if workload.unit == "rps" else None, calibration):
+    for line in describe(workload, summary, per_unit):
         console.print(line, highlight=False, markup=False)
     if plot is not None:
         from mlscale.workload.plot import draw
@@ -149,28 +149,28 @@ def show(
         console.print(f"  {plot}", highlight=False)
 
 
-def _per_unit(workload: Workload, capacity: float | None) -> tuple[float | None, dict[str, Any] | None]:
-    """Requests/s one replica serves at the CPU target (``--capacity``, else the running system's
-    calibration), or None; a workload in replicas needs it."""
+def _per_unit(workload: Workload, capacity: float | None) -> float | None:
+    """Requests/s one replica serves (``--capacity``, else the running system's calibration: of the
+    workload's unit, at the CPU target for one in requests/s), or None; a workload in replicas needs it."""
     from mlscale.backends.state import read_state
     from mlscale.workload.sizing import requests_per_unit_of
 
     calibration = (read_state() or {}).get("calibration")
     if workload.unit != "rps":
-        per_unit, _ = requests_per_unit_of(workload, capacity, calibration)
-        return per_unit, calibration
+        return requests_per_unit_of(workload, capacity, calibration)[0]
     if capacity is not None:
-        return capacity, None
+        return capacity
     value = (calibration or {}).get("capacity_at_target_rps")
-    return (float(value) if value else None), calibration
+    return float(value) if value else None
 
 
-def describe(workload: Workload, s: Any, replica_rps: float | None, calibration: Any) -> list[str]:
-    """Lines of at most 80 columns."""
+def describe(workload: Workload, s: Any, per_unit: float | None) -> list[str]:
+    """Lines of at most 80 columns; ``per_unit``: requests/s of one replica (of the workload's unit,
+    or at the CPU target for one in requests/s), when known."""
     from mlscale.workload.shape import sparkline
 
-    def number(value: float | None, digits: str = ".2f") -> str:
-        return "–" if value is None else f"{value:{digits}}"
+    def number(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f}"
 
     lines = [workload.label[:80], "", sparkline(s.counts, 78), ""]
     rows = [
@@ -182,12 +182,10 @@ def describe(workload: Workload, s: Any, replica_rps: float | None, calibration:
         ("dispersion", f"{number(s.dispersion)}  (variance/mean of per-second counts)"),
         ("lag-1 autocorr", number(s.lag1)),
     ]
-    if workload.unit == "rps" and replica_rps:
-        rows.append(
-            ("at peak", f"{s.peak_rps / replica_rps:.2f} replicas' worth ({replica_rps:.1f} req/s each)")
-        )
-    elif workload.unit != "rps":
-        rows.append(("at peak", f"{max(workload.rates):.2f} {workload.unit}' worth"))
+    if per_unit:
+        unit = "flat-out replicas" if workload.unit == "flat-out" else "replicas"
+        worth = f"{s.peak_rps / per_unit:.2f} {unit}' worth ({per_unit:.1f} requests/s each)"
+        rows.append(("at peak", worth))
     lines.extend(f"{name:<15} {value}"[:80] for name, value in rows)
     return lines
 

@@ -147,5 +147,6 @@ def test_gen_then_show_at_80_columns(tmp_path: Path) -> None:
     assert values["duration"] == "24m 00s (1,440 s)"
     requests = sum(round(r * 60) for r in load_workload(out).rates)
     assert values["requests"] == f"{requests:,}"
-    assert "replicas' worth (10.0 req/s each)" in shown.output
+    peak = int(values["peak"].split()[0].replace(",", ""))
+    assert values["at"] == f"peak         {peak / 10:.2f} replicas' worth (10.0 requests/s each)"
     assert plot.stat().st_size > 10_000

@@ -36,10 +36,10 @@ def instant(text: str, what: str, now: float) -> float:
     except ValueError:
         try:
             return datetime.fromisoformat(stripped.replace("Z", "+00:00")).timestamp()
-        except ValueError:
+        except ValueError as exc:
             raise InputError(
                 f"{what} {text!r}: give now, now-6h, Unix seconds or a time like 2026-12-01T00:00:00Z"
-            ) from None
+            ) from exc
     if not math.isfinite(value):
         raise InputError(f"{what} {text!r} is not a finite time")
     return value

@@ -151,8 +151,8 @@ def _value(kind: str, name: str, text: str, of: str) -> Any:
         return [seconds(part, what) for part in text.split(",")]
     try:
         numbers = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(f"{what}={text!r} is not {'numbers' if of == 'numbers' else 'a number'}") from None
+    except ValueError as exc:
+        raise InputError(f"{what}={text!r} is not {'numbers' if of == 'numbers' else 'a number'}") from exc
     if any(not math.isfinite(n) or n < 0 for n in numbers) or (of == "number" and len(numbers) != 1):
         raise InputError(f"{what}={text!r}: give {'numbers' if of == 'numbers' else 'a number'} >= 0")
     return numbers if of == "numbers" else numbers[0]

@@ -49,7 +49,7 @@ def read(text: str, path: str, name: str = "prometheus", label: str = "") -> Wor
     try:
         document = _placed_decoder().decode(text)
     except json.JSONDecodeError as exc:
-        raise WorkloadError(path, exc.lineno, exc.colno, f"not JSON: {exc.msg}") from None
+        raise WorkloadError(path, exc.lineno, exc.colno, f"not JSON: {exc.msg}") from exc
 
     def fail(node: Any, problem: str) -> WorkloadError:
         line, column = _where(text, node.at) if isinstance(node, _Placed) else (1, 1)
@@ -93,8 +93,8 @@ def _sample(sample: Any, fail: Any) -> tuple[float, float]:
         raise fail(sample, f'a sample is [<unix seconds>, "<value>"], not {json.dumps(sample)[:40]}')
     try:
         value = float(sample[1])
-    except (TypeError, ValueError):
-        raise fail(sample, f"the value {sample[1]!r} is not a number in a string") from None
+    except (TypeError, ValueError) as exc:
+        raise fail(sample, f"the value {sample[1]!r} is not a number in a string") from exc
     if not math.isfinite(value) or value < 0 or value > MAX_RATE:
         raise fail(sample, f"the value {sample[1]!r} is not a request rate (0 to {MAX_RATE:,} per second)")
     return float(sample[0]), value

@@ -27,7 +27,7 @@ def loads(text: str, path: str) -> Workload:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise WorkloadError(path, exc.lineno, exc.colno, f"not JSON: {exc.msg}") from None
+        raise WorkloadError(path, exc.lineno, exc.colno, f"not JSON: {exc.msg}") from exc
     try:
         workload = Workload(
             str(data["name"]),
@@ -40,7 +40,7 @@ def loads(text: str, path: str) -> Workload:
             source=dict(data.get("source") or {}),
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise WorkloadError(path, 1, 1, f"not a saved mlscale workload: {exc}") from None
+        raise WorkloadError(path, 1, 1, f"not a saved mlscale workload: {exc}") from exc
     if not workload.rates or not workload.step_seconds > 0 or not math.isfinite(workload.weight):
         raise WorkloadError(
             path, 1, 1, "not a saved mlscale workload: no rates, or a step or weight out of range"

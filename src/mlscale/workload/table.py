@@ -27,9 +27,9 @@ class Row:
         text = self.fields[index].strip()
         try:
             value = int(text) if integer else float(text)
-        except ValueError:
+        except ValueError as exc:
             kind = "a whole number" if integer else "a number"
-            raise self.fail(index, f"{what} {text!r} is not {kind}") from None
+            raise self.fail(index, f"{what} {text!r} is not {kind}") from exc
         if not math.isfinite(value) or value < minimum:
             raise self.fail(index, f"{what} {text!r} is not a finite number >= {minimum:g}")
         return value
@@ -83,10 +83,10 @@ def timestamp(row: Row, index: int, what: str) -> float:
     text = row.fields[index].strip()
     try:
         return float(text) if _numeric(text) else _iso(text)
-    except ValueError:
+    except ValueError as exc:
         raise row.fail(
             index, f"{what} {text!r} is neither seconds nor a time like 2023-11-16 18:15:46.680590"
-        ) from None
+        ) from exc
 
 
 def _numeric(text: str) -> bool:
