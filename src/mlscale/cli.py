@@ -118,6 +118,13 @@ def _timeline_table(timeline: pd.DataFrame) -> Table:
     return terminal_table("replica timeline (every 15 s)", TIMELINE_HEADER, rows, legend=TIMELINE_LEGEND)
 
 
+def short_help(command: Callable[..., None]) -> str:
+    """A command's first sentence, on one line: what `mlscale --help` lists."""
+    text = " ".join((command.__doc__ or "").split())
+    head, found, _ = text.partition(". ")
+    return head + "." if found else text
+
+
 for _command in (
     cli_system.up,
     cli_system.status,
@@ -129,11 +136,11 @@ for _command in (
     demo,
     version,
 ):
-    app.command()(guarded(_command))
+    app.command(short_help=short_help(_command))(guarded(_command))
 
 workload_app = typer.Typer(
     name="workload", help="Make a workload from a shape, or look at one before it runs.", no_args_is_help=True
 )
-workload_app.command()(guarded(cli_workload.gen))
-workload_app.command()(guarded(cli_workload.show))
+for _subcommand in (cli_workload.gen, cli_workload.show):
+    workload_app.command(short_help=short_help(_subcommand))(guarded(_subcommand))
 app.add_typer(workload_app)

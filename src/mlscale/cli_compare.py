@@ -21,10 +21,7 @@ from mlscale.cli_console import console
 from mlscale.cli_params import choices, positive
 from mlscale.errors import InputError
 from mlscale.workload import Arrival, Workload
-
-SOURCE_OPTIONS = (
-    "workload_files", "pick", "prometheus", "query", "start", "end", "step", "duration", "speed", "peak",
-)  # fmt: skip
+from mlscale.workload.source import SourceOptions
 
 
 def parse_policies(text: str) -> list[PolicyName]:
@@ -38,17 +35,9 @@ def parse_policies(text: str) -> list[PolicyName]:
     return [PolicyName(n) for n in names]
 
 
+@cli_workload.takes_a_source
 def compare(
-    workload_files: cli_workload.Files = None,
-    pick: cli_workload.Pick = None,
-    prometheus: cli_workload.Prometheus = None,
-    query: cli_workload.Query = None,
-    start: cli_workload.Start = None,
-    end: cli_workload.End = None,
-    step: cli_workload.Step = None,
-    duration: cli_workload.Duration = None,
-    speed: cli_workload.Speed = 1.0,
-    peak: cli_workload.Peak = None,
+    source: SourceOptions,
     policies: Annotated[
         str, typer.Option(metavar="P,P,...", help="comma-separated: cpu, queue, kpa, oracle")
     ] = "cpu,queue,kpa,oracle",
@@ -106,7 +95,6 @@ def compare(
     ] = "",
 ) -> None:
     """Each policy on the same load (one schedule for every run), then one report that ranks them.
-
     WORKLOAD and its options as `mlscale loadtest` takes them: read and sized once, saved beside the
     runs (workload.json), and every run sent it."""
     from mlscale.workload import saved
@@ -115,12 +103,9 @@ def compare(
     more_up = passed_on(cli_system.up, "--up", up_options, ("policy", "values", "min_replicas", "weights"))
     more_loadtest = passed_on(
         cli_loadtest.loadtest, "--loadtest", loadtest_options,
-        ("live", "runs_dir", "arrival", "random_seed", "capacity", *SOURCE_OPTIONS),
+        ("live", "runs_dir", "arrival", "random_seed", "capacity", *cli_workload.SOURCE_OPTIONS),
     )  # fmt: skip
-    workload = cli_workload.resolve(
-        cli_workload.source_options(workload_files, pick, prometheus, query, start, end, step, duration,
-                                    speed, peak)
-    )  # fmt: skip
+    workload = cli_workload.resolve(source)
     folder = runs_dir / time.strftime("compare-%Y%m%dT%H%M%SZ", time.gmtime())
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "workload.json"

@@ -17,6 +17,7 @@ from mlscale.errors import InputError, MlscaleError
 from mlscale.eventloop import run_async
 from mlscale.loadgen.options import MAX_PLANNED
 from mlscale.workload import Arrival
+from mlscale.workload.source import SourceOptions
 
 if TYPE_CHECKING:
     from mlscale.images import ImagePool
@@ -32,8 +33,9 @@ def _listen(value: str) -> tuple[str, int]:
     return host or defaults.LISTEN_HOST, int(port)
 
 
+@cli_workload.takes_a_source
 def loadtest(
-    workload_files: cli_workload.Files = None,
+    source: SourceOptions,
     dispatcher: Annotated[
         str | None,
         typer.Option(
@@ -48,15 +50,6 @@ def loadtest(
             metavar="DIR", help="folder of .jpg/.jpeg/.png to send \\[default: ./images, else the samples]"
         ),
     ] = None,
-    pick: cli_workload.Pick = None,
-    prometheus: cli_workload.Prometheus = None,
-    query: cli_workload.Query = None,
-    start: cli_workload.Start = None,
-    end: cli_workload.End = None,
-    step: cli_workload.Step = None,
-    duration: cli_workload.Duration = None,
-    speed: cli_workload.Speed = 1.0,
-    peak: cli_workload.Peak = None,
     step_seconds: Annotated[
         float | None,
         typer.Option(metavar="SECONDS", min=0.001, help="hold each rate this long \\[the file's: 1]"),
@@ -111,17 +104,13 @@ def loadtest(
         ),
     ] = None,
 ) -> None:
-    """Fire a workload at the dispatcher, open-loop, and record every request's outcome.
-
-    WORKLOAD: a rate file (workloads/spike.txt), Azure Functions 2019 day files in sequence, an Azure
-    Functions 2021 or Azure LLM trace, a CSV of request times or a Prometheus query_range JSON; or
-    --prometheus URL --query Q. `mlscale workload show` takes the same and draws it first."""
+    """Fire a workload at the dispatcher, open-loop, and record every request's outcome. WORKLOAD: a
+    rate file (workloads/spike.txt), Azure Functions 2019 day files in sequence, an Azure Functions
+    2021 or Azure LLM trace, a CSV of request times or a Prometheus query_range JSON; or --prometheus
+    URL --query Q. `mlscale workload show` takes the same and shows it first."""
     from mlscale.images import load_images
     from mlscale.loadgen.options import LoadTestOptions, ScheduleOptions
 
-    source = cli_workload.source_options(
-        workload_files, pick, prometheus, query, start, end, step, duration, speed, peak
-    )
     if not source.files and not source.fetches and not serve:
         raise typer.BadParameter(
             "give a WORKLOAD file (e.g. workloads/ramp.txt), --prometheus URL, or --serve"

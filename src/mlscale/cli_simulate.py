@@ -17,8 +17,10 @@ from mlscale.cli_params import choices, positive
 from mlscale.errors import InputError
 from mlscale.simulate.runner import Model
 from mlscale.workload import Arrival
+from mlscale.workload.source import SourceOptions
 
 
+@cli_workload.takes_a_source
 def simulate(
     calibrate: Annotated[
         Path,
@@ -27,16 +29,7 @@ def simulate(
             help="a measured run directory (or a calibration .json) to take the replica from",
         ),
     ],
-    workload_files: cli_workload.Files = None,
-    pick: cli_workload.Pick = None,
-    prometheus: cli_workload.Prometheus = None,
-    query: cli_workload.Query = None,
-    start: cli_workload.Start = None,
-    end: cli_workload.End = None,
-    step: cli_workload.Step = None,
-    duration: cli_workload.Duration = None,
-    speed: cli_workload.Speed = 1.0,
-    peak: cli_workload.Peak = None,
+    source: SourceOptions,
     policy: Annotated[
         PolicyName | None, typer.Option(metavar=choices(PolicyName), help="the policy (default: the values')")
     ] = None,
@@ -79,9 +72,6 @@ def simulate(
     from mlscale.simulate.calibration import Calibration
     from mlscale.simulate.calibration import calibrate as calibrate_from
 
-    source = cli_workload.source_options(
-        workload_files, pick, prometheus, query, start, end, step, duration, speed, peak
-    )
     if not source.files and not source.fetches:
         raise InputError("give a WORKLOAD file (e.g. workloads/spike.txt), or --prometheus URL --query Q")
     workload = cli_workload.resolve(source)

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 
@@ -14,43 +17,75 @@ from mlscale.errors import InputError
 from mlscale.workload import Arrival, Workload
 from mlscale.workload.source import SourceOptions
 
-SOURCES_HELP = (
-    "WORKLOAD: a rate file (workloads/spike.txt), Azure Functions 2019 day files (in sequence), an "
-    "Azure Functions 2021 or Azure LLM trace, a CSV of request times, or a Prometheus query_range "
-    "JSON; or --prometheus URL --query Q instead."
-)
+SOURCE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "workload_files": (Annotated[
+        list[Path] | None,
+        typer.Argument(metavar="WORKLOAD", help="rate file, trace or Prometheus JSON (several: in order)"),
+    ], None),
+    "pick": (Annotated[
+        str | None,
+        typer.Option(metavar="KEY=VALUE", help="Azure Functions: function=HASH, app=HASH or top=N \\[all]"),
+    ], None),
+    "prometheus": (Annotated[
+        str | None,
+        typer.Option(metavar="URL", callback=http_url, help="read the rate from this Prometheus instead"),
+    ], None),
+    "query": (Annotated[
+        str | None, typer.Option(metavar="PROMQL", help="with --prometheus: a rate in requests/s")
+    ], None),
+    "start": (Annotated[
+        str | None,
+        typer.Option(metavar="SPAN|TIME", help="cut from this far in (6h); --prometheus: a time (now-1d)"),
+    ], None),
+    "end": (Annotated[
+        str | None, typer.Option(metavar="TIME", help="with --prometheus: the range's end \\[now]")
+    ], None),
+    "step": (Annotated[
+        str | None, typer.Option(metavar="SPAN", help="with --prometheus: the resolution \\[60s]")
+    ], None),
+    "duration": (Annotated[
+        str | None, typer.Option(metavar="SPAN", help="cut this long a window (1h)")
+    ], None),
+    "speed": (Annotated[
+        float, typer.Option(metavar="K", callback=positive, help="compress time K× (every request kept)")
+    ], 1.0),
+    "peak": (Annotated[
+        float | None,
+        typer.Option(metavar="R", callback=positive, help="size the busiest second to R replicas' worth"),
+    ], None),
+}  # fmt: skip
+"""Where a workload comes from, the same options in every command that takes one (``takes_a_source``)."""
 
-Files = Annotated[
-    list[Path] | None,
-    typer.Argument(metavar="WORKLOAD...", help="rates, a trace or a Prometheus JSON (see the help above)"),
-]
-Pick = Annotated[
-    str | None,
-    typer.Option(metavar="KEY=VALUE", help="Azure Functions: function=HASH, app=HASH or top=N \\[all]"),
-]
-Prometheus = Annotated[
-    str | None,
-    typer.Option(metavar="URL", callback=http_url, help="read the rate from this Prometheus instead"),
-]
-Query = Annotated[str | None, typer.Option(metavar="PROMQL", help="with --prometheus: a rate in requests/s")]
-Start = Annotated[
-    str | None,
-    typer.Option(metavar="SPAN|TIME", help="cut from this far in (6h); with --prometheus a time (now-1d)"),
-]
-End = Annotated[str | None, typer.Option(metavar="TIME", help="with --prometheus: the range's end \\[now]")]
-Step = Annotated[str | None, typer.Option(metavar="SPAN", help="with --prometheus: the resolution \\[60s]")]
-Duration = Annotated[str | None, typer.Option(metavar="SPAN", help="cut this long a window (1h)")]
-Speed = Annotated[
-    float, typer.Option(metavar="K", callback=positive, help="compress time K× (every request kept)")
-]
-Peak = Annotated[
-    float | None,
-    typer.Option(metavar="R", callback=positive, help="size the busiest second to R replicas' worth"),
-]
+
+def takes_a_source(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(..., source: SourceOptions, ...)`` as Typer sees it: the ``SOURCE_OPTIONS`` in the
+    place of ``source``, gathered into one ``SourceOptions`` when it is called (by Typer, or by
+    another command with those keywords)."""
+    signature = inspect.signature(command)
+    hints = get_type_hints(command, include_extras=True)
+    parameters: list[inspect.Parameter] = []
+    for parameter in signature.parameters.values():
+        if parameter.name != "source":
+            parameters.append(parameter.replace(annotation=hints[parameter.name]))
+            continue
+        parameters.extend(
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default, annotation=hint)
+            for name, (hint, default) in SOURCE_OPTIONS.items()
+        )
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        given = {name: kwargs.pop(name, default) for name, (_, default) in SOURCE_OPTIONS.items()}
+        command(*args, source=source_options(**given), **kwargs)
+
+    del run.__wrapped__  # what Typer and inspect read is the signature below, not the command's own
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return run
 
 
 def source_options(
-    files: list[Path] | None,
+    workload_files: list[Path] | None,
     pick: str | None = None,
     prometheus: str | None = None,
     query: str | None = None,
@@ -64,7 +99,7 @@ def source_options(
     """The options as given; each file as given, else the one of that name mlscale ships."""
     from mlscale.locations import local_or_shipped
 
-    found = tuple(local_or_shipped(path, "workloads") for path in files or ())
+    found = tuple(local_or_shipped(path, "workloads") for path in workload_files or ())
     return SourceOptions(found, pick, prometheus, query, start, end, step, duration, speed, peak)
 
 
@@ -103,17 +138,9 @@ def gen(
     console.print(f"{out}: {workload.description}", highlight=False, soft_wrap=True)
 
 
+@takes_a_source
 def show(
-    files: Files = None,
-    pick: Pick = None,
-    prometheus: Prometheus = None,
-    query: Query = None,
-    start: Start = None,
-    end: End = None,
-    step: Step = None,
-    duration: Duration = None,
-    speed: Speed = 1.0,
-    peak: Peak = None,
+    source: SourceOptions,
     scale: Annotated[float, typer.Option(metavar="X", min=0.0, help="multiply every rate")] = 1.0,
     capacity: Annotated[
         float | None,
@@ -133,8 +160,7 @@ def show(
     and, with a calibration at hand, the replicas' worth at its peak."""
     from mlscale.workload import shape as shapes
 
-    options = source_options(files, pick, prometheus, query, start, end, step, duration, speed, peak)
-    workload = resolve(options)
+    workload = resolve(source)
     per_unit = _per_unit(workload, capacity)
     # Requests/s of one unit: a replica's for a workload in replicas; 1 for one in requests/s.
     sized = scale * ((per_unit or 1.0) if workload.unit != "rps" else 1.0)
