@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -52,10 +53,8 @@ def hey_max_rate(url: str, body_file: Path) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def loadtest_at(url: str, rate: int, images: Path, work: Path) -> dict[str, float]:
-    workload = work / f"rate{rate}.txt"
-    workload.write_text(",".join([str(rate)] * int(HOLD_S)))
-    runs = work / f"runs{rate}"
+def run_loadtest(url: str, workload: Path, images: Path, runs: Path) -> dict[str, Any]:
+    """``mlscale loadtest`` as its own process, no drain: its run.json."""
     command = [
         sys.executable, "-m", "mlscale", "loadtest", str(workload), "--dispatcher", url,
         "--images", str(images), "--listen", f"127.0.0.1:{free_port()}", "--runs-dir", str(runs),
@@ -63,7 +62,14 @@ def loadtest_at(url: str, rate: int, images: Path, work: Path) -> dict[str, floa
     ]  # fmt: skip
     subprocess.run(command, capture_output=True, check=True)
     (run_dir,) = runs.iterdir()
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta: dict[str, Any] = json.loads((run_dir / "run.json").read_text())
+    return meta
+
+
+def loadtest_at(url: str, rate: int, images: Path, work: Path) -> dict[str, float]:
+    workload = work / f"rate{rate}.txt"
+    workload.write_text(",".join([str(rate)] * int(HOLD_S)))
+    meta = run_loadtest(url, workload, images, work / f"runs{rate}")
     return {
         "sent": meta["send"]["sent"],
         "accepted": meta["requests"] - meta["counts"]["rejected"] - meta["counts"]["enqueue_error"],
@@ -90,15 +96,7 @@ def trace_replay(url: str, images: Path, work: Path) -> dict[str, float]:
     times += [second + 0.5 for second in range(int(HOLD_S)) for _ in range(50)]
     trace = work / "trace.csv"
     trace.write_text("timestamp\n" + "".join(f"{at:.6f}\n" for at in sorted(times)))
-    runs = work / "runs-trace"
-    command = [
-        sys.executable, "-m", "mlscale", "loadtest", str(trace), "--dispatcher", url,
-        "--images", str(images), "--listen", f"127.0.0.1:{free_port()}", "--runs-dir", str(runs),
-        "--drain-timeout", "0", "--no-live",
-    ]  # fmt: skip
-    subprocess.run(command, capture_output=True, check=True)
-    (run_dir,) = runs.iterdir()
-    meta = json.loads((run_dir / "run.json").read_text())
+    meta = run_loadtest(url, trace, images, work / "runs-trace")
     return {"expected": len(times), "sent": meta["send"]["sent"], "lag_p99_ms": meta["send"]["lag_p99_ms"],
             "late": meta["send"]["late"]}  # fmt: skip
 
