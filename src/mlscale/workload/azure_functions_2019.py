@@ -51,6 +51,14 @@ def read_day(text: str, path: str, pick: Pick) -> tuple[int, dict[Key, list[int]
 
 
 def _counts(row: Row) -> list[int]:
+    """The row's minute counts: converted at once (a day file holds tens of millions of them), and
+    only when that fails, field by field to name the one at fault."""
+    try:
+        counts = list(map(int, row.fields[len(COLUMNS) :]))
+        if min(counts, default=0) >= 0:
+            return counts
+    except ValueError:
+        pass
     return [int(row.number(i, "invocations", integer=True)) for i in range(len(COLUMNS), len(row.fields))]
 
 
