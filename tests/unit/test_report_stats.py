@@ -167,6 +167,12 @@ def test_steps_follow_step_seconds_and_scale() -> None:
     assert stats.offered_steps(meta, timeline_frame([])) == [(0, 5.0), (2, 15.0), (5, 0.0)]
 
 
+def test_a_sped_up_workloads_steps_are_offered_per_second() -> None:
+    """A per-second file at --speed 4: steps of 0.25 s, shown as the requests/s of each second."""
+    meta = {"workload": {"rates": [8.0] * 4 + [16.0] * 4, "step_seconds": 0.25}, "options": {"scale": 2}}
+    assert stats.offered_steps(meta, timeline_frame([])) == [(0, 16.0), (1, 32.0), (2, 0.0)]
+
+
 def test_changes_under_ten_percent_are_noise_and_a_hold_ends_a_ramp() -> None:
     assert stats.load_changes([(0, 100.0), (1, 105.0), (2, 109.0)]) == [LoadChange(0, 0.0, 100.0)]
     held = stats.load_changes([(0, 10.0), (1, 20.0), (2, 20.0), (3, 30.0)])
