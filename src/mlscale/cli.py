@@ -17,7 +17,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mlscale import __version__, cli_compare, cli_loadtest, cli_report, cli_simulate, cli_system, cli_workload
+from mlscale import (
+    __version__,
+    cli_compare,
+    cli_loadtest,
+    cli_report,
+    cli_simulate,
+    cli_system,
+    cli_tune,
+    cli_workload,
+)
 from mlscale.backends.base import EngineName
 from mlscale.cli_console import console, errors
 from mlscale.cli_params import choices
@@ -133,6 +142,7 @@ for _command in (
     cli_report.report,
     cli_compare.compare,
     cli_simulate.simulate,
+    cli_tune.tune,
     demo,
     version,
 ):

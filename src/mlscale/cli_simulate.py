@@ -67,26 +67,12 @@ def simulate(
     a measured run: a run directory `mlscale report` reads like a measured one, or with --sweep a
     grid of settings and their cost against their SLO. WORKLOAD and its options as `mlscale loadtest`
     takes them."""
-    from mlscale.report.load import load_run
     from mlscale.simulate import scenario
-    from mlscale.simulate.calibration import Calibration
-    from mlscale.simulate.calibration import calibrate as calibrate_from
 
     if not source.files and not source.fetches:
         raise InputError("give a WORKLOAD file (e.g. workloads/spike.txt), or --prometheus URL --query Q")
     workload = cli_workload.resolve(source)
-    measured: Any = None
-    if calibrate.is_file() and calibrate.suffix == ".json":
-        try:
-            saved = json.loads(calibrate.read_text())
-            calibration = Calibration.from_dict(saved)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{calibrate}: not a calibration (as bench/data has): {exc}") from exc
-        calibrated = saved
-    else:
-        measured = load_run(calibrate)
-        calibration = calibrate_from(measured)
-        calibrated = (measured.meta.get("system") or {}).get("calibration") or {}
+    calibration, calibrated, measured = load_calibration(calibrate)
 
     def build(sets: list[str]) -> scenario.Scenario:
         from mlscale.simulate.runner import PER_REQUEST_LIMIT
@@ -114,6 +100,23 @@ def simulate(
         _sweep(build, base, sweep, model, slo_ms, runs_dir, workload.name, measured, context)
     else:
         _single(build(base), model, slo_ms, runs_dir, arrival, seed, context)
+
+
+def load_calibration(calibrate: Path) -> tuple[Any, dict[str, Any], Any]:
+    """From a run directory or a saved calibration (.json): the simulator's calibration, ``up``'s
+    (what one unit of a workload in replicas is) and the measured run (None for a .json)."""
+    from mlscale.report.load import load_run
+    from mlscale.simulate.calibration import Calibration
+    from mlscale.simulate.calibration import calibrate as calibrate_from
+
+    if calibrate.is_file() and calibrate.suffix == ".json":
+        try:
+            saved = json.loads(calibrate.read_text())
+            return Calibration.from_dict(saved), saved, None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{calibrate}: not a calibration (as bench/data has): {exc}") from exc
+    measured = load_run(calibrate)
+    return calibrate_from(measured), (measured.meta.get("system") or {}).get("calibration") or {}, measured
 
 
 def _meta(
@@ -172,7 +175,7 @@ def _single(
         cli_report.report([out], slo_ms=slo_ms)
         return
     files = output.write_fluid(out, simulated.seconds, {**meta, "start_at": started}, slo_ms)
-    console.print(_summary_table([(chosen.policy.name, simulated.summary)]))
+    console.print(summary_table([(chosen.policy.name, simulated.summary)]))
     console.print(LEGEND)
     for file in files:
         console.print(f"  {file}")
@@ -184,7 +187,7 @@ LEGEND = (
 )
 
 
-def _summary_table(rows: list[tuple[str, Any]], front: list[bool] | None = None) -> Table:
+def summary_table(rows: list[tuple[str, Any]], front: list[bool] | None = None) -> Table:
     table = Table(title="simulated", title_justify="left")
     # Eight columns in 80: short headers, said in full in the legend the callers print.
     for header in ("setting", "replica-s", "SLO s", "p50 ms", "p95 ms", "max", "failed", "1st up"):
@@ -258,7 +261,7 @@ def _sweep(
     )
     console.print(f"setting: {grid_sweep.keys(points[0].setting)}")
     console.print(
-        _summary_table(
+        summary_table(
             [(grid_sweep.short_label(p.setting), p.summary) for p in points], [p.on_front for p in points]
         )
     )

@@ -156,12 +156,11 @@ def offered_steps(meta: dict[str, Any], timeline: pd.DataFrame) -> list[tuple[in
         step = float(options.get("step_seconds") or meta["workload"].get("step_seconds") or 1.0)
         scale = float(options.get("scale") if options.get("scale") is not None else 1.0)
         if step < 1:  # a sped-up workload: its sub-second steps, as the requests/s of each second
-            seconds: dict[int, float] = {}
+            per_second: dict[int, float] = {}
             for i, r in enumerate(rates):
-                seconds[int(i * step + 1e-9)] = (
-                    seconds.get(int(i * step + 1e-9), 0.0) + float(r) * step * scale
-                )
-            return [*sorted(seconds.items()), (max(seconds) + 1, 0.0)]
+                second = int(i * step + 1e-9)
+                per_second[second] = per_second.get(second, 0.0) + float(r) * step * scale
+            return [*sorted(per_second.items()), (max(per_second) + 1, 0.0)]
         steps = [(round(i * step), float(r) * scale) for i, r in enumerate(rates)]
         return [*steps, (round(len(rates) * step), 0.0)]
     if timeline.empty:
