@@ -129,7 +129,8 @@ def pareto_figure(
         if point.on_front:
             names.setdefault(xy, []).append(short_label(point.setting))
     for (x, y), labels in names.items():
-        ax.annotate(", ".join(labels), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        shown = ", ".join(labels[:2]) + (f" +{len(labels) - 2} alike" if len(labels) > 2 else "")
+        ax.annotate(shown, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     if measured is not None:
         ax.scatter(
             [measured[0]], [measured[1]], marker="*", s=220, color="#d62728", zorder=4, label=measured_label
