@@ -1,5 +1,6 @@
-"""``--prometheus URL --query Q``: the range query asked of a user's Prometheus, its answer kept as
-the text ``prometheus.read`` reads (and a run directory keeps)."""
+"""``--prometheus URL --query Q``: the range query asked of a user's Prometheus, its answer the text
+``prometheus.read`` reads (a run keeps the rates it made in run.json; ``compare`` keeps the whole
+workload in workload.json)."""
 
 from __future__ import annotations
 
