@@ -44,7 +44,8 @@ def compare_figure(runs: Sequence[Run], stats: Sequence[dict[str, Any]]) -> Figu
         axes[3].set_yscale("log")
         axes[3].legend(**LEGEND)
     axes[-1].set_xlabel("time since each run started (s)")
-    figure.suptitle(f"Comparison of {len(runs)} runs")
+    sources = sorted({str(s["run"].get("source")) for s in stats if s["run"].get("source")})
+    figure.suptitle(f"Comparison of {len(runs)} runs" + (f" on {'; '.join(sources)}" if sources else ""))
     return figure
 
 
