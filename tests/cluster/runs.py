@@ -34,6 +34,8 @@ def inference_image() -> str:
 
 TARGET = 0.70
 REQUEST_CORES = 0.5
+CPU_LIMIT_CORES = 1.0
+"""The chart's inference CPU limit: what one pod serves flat out is this over its CPU per image."""
 PHASES = ((20, 0.5), (150, 2.8), (150, 0.1))
 """(seconds, replicas' worth of load): light, then 2.8 replicas (one pod near its 1-CPU limit,
 so the HPA asks for 3), then nearly idle until the 60 s scale-down window has passed twice."""

@@ -25,6 +25,7 @@ from kubernetes import client
 from tests.cluster.addons import Prometheus
 from tests.cluster.node import GATEWAY, OneNodeCluster
 from tests.cluster.runs import (
+    CPU_LIMIT_CORES,
     KUBE_STATE_METRICS_JOB,
     REQUEST_CORES,
     ROOT,
@@ -143,11 +144,16 @@ def test_requests_activate_from_zero_scale_out_and_return_to_zero(
     after = pods_cpu_seconds(addons.api, NAMESPACE, SELECTOR)
     count = len(pd.read_parquet(latest_run(queue.runs / "calibration") / "requests.parquet"))
     cpu_s = sum(after[name] - before.get(name, 0.0) for name in after) / count
-    capacity = TARGET * REQUEST_CORES / cpu_s
-    print(f"calibration: {cpu_s * 1000:.1f} ms CPU per image, {capacity:.1f} requests/s at 70 %")
+    at_target = TARGET * REQUEST_CORES / cpu_s
+    flat_out = CPU_LIMIT_CORES / cpu_s
+    print(f"calibration: {cpu_s * 1000:.1f} ms CPU per image, {at_target:.1f} requests/s at 70 %, "
+          f"{flat_out:.1f}/s flat out at the pod's 1-CPU limit")  # fmt: skip
 
-    # Two and a half pods' worth: the queue grows at one pod, so KEDA's HPA asks for more.
-    busy = workload_file(tmp_path / "busy.txt", ((90, 2.5), (10, 0.1)), unit="replicas")
+    # 1.3 of what one pod serves flat out: its queue grows whatever its CPU reads, so KEDA's HPA asks
+    # for more. (2.5 pods' worth at the 70 % target, 0.87 of a core, was once served by one pod with
+    # about one request waiting, under the threshold of 2: no scale-out, and the test failed.)
+    busy = workload_file(tmp_path / "busy.txt", ((90, 1.3), (10, 0.05)), unit="replicas")
+    capacity = flat_out
     said = tmp_path / "loadtest.log"
     with said.open("w") as output, subprocess.Popen(
         [sys.executable, "-m", "mlscale", "loadtest", str(busy), "--listen", queue.listen, "--no-live",
