@@ -14,7 +14,7 @@ import hashlib
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from itertools import pairwise
 from typing import Any, Literal
@@ -94,10 +94,7 @@ def step_counts(workload: Workload, *, step_seconds: float | None = None, scale:
     """Requests in each step, exactly what ``schedule`` sends: ``round(rate × scale × step)``
     (for a timestamp trace, how many of its scheduled arrivals fall in each step)."""
     if workload.times is not None:
-        counts = [0] * len(workload.rates)
-        for offset in schedule(workload, scale=scale):
-            counts[min(int(offset / workload.step_seconds), len(counts) - 1)] += 1
-        return counts
+        return histogram(schedule(workload, scale=scale), workload.step_seconds, len(workload.rates))
     step = _step(workload, step_seconds)
     return [round(rate * scale * step) for rate in workload.rates]
 
@@ -199,10 +196,7 @@ def per_second_counts(
     """Requests in each whole second: each step's exact count, cut where its seconds end (rounding
     the running total, so the seconds add up to the steps)."""
     if workload.times is not None:
-        counts = [0] * math.ceil(workload.duration - 1e-9)
-        for offset in schedule(workload, scale=scale):
-            counts[min(int(offset), len(counts) - 1)] += 1
-        return counts
+        return histogram(schedule(workload, scale=scale), 1.0, math.ceil(workload.duration - 1e-9))
     step = _step(workload, step_seconds)
     seconds = math.ceil(len(workload.rates) * step - 1e-9)
     cumulative = [0.0]
@@ -241,10 +235,14 @@ def from_times(name: str, times: Sequence[float], source: dict[str, Any], descri
 def with_times(workload: Workload, times: tuple[float, ...], step_seconds: float) -> Workload:
     """``workload`` replaying ``times``, its rates counted per step of ``step_seconds``."""
     steps = max(1, math.floor(times[-1] / step_seconds) + 1) if times else 1
-    counts = [0] * steps
-    for at in times:
-        counts[min(int(at / step_seconds), steps - 1)] += 1
-    rates = tuple(n * workload.weight / step_seconds for n in counts)
-    from dataclasses import replace
-
+    rates = tuple(n * workload.weight / step_seconds for n in histogram(times, step_seconds, steps))
     return replace(workload, rates=rates, times=times, step_seconds=step_seconds)
+
+
+def histogram(offsets: Sequence[float], width: float, buckets: int) -> list[int]:
+    """How many of ``offsets`` fall in each of ``buckets`` spans of ``width`` seconds (the last
+    taking any at its very end)."""
+    counts = [0] * buckets
+    for at in offsets:
+        counts[min(int(at / width), buckets - 1)] += 1
+    return counts

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from mlscale.workload.core import Arrival, Workload, per_second_counts, planned_requests, schedule
+from mlscale.workload.core import (
+    Arrival,
+    Workload,
+    histogram,
+    per_second_counts,
+    planned_requests,
+    schedule,
+)
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 MAX_DRAWN = 2_000_000
@@ -38,10 +45,8 @@ def counts_of(workload: Workload, scale: float, arrival: Arrival, seed: int | No
     longer than a second; else each step's count spread evenly)."""
     drawn = arrival is Arrival.POISSON and workload.step_seconds > 1 and workload.times is None
     if drawn and planned_requests(workload, scale=scale) <= MAX_DRAWN:
-        counts = [0] * math.ceil(workload.duration - 1e-9)
-        for at in schedule(workload, scale=scale, arrival=arrival, seed=seed):
-            counts[min(int(at), len(counts) - 1)] += 1
-        return counts
+        offsets = schedule(workload, scale=scale, arrival=arrival, seed=seed)
+        return histogram(offsets, 1.0, math.ceil(workload.duration - 1e-9))
     return per_second_counts(workload, scale=scale)
 
 
